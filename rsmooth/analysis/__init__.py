@@ -1,0 +1,30 @@
+"""Certified-accuracy analysis: curves, tables and plots from certification TSVs."""
+
+from rsmooth.analysis.curves import (
+    abstain_rate,
+    accuracy_lower_bound,
+    average_certified_radius,
+    best_envelope,
+    certified_accuracy,
+    certified_accuracy_lower_bound,
+    certified_counts,
+    load_rows,
+    radius_grid,
+)
+from rsmooth.analysis.plots import plot_curves
+from rsmooth.analysis.tables import latex_table, markdown_table
+
+__all__ = [
+    "abstain_rate",
+    "accuracy_lower_bound",
+    "average_certified_radius",
+    "best_envelope",
+    "certified_accuracy",
+    "certified_accuracy_lower_bound",
+    "certified_counts",
+    "latex_table",
+    "load_rows",
+    "markdown_table",
+    "plot_curves",
+    "radius_grid",
+]

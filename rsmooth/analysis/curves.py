@@ -1,0 +1,106 @@
+"""Numbers derived from certification rows (SPEC §3.7).
+
+Every function takes either a path to a TSV (rsmooth's or Cohen et al.'s) or
+a sequence of :class:`~rsmooth.certify.results.CertificationRow`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import Union
+
+import numpy as np
+
+from rsmooth.certify.results import CertificationRow, read_rows
+
+RowsLike = Union[str, os.PathLike, Sequence[CertificationRow]]
+
+
+def load_rows(path_or_rows: RowsLike) -> list[CertificationRow]:
+    """Rows from a TSV path, or the given rows unchanged."""
+    if isinstance(path_or_rows, (str, os.PathLike)):
+        return read_rows(path_or_rows)
+    return list(path_or_rows)
+
+
+def _arrays(rows: Sequence[CertificationRow]) -> tuple[np.ndarray, np.ndarray]:
+    if not rows:
+        raise ValueError("no certification rows to analyse")
+    radius = np.array([r.radius for r in rows], dtype=np.float64)
+    correct = np.array([bool(r.correct) and r.predict >= 0 for r in rows], dtype=bool)
+    return radius, correct
+
+
+def certified_accuracy(path_or_rows: RowsLike, radii: Sequence[float]) -> list[float]:
+    """Fraction of examples with a correct prediction and certified radius ≥ r, for each r.
+
+    Abstentions (predict = −1) count as wrong (Cohen et al. §4).
+    """
+    radius, correct = _arrays(load_rows(path_or_rows))
+    return [float(np.mean(correct & (radius >= r))) for r in radii]
+
+
+def certified_counts(path_or_rows: RowsLike, radii: Sequence[float]) -> tuple[list[int], int]:
+    """(Y_r for each r, m): the number of examples certified correct at r, and the number of examples."""
+    radius, correct = _arrays(load_rows(path_or_rows))
+    return [int(np.sum(correct & (radius >= r))) for r in radii], int(radius.size)
+
+
+def average_certified_radius(path_or_rows: RowsLike) -> float:
+    """ACR = (1/m) Σ_i radius_i · 1[correct_i] (Zhai et al. 2020)."""
+    radius, correct = _arrays(load_rows(path_or_rows))
+    return float(np.mean(np.where(correct, radius, 0.0)))
+
+
+def abstain_rate(path_or_rows: RowsLike) -> float:
+    """Fraction of examples on which the smoothed classifier abstained."""
+    rows = load_rows(path_or_rows)
+    if not rows:
+        raise ValueError("no certification rows to analyse")
+    return sum(r.predict < 0 for r in rows) / len(rows)
+
+
+def accuracy_lower_bound(certified: int, m: int, alpha: float, rho: float = 0.001) -> float:
+    """High-probability lower bound on the true certified accuracy (Cohen et al., Appendix D, Theorem 5, eq. 16).
+
+    With probability ≥ 1 − ρ over CERTIFY's randomness, the fraction of the m
+    examples that are truly certified is at least
+    (1/(1−α)) (Y/m − α − sqrt(2α(1−α) ln(1/ρ)/m) − ln(1/ρ)/(3m)), clipped at 0.
+    """
+    if m < 1:
+        raise ValueError(f"m must be >= 1, got {m}")
+    if not 0 < alpha < 1 or not 0 < rho < 1:
+        raise ValueError(f"alpha and rho must be in (0, 1), got alpha={alpha}, rho={rho}")
+    log_term = math.log(1.0 / rho)
+    value = (certified / m - alpha - math.sqrt(2 * alpha * (1 - alpha) * log_term / m) - log_term / (3 * m)) / (
+        1 - alpha
+    )
+    return max(0.0, value)
+
+
+def certified_accuracy_lower_bound(
+    path_or_rows: RowsLike, radii: Sequence[float], alpha: float, rho: float = 0.001
+) -> list[float]:
+    """:func:`accuracy_lower_bound` at each radius."""
+    counts, m = certified_counts(path_or_rows, radii)
+    return [accuracy_lower_bound(y, m, alpha, rho) for y in counts]
+
+
+def best_envelope(curves: Mapping[str, Sequence[float]]) -> list[float]:
+    """Pointwise maximum over several curves on the same radius grid (best over σ, Cohen Fig. 7)."""
+    if not curves:
+        raise ValueError("no curves to take the envelope of")
+    lengths = {len(c) for c in curves.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"curves must share one radius grid, got lengths {sorted(lengths)}")
+    return [float(v) for v in np.max(np.array([list(c) for c in curves.values()]), axis=0)]
+
+
+def radius_grid(max_radius: float, step: float) -> list[float]:
+    """0, step, 2·step, … up to and including ``max_radius`` (no float drift in the grid points)."""
+    if step <= 0 or max_radius < 0:
+        raise ValueError(f"need step > 0 and max_radius >= 0, got step={step}, max_radius={max_radius}")
+    count = int(math.floor(max_radius / step + 1e-9))
+    return [round(i * step, 10) for i in range(count + 1)]

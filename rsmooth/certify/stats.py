@@ -1,0 +1,53 @@
+"""Confidence bounds used by the certificates (SPEC §3.1).
+
+All bounds are one-sided at level α: with probability ≥ 1 − α over the draw of
+the counts, the true proportion lies on the stated side of the bound.
+"""
+
+from __future__ import annotations
+
+from scipy.stats import binomtest
+from statsmodels.stats.proportion import proportion_confint
+
+
+def check_alpha(alpha: float) -> float:
+    """Return ``alpha`` as float, or raise if it is not in the open interval (0, 0.5)."""
+    try:
+        a = float(alpha)
+    except (TypeError, ValueError):
+        raise ValueError(f"alpha must be a number in (0, 0.5), got {alpha!r}") from None
+    if not 0.0 < a < 0.5:
+        raise ValueError(f"alpha must be in (0, 0.5), got {alpha!r}")
+    return a
+
+
+def _check_counts(k: int, n: int) -> None:
+    if n < 1:
+        raise ValueError(f"number of samples n must be >= 1, got {n}")
+    if not 0 <= k <= n:
+        raise ValueError(f"count must be in [0, n={n}], got {k}")
+
+
+def clopper_pearson_lower(k: int, n: int, alpha: float) -> float:
+    """One-sided (1 − α) Clopper–Pearson lower bound on p from k successes in n trials.
+
+    Equals Beta⁻¹(α; k, n − k + 1) (and 0 for k = 0). Computed as Cohen et al.
+    do: the lower end of the two-sided interval at level 2α.
+    """
+    _check_counts(k, n)
+    alpha = check_alpha(alpha)
+    return float(proportion_confint(k, n, alpha=2 * alpha, method="beta")[0])
+
+
+def clopper_pearson_upper(k: int, n: int, alpha: float) -> float:
+    """One-sided (1 − α) Clopper–Pearson upper bound on p: Beta⁻¹(1 − α; k + 1, n − k) (1 for k = n)."""
+    _check_counts(k, n)
+    alpha = check_alpha(alpha)
+    return float(proportion_confint(k, n, alpha=2 * alpha, method="beta")[1])
+
+
+def binomial_test_pvalue(n_a: int, n_b: int) -> float:
+    """Two-sided p-value of n_a ~ Bin(n_a + n_b, 1/2) (Cohen et al. PREDICT, SPEC §3.1)."""
+    if n_a + n_b < 1:
+        return 1.0
+    return float(binomtest(n_a, n_a + n_b, p=0.5).pvalue)

@@ -1,0 +1,6 @@
+"""Training: the LightningModule and its pluggable objectives."""
+
+from rsmooth.training.module import CHECKPOINT_KEY, SmoothingClassifier
+from rsmooth.training.objectives import NoiseAugmentation, Objective, ObjectiveOutput, Stability
+
+__all__ = ["CHECKPOINT_KEY", "NoiseAugmentation", "Objective", "ObjectiveOutput", "SmoothingClassifier", "Stability"]

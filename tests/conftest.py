@@ -1,0 +1,43 @@
+"""Shared fixtures: small deterministic models and noise for the core tests."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+from torch import nn
+
+os.environ.setdefault("WANDB_SILENT", "true")
+os.environ.setdefault("WANDB_MODE", "offline")
+
+
+class LinearTwoClass(nn.Module):
+    """f(x) = 1[wᵀx + b > 0] as two logits (0, wᵀx + b): class 1 iff wᵀx + b > 0."""
+
+    def __init__(self, w: torch.Tensor, b: float) -> None:
+        super().__init__()
+        self.register_buffer("w", w.flatten().float())
+        self.b = float(b)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = x.flatten(1) @ self.w + self.b
+        return torch.stack([torch.zeros_like(s), s], dim=1)
+
+
+class CountingModel(nn.Module):
+    """Wraps a model and counts the samples it classifies."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+        self.seen = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen += x.shape[0]
+        return self.inner(x)
+
+
+@pytest.fixture
+def generator() -> torch.Generator:
+    return torch.Generator().manual_seed(1234)

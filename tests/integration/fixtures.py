@@ -1,0 +1,61 @@
+"""Tiny datasets in the exact on-disk formats torchvision reads."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+
+def make_cifar10(root: Path, per_batch: int = 4, test: int = 6, seed: int = 0) -> Path:
+    """root/cifar-10-batches-py/{data_batch_1..5,test_batch,batches.meta}: pickled dicts, uint8 rows of 3072."""
+    rng = np.random.default_rng(seed)
+    base = root / "cifar-10-batches-py"
+    base.mkdir(parents=True, exist_ok=True)
+
+    def batch(n: int) -> dict:
+        return {
+            "data": rng.integers(0, 256, size=(n, 3072), dtype=np.uint8),
+            "labels": [int(v) for v in rng.integers(0, 10, size=n)],
+            "batch_label": "fixture",
+        }
+
+    for i in range(1, 6):
+        with open(base / f"data_batch_{i}", "wb") as f:
+            pickle.dump(batch(per_batch), f)
+    with open(base / "test_batch", "wb") as f:
+        pickle.dump(batch(test), f)
+    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    with open(base / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": names, "num_cases_per_batch": per_batch, "num_vis": 3072}, f)
+    return root
+
+
+def make_svhn(root: Path, train: int = 8, test: int = 6, seed: int = 0) -> Path:
+    """root/{train,test}_32x32.mat: X of shape (32, 32, 3, N) uint8, y of shape (N, 1) in 1..10 (10 = digit 0)."""
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", train), ("test", test)):
+        X = rng.integers(0, 256, size=(32, 32, 3, n), dtype=np.uint8)
+        y = rng.integers(1, 11, size=(n, 1)).astype(np.uint8)
+        savemat(root / f"{split}_32x32.mat", {"X": X, "y": y})
+    return root
+
+
+def make_imagefolder(root: Path, classes: tuple[str, ...] = ("n01440764", "n01443537"), per_class: int = 3,
+                     size: tuple[int, int] = (40, 30), seed: int = 0) -> Path:
+    """root/{train,val}/<class>/<i>.JPEG, real JPEG files."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for split in ("train", "val"):
+        for cls in classes:
+            d = root / split / cls
+            d.mkdir(parents=True, exist_ok=True)
+            for i in range(per_class):
+                arr = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+                Image.fromarray(arr).save(d / f"{cls}_{i}.JPEG", format="JPEG")
+    return root

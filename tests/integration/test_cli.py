@@ -1,0 +1,140 @@
+"""The entry points as a user runs them: checkpoints, resume after a kill, installed scripts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rsmooth.certify.results import read_rows
+from rsmooth.checkpoint import CheckpointMismatchError
+from rsmooth.cli.certify import certify
+from rsmooth.cli.train import train
+from rsmooth.config import compose
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("train")
+    cfg = compose(
+        "train",
+        [
+            "data=fake", "model=digits_cnn", "data.num_classes=4", "data.input_shape=[1,8,8]",
+            "data.train_size=64", "data.test_size=24", "trainer.max_epochs=2", "trainer.accelerator=cpu",
+            "trainer.enable_progress_bar=false", "logger=csv", "~callbacks", "certification.enabled=false",
+            f"paths.output_dir={out}",
+        ],
+    )
+    return train(cfg)["checkpoint"]
+
+
+def _certify_overrides(checkpoint: Path, tsv: Path, n: int = 200) -> list[str]:
+    return [f"checkpoint={checkpoint}", f"output={tsv}", f"paths.output_dir={tsv.parent}",
+            "certification.n0=20", f"certification.n={n}", "certification.batch_size=100",
+            "certification.progress=false"]
+
+
+def test_certify_from_checkpoint_writes_all_rows(checkpoint: Path, tmp_path: Path) -> None:
+    tsv = tmp_path / "c.tsv"
+    result = certify(compose("certify", _certify_overrides(checkpoint, tsv) + ["certification.skip=2"]))
+    rows = read_rows(tsv)
+    assert [r.idx for r in rows] == list(range(0, 24, 2)) and result["new_rows"] == 12
+    assert all(r.noise == "gaussian(sigma=0.25,norm=l2)" and r.norm == "l2" for r in rows)
+    assert (tmp_path / "certified_accuracy.png").is_file()
+    # a second run finds everything done and adds nothing
+    assert certify(compose("certify", _certify_overrides(checkpoint, tsv) + ["certification.skip=2"]))["new_rows"] == 0
+
+
+def test_certify_with_another_sigma_than_training(checkpoint: Path, tmp_path: Path) -> None:
+    tsv = tmp_path / "c.tsv"
+    certify(compose("certify", _certify_overrides(checkpoint, tsv) + ["noise=gaussian", "noise.sigma=0.5",
+                                                                        "certification.max=2"]))
+    assert {r.noise for r in read_rows(tsv)} == {"gaussian(sigma=0.5,norm=l2)"}
+
+
+def test_certify_refuses_data_that_does_not_match_the_checkpoint(checkpoint: Path, tmp_path: Path) -> None:
+    with pytest.raises(CheckpointMismatchError, match="num_classes 10 vs 4"):
+        certify(compose("certify", _certify_overrides(checkpoint, tmp_path / "c.tsv") + ["data=digits"]))
+
+
+def test_certify_refuses_a_file_that_is_no_checkpoint(tmp_path: Path) -> None:
+    import torch
+
+    bogus = tmp_path / "x.ckpt"
+    torch.save({"state_dict": {}}, bogus)
+    with pytest.raises(CheckpointMismatchError, match="not an rsmooth checkpoint"):
+        certify(compose("certify", _certify_overrides(bogus, tmp_path / "c.tsv")))
+    with pytest.raises(FileNotFoundError, match="checkpoint not found"):
+        certify(compose("certify", _certify_overrides(tmp_path / "missing.ckpt", tmp_path / "c.tsv")))
+
+
+def test_certify_killed_mid_run_resumes_without_losing_or_duplicating_rows(checkpoint: Path, tmp_path: Path) -> None:
+    tsv = tmp_path / "resume.tsv"
+    # n large enough that each example takes a visible moment
+    cmd = [sys.executable, "-m", "rsmooth.certify", *_certify_overrides(checkpoint, tsv, n=40_000)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if tsv.exists() and len(tsv.read_text().splitlines()) >= 4:  # header + ≥ 3 rows
+            break
+        if proc.poll() is not None:
+            pytest.fail(f"certify exited early: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = [r.idx for r in read_rows(tsv)]
+    assert 3 <= len(before) < 24, "the kill must land mid-run"
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    after = [r.idx for r in read_rows(tsv)]
+    assert after[: len(before)] == before  # nothing already written was lost or rewritten
+    assert sorted(after) == list(range(24)) and len(after) == len(set(after))
+    assert f"({len(before)} already in the file)" in done.stdout
+
+
+def test_core_imports_no_lightning_hydra_or_wandb() -> None:
+    code = (
+        "import sys, rsmooth.noise, rsmooth.certify, rsmooth.certify.run;"
+        "bad=[m for m in ('pytorch_lightning','lightning','hydra','wandb','omegaconf') if m in sys.modules];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_installed_wheel_finds_its_configs(tmp_path: Path) -> None:
+    """Build the wheel, install it into a bare target dir, and run the scripts away from the checkout."""
+    wheel_dir, site = tmp_path / "wheel", tmp_path / "site"
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheel_dir), str(REPO)],
+        capture_output=True, text=True,
+    )
+    assert build.returncode == 0, build.stderr[-2000:]
+    wheel = next(wheel_dir.glob("rsmooth-*.whl"))
+    inst = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
+        capture_output=True, text=True,
+    )
+    assert inst.returncode == 0, inst.stderr[-2000:]
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    where = subprocess.run(
+        [sys.executable, "-c", "import rsmooth.config as c; print(c.config_dir())"],
+        cwd=tmp_path, env=env, capture_output=True, text=True,
+    )
+    assert where.returncode == 0, where.stderr
+    assert Path(where.stdout.strip()).is_relative_to(site)
+    assert (Path(where.stdout.strip()) / "experiment" / "digits_gaussian.yaml").is_file()
+    for script, expect in (("rsmooth-train", "GaussianNoise"), ("rsmooth-certify", "checkpoint"),
+                           ("rsmooth-analyze", "inputs")):
+        run = subprocess.run([str(site / "bin" / script), "--cfg", "job"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert expect in run.stdout

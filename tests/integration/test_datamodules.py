@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rsmooth.data import (
+    CIFAR10DataModule,
+    DatasetNotFoundError,
+    DigitsDataModule,
+    FakeDataModule,
+    ImageNetDataModule,
+    SVHNDataModule,
+)
+from tests.integration.fixtures import make_cifar10, make_imagefolder, make_svhn
+
+
+def _check_batch(dm, split_loader) -> None:  # type: ignore[no-untyped-def]
+    x, y = next(iter(split_loader))
+    assert x.dtype == torch.float32 and tuple(x.shape[1:]) == tuple(dm.input_shape)
+    assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
+    assert int(y.max()) < dm.num_classes
+    # values lie on the q-grid
+    q = dm.quantization
+    assert torch.allclose(x * q, torch.round(x * q), atol=1e-4)
+
+
+def test_digits_is_real_quantized_and_split_deterministically() -> None:
+    dm = DigitsDataModule(batch_size=32)
+    dm.setup("fit")
+    assert dm.num_classes == 10 and dm.input_shape == (1, 8, 8) and dm.quantization == 16
+    assert len(dm.certification_dataset()) == 359 and len(dm._train) == 1797 - 359  # type: ignore[arg-type]
+    _check_batch(dm, dm.train_dataloader())
+    _check_batch(dm, dm.val_dataloader())
+    again = DigitsDataModule()
+    assert torch.equal(dm.certification_dataset()[5][0], again.certification_dataset()[5][0])
+    assert 0.2 < dm.mean[0] < 0.5 and dm.std[0] > 0.2
+
+
+def test_fake_is_deterministic_and_quantized() -> None:
+    a, b = FakeDataModule(seed=3, quantization=16), FakeDataModule(seed=3, quantization=16)
+    a.setup("fit")
+    b.setup("fit")
+    assert torch.equal(a._train.tensors[0], b._train.tensors[0])  # type: ignore[union-attr]
+    _check_batch(a, a.train_dataloader())
+    assert not torch.equal(a._train.tensors[0], FakeDataModule(seed=4, quantization=16).build_train().tensors[0])  # type: ignore[union-attr]
+
+
+def test_cifar10_reads_torchvision_format(tmp_path: Path) -> None:
+    make_cifar10(tmp_path)
+    dm = CIFAR10DataModule(root=str(tmp_path), batch_size=4, num_workers=0, pin_memory=False)
+    dm.setup("fit")
+    assert len(dm._train) == 20 and len(dm.certification_dataset()) == 6  # type: ignore[arg-type]
+    _check_batch(dm, dm.val_dataloader())
+    x, _ = dm.certification_dataset()[0]
+    raw = dm.certification_dataset().data[0]  # (32, 32, 3) uint8 as torchvision decoded it
+    assert torch.allclose(x, torch.from_numpy(raw).permute(2, 0, 1).float() / 255)
+    xt, _ = next(iter(dm.train_dataloader()))
+    assert xt.shape == (4, 3, 32, 32)
+    assert dm.certification_dataset().classes[0] == "airplane"
+
+
+def test_svhn_reads_torchvision_format(tmp_path: Path) -> None:
+    make_svhn(tmp_path)
+    dm = SVHNDataModule(root=str(tmp_path), batch_size=4, num_workers=0, pin_memory=False)
+    dm.setup("fit")
+    assert len(dm.certification_dataset()) == 6
+    _check_batch(dm, dm.val_dataloader())
+    labels = [int(dm.certification_dataset()[i][1]) for i in range(6)]
+    assert all(0 <= v <= 9 for v in labels)  # label 10 is digit 0
+
+
+def test_imagenet_reads_imagefolder(tmp_path: Path) -> None:
+    make_imagefolder(tmp_path)
+    dm = ImageNetDataModule(root=str(tmp_path), batch_size=2, num_workers=0, pin_memory=False,
+                            image_size=32, resize_size=36)
+    dm.setup("fit")
+    assert dm.num_classes == 2 and dm.input_shape == (3, 32, 32)
+    x, y = next(iter(dm.val_dataloader()))
+    assert x.shape == (2, 3, 32, 32) and float(x.min()) >= 0 and float(x.max()) <= 1
+    xt, _ = next(iter(dm.train_dataloader()))
+    assert xt.shape == (2, 3, 32, 32)
+
+
+@pytest.mark.parametrize(
+    "factory, expected",
+    [
+        (lambda root: CIFAR10DataModule(root=root), "cifar-10-batches-py"),
+        (lambda root: SVHNDataModule(root=root), "train_32x32.mat"),
+        (lambda root: ImageNetDataModule(root=root), "train"),
+    ],
+)
+def test_missing_dataset_names_path_and_layout(tmp_path: Path, factory, expected: str) -> None:  # type: ignore[no-untyped-def]
+    root = tmp_path / "nowhere"
+    with pytest.raises(DatasetNotFoundError) as err:
+        factory(str(root))
+    msg = str(err.value)
+    assert str(root) in msg and expected in msg and "Expected layout" in msg
+
+
+def test_imagenet_with_mismatched_class_folders_is_refused(tmp_path: Path) -> None:
+    make_imagefolder(tmp_path)
+    (tmp_path / "val" / "n99999999").mkdir()
+    with pytest.raises(DatasetNotFoundError, match="differ"):
+        ImageNetDataModule(root=str(tmp_path))

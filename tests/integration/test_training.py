@@ -1,0 +1,126 @@
+"""Lightning training with the certification callback, W&B offline, and every experiment config."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from rsmooth.cli.train import train
+from rsmooth.config import compose, config_dir
+from tests.integration.fixtures import make_cifar10, make_imagefolder, make_svhn
+
+RADII = [0.0, 0.25, 0.5]
+
+
+def _fake_overrides(tmp_path: Path) -> list[str]:
+    return [
+        "data=fake",
+        "model=digits_cnn",
+        "data.input_shape=[1,8,8]",
+        "data.train_size=64",
+        "data.test_size=16",
+        "data.batch_size=16",
+        "trainer.max_epochs=1",
+        "trainer.accelerator=cpu",
+        "trainer.enable_progress_bar=false",
+        "callbacks.certify.every_n_epochs=1",
+        "callbacks.certify.max_examples=8",
+        "callbacks.certify.n0=10",
+        "callbacks.certify.n=50",
+        f"callbacks.certify.radii=[{','.join(map(str, RADII))}]",
+        "certification.n0=10",
+        "certification.n=50",
+        "certification.max=4",
+        "certification.progress=false",
+        f"paths.output_dir={tmp_path}",
+    ]
+
+
+def test_one_epoch_on_fake_data_logs_certified_accuracy_to_csv_and_wandb(tmp_path: Path) -> None:
+    cfg = compose("train", _fake_overrides(tmp_path))
+    assert cfg.logger.wandb.offline is True
+    result = train(cfg)
+
+    # CSV logger: the callback's keys are in the metrics file
+    metrics = list(csv.DictReader((tmp_path / "csv" / "version_0" / "metrics.csv").open()))
+    keys = set(metrics[0].keys())
+    expected = {f"cert/acc@{r:g}" for r in RADII} | {"cert/acr", "cert/abstain", "val/acc_clean", "val/acc_noisy"}
+    assert expected <= keys
+    cert_rows = [m for m in metrics if m.get("cert/acr")]
+    assert cert_rows and 0.0 <= float(cert_rows[-1]["cert/acc@0"]) <= 1.0
+
+    # W&B offline run files: a run log holding the keys, and the curve table
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    log = next(runs[0].glob("run-*.wandb")).read_bytes()
+    for key in expected | {"test/acr"}:
+        assert key.encode() in log, key
+    tables = list((runs[0] / "files" / "media" / "table").rglob("*.table.json"))
+    cert_tables = [t for t in tables if "cert" in t.parts[-2] or "curve" in t.name]
+    assert cert_tables
+    table = json.loads(cert_tables[0].read_text())
+    assert table["columns"] == ["radius", "certified_accuracy"] and len(table["data"]) >= len(RADII)
+
+    # the callback's rows TSV, the final certification and the plot
+    assert (tmp_path / "cert" / "cert_epoch000.tsv").is_file()
+    assert result["certify_tsv"].is_file() and (tmp_path / "certified_accuracy.png").stat().st_size > 5_000
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["examples"] == 4
+
+
+def test_checkpoint_records_the_noise_and_data(tmp_path: Path) -> None:
+    import torch
+
+    no_callbacks = [o for o in _fake_overrides(tmp_path) if not o.startswith("callbacks.")]
+    cfg = compose("train", no_callbacks + ["logger=csv", "~callbacks", "noise.sigma=0.5",
+                                                          "certification.enabled=false"])
+    result = train(cfg)
+    ckpt = torch.load(result["checkpoint"], map_location="cpu", weights_only=False)
+    rec = ckpt["rsmooth"]
+    assert rec["noise"] == {"_target_": "rsmooth.noise.gaussian.GaussianNoise", "sigma": 0.5, "norm": "l2"}
+    assert rec["data"]["num_classes"] == 10 and rec["data"]["input_shape"] == [1, 8, 8]
+    assert rec["model"]["_target_"] == "rsmooth.models.small.digits_cnn"
+
+
+def test_callback_is_skipped_under_fast_dev_run(tmp_path: Path) -> None:
+    cfg = compose("train", _fake_overrides(tmp_path) + ["logger=csv", "+trainer.fast_dev_run=1",
+                                                          "certification.enabled=false"])
+    train(cfg)
+    assert not (tmp_path / "cert").exists()
+
+
+EXPERIMENTS = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_composes_and_runs_one_step(tmp_path: Path, experiment: str) -> None:
+    data_root = tmp_path / "data"
+    make_cifar10(data_root)
+    make_svhn(data_root / "svhn")
+    make_imagefolder(data_root / "imagenet", size=(40, 40))
+    overrides = [
+        f"experiment={experiment}",
+        f"paths.data_dir={data_root}",
+        f"paths.output_dir={tmp_path / 'out'}",
+        "logger=csv",
+        "+trainer.fast_dev_run=1",
+        "trainer.accelerator=cpu",
+        "trainer.devices=1",
+        "trainer.enable_progress_bar=false",
+        "data.batch_size=2",
+        "data.num_workers=0",
+        "certification.n0=2",
+        "certification.n=4",
+        "certification.batch_size=4",
+        "certification.skip=1",
+        "certification.max=1",
+        "certification.progress=false",
+    ]
+    cfg = compose("train", overrides)
+    assert cfg.data._target_.startswith("rsmooth.data.")
+    result = train(cfg)
+    assert result["certify_tsv"].is_file()
+    assert len(result["certify_tsv"].read_text().splitlines()) == 2  # header + one certified example
