@@ -1,0 +1,60 @@
+"""SVHN (cropped digits) from torchvision's on-disk format (``train_32x32.mat``, ``test_32x32.mat``)."""
+
+from __future__ import annotations
+
+from torchvision import datasets, transforms
+
+from rsmooth.data.base import ImageDataModule, require_files
+
+SVHN_LAYOUT = """  train_32x32.mat
+  test_32x32.mat
+(the cropped-digits format 2 MATLAB files, as torchvision's SVHN reads them)"""
+
+
+class SVHNFiles(datasets.SVHN):
+    """torchvision's SVHN reader with the md5 check made optional (``verify_checksums``)."""
+
+    def __init__(self, *args, verify_checksums: bool = False, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        self._verify = verify_checksums
+        super().__init__(*args, **kwargs)
+
+    def _check_integrity(self) -> bool:
+        if self._verify:
+            return super()._check_integrity()
+        import os
+
+        return os.path.isfile(os.path.join(self.root, self.filename))
+
+
+class SVHNDataModule(ImageDataModule):
+    """SVHN (SPEC §5): RandomCrop(32, padding 4), no horizontal flip (digits are not mirror-symmetric); q = 255."""
+
+    name = "svhn"
+    num_classes = 10
+    input_shape = (3, 32, 32)
+    mean = (0.4377, 0.4438, 0.4728)
+    std = (0.1980, 0.2010, 0.1970)
+    quantization = 255
+
+    def __init__(
+        self,
+        root: str = "data/svhn",
+        batch_size: int = 128,
+        num_workers: int = 2,
+        pin_memory: bool = True,
+        verify_checksums: bool = False,
+    ) -> None:
+        super().__init__(batch_size, num_workers, pin_memory)
+        self.root = require_files(root, ["train_32x32.mat", "test_32x32.mat"], self.name, SVHN_LAYOUT)
+        self.verify_checksums = verify_checksums
+
+    def _dataset(self, split: str, transform: transforms.Compose) -> datasets.SVHN:
+        return SVHNFiles(
+            str(self.root), split=split, transform=transform, download=False, verify_checksums=self.verify_checksums
+        )
+
+    def build_train(self) -> datasets.SVHN:
+        return self._dataset("train", transforms.Compose([transforms.RandomCrop(32, padding=4), transforms.ToTensor()]))
+
+    def build_test(self) -> datasets.SVHN:
+        return self._dataset("test", transforms.Compose([transforms.ToTensor()]))
