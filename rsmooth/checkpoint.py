@@ -53,7 +53,29 @@ def load_classifier(path: str | os.PathLike[str]) -> LoadedClassifier:
     except RuntimeError as err:
         raise CheckpointMismatchError(f"{path}: weights do not fit the recorded model {record['model']}: {err}") from None
     noise = instantiate(record["noise"])
+    try:
+        noise.load_state(record.get("noise_state") or {})
+    except ValueError as err:
+        raise CheckpointMismatchError(f"{path}: {err}") from None
     return LoadedClassifier(model.eval(), noise, record)
+
+
+def select_noise(loaded: LoadedClassifier, requested: NoiseFamily | None) -> NoiseFamily:
+    """The noise to certify with: the checkpoint's unless another is requested.
+
+    A family tied to its training distribution (DSSN) must be certified with exactly
+    the parameters it was trained with; anything else is refused.
+    """
+    if requested is None:
+        return loaded.noise
+    if loaded.noise.must_match_training or requested.must_match_training:
+        if requested != loaded.noise:
+            raise CheckpointMismatchError(
+                f"this model was trained with {loaded.noise!r}; {type(loaded.noise).__name__} certificates hold "
+                f"only for that exact distribution, but {requested!r} was requested"
+            )
+        return loaded.noise  # same parameters: keep the checkpoint's stored state (offsets)
+    return requested
 
 
 def check_data_matches(record: dict[str, Any], info: dict[str, Any]) -> None:

@@ -19,14 +19,14 @@ from rsmooth.analysis.tables import markdown_table
 
 
 def summarize(
-    tsv: str | Path, radii: Sequence[float], out_dir: str | Path, norm: str, alpha: float, name: str = "certified"
+    tsv: str | Path, radii: Sequence[float], out_dir: str | Path, norm: str, name: str = "certified"
 ) -> dict[str, Any]:
     """Write ``certified_accuracy.png`` and ``summary.json``/``summary.md`` next to the TSV; return the summary."""
     rows = load_rows(tsv)
     out_dir = Path(out_dir)
     radii = [float(r) for r in radii]
     accs = certified_accuracy(rows, radii)
-    lower = certified_accuracy_lower_bound(rows, radii, alpha=alpha)
+    lower = certified_accuracy_lower_bound(rows, radii)  # α as recorded in the rows
     plot_curves(
         {name: accs, f"{name} (App. D lower bound, ρ=0.001)": lower},
         radii,

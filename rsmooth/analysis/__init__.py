@@ -9,7 +9,9 @@ from rsmooth.analysis.curves import (
     certified_accuracy_lower_bound,
     certified_counts,
     load_rows,
+    mean_time,
     radius_grid,
+    rows_norm,
 )
 from rsmooth.analysis.plots import plot_curves
 from rsmooth.analysis.tables import latex_table, markdown_table
@@ -25,6 +27,8 @@ __all__ = [
     "latex_table",
     "load_rows",
     "markdown_table",
+    "mean_time",
     "plot_curves",
     "radius_grid",
+    "rows_norm",
 ]

@@ -68,9 +68,12 @@ def accuracy_lower_bound(certified: int, m: int, alpha: float, rho: float = 0.00
     With probability ≥ 1 − ρ over CERTIFY's randomness, the fraction of the m
     examples that are truly certified is at least
     (1/(1−α)) (Y/m − α − sqrt(2α(1−α) ln(1/ρ)/m) − ln(1/ρ)/(3m)), clipped at 0.
+    With α = 0 (exact certificates) it is Y/m.
     """
     if m < 1:
         raise ValueError(f"m must be >= 1, got {m}")
+    if alpha == 0:
+        return certified / m  # exact certificates (DSSN): nothing to correct for
     if not 0 < alpha < 1 or not 0 < rho < 1:
         raise ValueError(f"alpha and rho must be in (0, 1), got alpha={alpha}, rho={rho}")
     log_term = math.log(1.0 / rho)
@@ -81,10 +84,19 @@ def accuracy_lower_bound(certified: int, m: int, alpha: float, rho: float = 0.00
 
 
 def certified_accuracy_lower_bound(
-    path_or_rows: RowsLike, radii: Sequence[float], alpha: float, rho: float = 0.001
+    path_or_rows: RowsLike, radii: Sequence[float], alpha: float | None = None, rho: float = 0.001
 ) -> list[float]:
-    """:func:`accuracy_lower_bound` at each radius."""
-    counts, m = certified_counts(path_or_rows, radii)
+    """:func:`accuracy_lower_bound` at each radius.
+
+    ``alpha`` defaults to the one the rows record (the largest, if they differ);
+    it must be given for files that record none (Cohen et al.'s).
+    """
+    rows = load_rows(path_or_rows)
+    if alpha is None:
+        if not rows or any(r.alpha is None for r in rows):
+            raise ValueError("these rows record no alpha: pass the alpha used for certification")
+        alpha = max(r.alpha for r in rows)  # type: ignore[type-var]
+    counts, m = certified_counts(rows, radii)
     return [accuracy_lower_bound(y, m, alpha, rho) for y in counts]
 
 
@@ -104,3 +116,22 @@ def radius_grid(max_radius: float, step: float) -> list[float]:
         raise ValueError(f"need step > 0 and max_radius >= 0, got step={step}, max_radius={max_radius}")
     count = int(math.floor(max_radius / step + 1e-9))
     return [round(i * step, 10) for i in range(count + 1)]
+
+
+def mean_time(path_or_rows: RowsLike) -> float:
+    """Mean certification wall time per example, in seconds."""
+    rows = load_rows(path_or_rows)
+    if not rows:
+        raise ValueError("no certification rows to analyse")
+    return sum(r.time for r in rows) / len(rows)
+
+
+def rows_norm(path_or_rows: RowsLike) -> str | None:
+    """The threat norm recorded in the rows (None for files without a norm column, e.g. Cohen's).
+
+    Rows of one file must agree: mixing norms in one curve would be meaningless.
+    """
+    norms = {r.norm for r in load_rows(path_or_rows) if r.norm}
+    if len(norms) > 1:
+        raise ValueError(f"rows mix radii in several norms: {sorted(norms)}")
+    return norms.pop() if norms else None

@@ -21,7 +21,8 @@ def markdown_table(
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
     for name, accs in curves.items():
         cells = [name] + [_fmt(a, digits) for a in accs]
-        cells += [_fmt((extra or {}).get(name, {}).get(c, float("nan")), 3) for c in extra_cols]
+        row_extra = (extra or {}).get(name, {})
+        cells += [_fmt(row_extra[c], 3) if c in row_extra else "—" for c in extra_cols]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

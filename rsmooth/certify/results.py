@@ -2,7 +2,8 @@
 
 The first six columns are those of Cohen et al.'s reference code
 (``idx label predict radius correct time``) so that every tool reading theirs
-reads ours; rsmooth adds ``pA_lower nA n norm noise``. Rows are flushed one by
+reads ours; rsmooth adds ``pA_lower nA n norm noise alpha`` (alpha: the failure
+probability of the row's certificate, 0 for exact ones such as DSSN). Rows are flushed one by
 one and a run resumes by ``idx``: nothing written is lost on a crash and no
 row is written twice.
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 COHEN_COLUMNS: tuple[str, ...] = ("idx", "label", "predict", "radius", "correct", "time")
-COLUMNS: tuple[str, ...] = COHEN_COLUMNS + ("pA_lower", "nA", "n", "norm", "noise")
+COLUMNS: tuple[str, ...] = COHEN_COLUMNS + ("pA_lower", "nA", "n", "norm", "noise", "alpha")
 RADIUS_DECIMALS = 6
 
 
@@ -35,6 +36,7 @@ class CertificationRow:
     n: int | None = None
     norm: str | None = None
     noise: str | None = None
+    alpha: float | None = None
 
 
 def floor_decimals(value: float, decimals: int) -> float:
@@ -58,6 +60,7 @@ def format_row(row: CertificationRow) -> str:
         "" if row.n is None else str(row.n),
         row.norm or "",
         row.noise or "",
+        "" if row.alpha is None else f"{row.alpha:g}",
     ]
     for f in fields:
         if "\t" in f or "\n" in f:
@@ -99,6 +102,7 @@ def _parse_line(header: list[str], line: str, where: str) -> CertificationRow:
         n=opt("n", int),
         norm=opt("norm", str),
         noise=opt("noise", str),
+        alpha=opt("alpha", float),
     )
 
 

@@ -64,6 +64,7 @@ def certify_dataset(
                 n=cert.n,
                 norm=cert.norm,
                 noise=noise_desc,
+                alpha=cert.alpha,
             )
             if writer is not None:
                 writer.write(row)

@@ -24,7 +24,7 @@ from rsmooth.certify.stats import (
     clopper_pearson_lower,
     clopper_pearson_upper,
 )
-from rsmooth.noise.base import NoiseFamily
+from rsmooth.noise.base import EnumerableNoise, NoiseFamily
 
 ABSTAIN = -1
 
@@ -34,7 +34,7 @@ class Certificate:
     """Outcome of CERTIFY for one input.
 
     ``prediction`` is −1 when the smoothed classifier abstains (``radius`` is
-    then 0). ``p_lower`` is the (1 − α) lower bound on the top-class probability,
+    then 0). The certificate holds with probability ≥ 1 − ``alpha``. ``p_lower`` is the (1 − α) lower bound on the top-class probability,
     ``count`` the votes for the selected class among ``n`` estimation samples.
     """
 
@@ -45,6 +45,8 @@ class Certificate:
     n: int
     norm: str
     p_upper_runner_up: float | None = None
+    #: failure probability of this certificate (0.0: exact, e.g. DSSN)
+    alpha: float = 0.0
 
     @property
     def abstained(self) -> bool:
@@ -124,14 +126,18 @@ class Smooth:
             yield start, min(start + batch_size, total)
 
     def sample_counts(
-        self, xs: torch.Tensor, num: int, batch_size: int, progress: bool = False
+        self, xs: torch.Tensor, num: int, batch_size: int, progress: bool = False, enumerate_draws: bool = False
     ) -> torch.Tensor:
         """Votes of the base classifier on ``num`` noisy copies of each input.
 
         xs: (m, C, H, W). Returns an int64 tensor (m, num_classes) on the base's
         device. The m·num samples are laid out input-major and cut into batches
         of ``batch_size``, so one batch may hold copies of several inputs.
+        With ``enumerate_draws`` (an :class:`EnumerableNoise`, num = L) copy r of
+        each input is draw j = r: every draw exactly once, no randomness.
         """
+        if enumerate_draws and not isinstance(self.noise, EnumerableNoise):
+            raise TypeError(f"{type(self.noise).__name__} has no finite set of draws to enumerate")
         device = self._device()
         xs = xs.to(device=device, dtype=torch.float32)
         m, k = xs.shape[0], self.num_classes
@@ -146,8 +152,12 @@ class Smooth:
         try:
             with torch.inference_mode(), self._autocast(device):
                 for start, stop in chunks:
-                    owner = torch.arange(start, stop, device=device) // num  # (b,) input index of each sample
-                    noisy = self.noise.perturb(xs[owner], generator=self.generator)
+                    flat = torch.arange(start, stop, device=device)
+                    owner = flat // num  # (b,) input index of each sample
+                    if enumerate_draws:
+                        noisy = self.noise.perturb_draws(xs[owner], flat % num)  # type: ignore[attr-defined]
+                    else:
+                        noisy = self.noise.perturb(xs[owner], generator=self.generator)
                     logits = self.base(noisy)
                     if logits.ndim != 2 or logits.shape[1] != k:
                         raise ValueError(
@@ -168,6 +178,7 @@ class Smooth:
             shape = "(m, C, H, W)" if batched else "(C, H, W)"
             raise ValueError(f"input must have shape {shape}, got {tuple(x.shape)}")
         check_unit_interval(x)
+        self.noise.check_input(x)
 
     def certify(
         self,
@@ -184,7 +195,10 @@ class Smooth:
         abstention then g(x + δ) = ``prediction`` for every δ with
         ‖δ‖_{norm} < ``radius``.
         """
-        self._validate(x, batched=False, n0=n0, n=n, batch_size=batch_size)
+        if isinstance(self.noise, EnumerableNoise):  # exact: n0, n, alpha unused
+            self._validate(x, batched=False, batch_size=batch_size)
+        else:
+            self._validate(x, batched=False, n0=n0, n=n, batch_size=batch_size)
         return self.certify_many(x.unsqueeze(0), n0, n, alpha, batch_size, bilateral=bilateral)[0]
 
     def certify_many(
@@ -203,7 +217,13 @@ class Smooth:
         estimation samples; the guarantee holds per input at level α.
         ``bilateral`` splits α by Bonferroni between a lower bound on p_A and
         an upper bound on the runner-up p_B (SPEC §3.1).
+
+        For an :class:`EnumerableNoise` (DSSN) the smoothed classifier is computed
+        exactly from all L draws: n0, n, alpha and bilateral are ignored and the
+        certificate holds with certainty.
         """
+        if isinstance(self.noise, EnumerableNoise):
+            return self._certify_exact(xs, batch_size, progress)
         alpha = check_alpha(alpha)
         self._validate(xs, batched=True, n0=n0, n=n, batch_size=batch_size)
         dim = int(xs[0].numel())
@@ -217,6 +237,18 @@ class Smooth:
             c_a = int(guesses[i])
             n_a = int(estimation[i, c_a])
             results.append(self._certificate(c_a, n_a, estimation[i], n, alpha, dim, bilateral))
+        return results
+
+    def _certify_exact(self, xs: torch.Tensor, batch_size: int, progress: bool) -> list[Certificate]:
+        """Exact certificates from the L votes of every draw (exactly L base evaluations per input)."""
+        self._validate(xs, batched=True, batch_size=batch_size)
+        noise: EnumerableNoise = self.noise  # type: ignore[assignment]
+        L = noise.num_draws()
+        counts = self.sample_counts(xs, L, batch_size, progress, enumerate_draws=True).cpu().tolist()
+        results = []
+        for row in counts:
+            prediction, radius = noise.exact_certificate(row)
+            results.append(Certificate(prediction, radius, row[prediction] / L, row[prediction], L, noise.norm, alpha=0.0))
         return results
 
     def _certificate(
@@ -233,8 +265,8 @@ class Smooth:
         if not bilateral:
             p_lower = clopper_pearson_lower(n_a, n, alpha)
             if p_lower <= 0.5:
-                return Certificate(ABSTAIN, 0.0, p_lower, n_a, n, norm)
-            return Certificate(c_a, self.noise.radius(p_lower, dim), p_lower, n_a, n, norm)
+                return Certificate(ABSTAIN, 0.0, p_lower, n_a, n, norm, alpha=alpha)
+            return Certificate(c_a, self.noise.radius(p_lower, dim), p_lower, n_a, n, norm, alpha=alpha)
         # Bonferroni: α/2 for p̲_A, α/2 for p̄_B of the most frequent other class.
         others = counts.clone()
         others[c_a] = -1
@@ -243,8 +275,8 @@ class Smooth:
         p_upper_b = clopper_pearson_upper(max(n_b, 0), n, alpha / 2)
         radius = self.noise.radius_bilateral(p_lower, p_upper_b, dim)
         if radius <= 0.0:
-            return Certificate(ABSTAIN, 0.0, p_lower, n_a, n, norm, p_upper_b)
-        return Certificate(c_a, radius, p_lower, n_a, n, norm, p_upper_b)
+            return Certificate(ABSTAIN, 0.0, p_lower, n_a, n, norm, p_upper_b, alpha)
+        return Certificate(c_a, radius, p_lower, n_a, n, norm, p_upper_b, alpha)
 
     # ------------------------------------------------------------------ PREDICT
     def predict(self, x: torch.Tensor, n: int, alpha: float, batch_size: int) -> Prediction:
@@ -253,6 +285,12 @@ class Smooth:
 
         With probability ≥ 1 − α the returned class (if any) is g(x).
         """
+        if isinstance(self.noise, EnumerableNoise):
+            # Exact: g(x) is the top class of the L votes, with no failure probability.
+            self._validate(x, batched=False, batch_size=batch_size)
+            counts = self.sample_counts(x.unsqueeze(0), self.noise.num_draws(), batch_size, enumerate_draws=True)
+            votes = [int(c) for c in counts[0].cpu()]
+            return Prediction(self.noise.exact_certificate(votes)[0], 0.0, tuple(votes))
         alpha = check_alpha(alpha)
         self._validate(x, batched=False, n=n, batch_size=batch_size)
         counts = self.sample_counts(x.unsqueeze(0), n, batch_size)[0].cpu()

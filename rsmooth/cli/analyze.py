@@ -20,7 +20,9 @@ from rsmooth.analysis.curves import (
     certified_accuracy,
     certified_accuracy_lower_bound,
     load_rows,
+    mean_time,
     radius_grid,
+    rows_norm,
 )
 from rsmooth.analysis.plots import plot_curves
 from rsmooth.analysis.tables import latex_table, markdown_table
@@ -43,37 +45,80 @@ def expand_inputs(inputs: Any) -> list[Path]:
     return paths
 
 
+def run_labels(paths: list[Path], given: Any = None) -> list[str]:
+    """One distinct label per input: ``given``, else the file stems, else the noise each file
+    records (e.g. ``dssn(sigma=0.5,q=16,seed=0)``), else the parent folder and stem."""
+    if given:
+        labels = [str(v) for v in given]
+        if len(labels) != len(paths):
+            raise ValueError(f"labels has {len(labels)} entries for {len(paths)} inputs")
+        return labels
+    candidates = [
+        [p.stem for p in paths],
+        [next((r.noise for r in load_rows(p) if r.noise), p.stem) for p in paths],
+        [f"{p.parent.name}/{p.stem}" for p in paths],
+        [str(p) for p in paths],
+    ]
+    return next(c for c in candidates if len(set(c)) == len(c))
+
+
 def _radii(cfg: DictConfig) -> list[float]:
     if cfg.get("radii"):
         return [float(r) for r in cfg.radii]
     return radius_grid(cfg.max_radius, cfg.radius_step)
 
 
+def _common_norm(paths: list[Path], configured: str | None) -> str:
+    """The one norm all inputs are in: from their rows (rsmooth TSVs) or the config (Cohen's files)."""
+    found = {p: rows_norm(p) for p in paths}
+    norms = {n for n in found.values() if n}
+    if configured:
+        norms.add(configured)
+    if len(norms) > 1:
+        detail = ", ".join(f"{p.name}: {n or '?'}" for p, n in found.items())
+        raise ValueError(f"inputs certify different norms ({detail}); curves of different norms cannot share a plot")
+    return norms.pop() if norms else "l2"
+
+
 def analyze(cfg: DictConfig) -> dict[str, Any]:
-    """Curves (PNG/SVG), best-over-runs envelope, ACR, Appendix-D lower bound, markdown/LaTeX tables."""
+    """Curves (PNG/SVG), best-over-runs envelope, ACR, Appendix-D lower bound, time per image,
+    markdown/LaTeX tables. All inputs must be in one norm (read from the rows, or ``cfg.norm``)."""
     paths = expand_inputs(cfg.inputs)
+    norm = _common_norm(paths, cfg.get("norm"))
     radii = _radii(cfg)
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     curves: dict[str, list[float]] = {}
     stats: dict[str, dict[str, float]] = {}
-    for path in paths:
+    for path, label in zip(paths, run_labels(paths, cfg.get("labels"))):
         rows = load_rows(path)
-        label = path.stem
         curves[label] = certified_accuracy(rows, radii)
-        stats[label] = {"ACR": average_certified_radius(rows), "abstain": abstain_rate(rows), "examples": len(rows)}
+        stats[label] = {
+            "ACR": average_certified_radius(rows),
+            "abstain": abstain_rate(rows),
+            "s/img": mean_time(rows),
+            "examples": len(rows),
+        }
         if cfg.lower_bound:
-            curves[f"{label} (App. D LB)"] = certified_accuracy_lower_bound(rows, radii, cfg.alpha, cfg.rho)
+            # the rows' own alpha when they record it (0 for exact certificates), else the configured one
+            alpha = None if all(r.alpha is not None for r in rows) else cfg.alpha
+            curves[f"{label} (App. D LB)"] = certified_accuracy_lower_bound(rows, radii, alpha, cfg.rho)
     table_curves = {k: v for k, v in curves.items() if not k.endswith("(App. D LB)")}
     if cfg.envelope and len(paths) > 1:
         curves["best over runs"] = best_envelope(table_curves)
         table_curves["best over runs"] = curves["best over runs"]
     dashed = [k for k in curves if k.endswith("(App. D LB)") or k == "best over runs"]
-    figures = [plot_curves(curves, radii, out / f"curves.{fmt}", norm=cfg.norm, dashed=dashed) for fmt in cfg.formats]
-    md = markdown_table(table_curves, radii, extra={k: {"ACR": v["ACR"]} for k, v in stats.items()})
+    # legend: each run with its certification time per image
+    legend = {k: (f"{k} ({stats[k]['s/img']:.3g} s/img)" if k in stats else k) for k in curves}
+    named = {legend[k]: v for k, v in curves.items()}
+    figures = [
+        plot_curves(named, radii, out / f"curves.{fmt}", norm=norm, dashed=[legend[k] for k in dashed])
+        for fmt in cfg.formats
+    ]
+    md = markdown_table(table_curves, radii, extra={k: {"ACR": v["ACR"], "s/img": v["s/img"]} for k, v in stats.items()})
     (out / "table.md").write_text(md)
     (out / "table.tex").write_text(latex_table(table_curves, radii))
-    summary = {"radii": radii, "curves": curves, "stats": stats, "inputs": [str(p) for p in paths]}
+    summary = {"norm": norm, "radii": radii, "curves": curves, "stats": stats, "inputs": [str(p) for p in paths]}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(md)
     print(f"outputs: {out.resolve()}")

@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 from rsmooth.certify.results import ResultsWriter, select_indices
 from rsmooth.certify.run import certify_dataset
 from rsmooth.certify.smooth import Smooth
-from rsmooth.checkpoint import check_data_matches, load_classifier
+from rsmooth.checkpoint import check_data_matches, load_classifier, select_noise
 from rsmooth.config import config_dir, resolve_device
 from rsmooth.reporting import summarize
 
@@ -27,7 +27,7 @@ def certify(cfg: DictConfig) -> dict[str, Any]:
     if not cfg.get("checkpoint"):
         raise ValueError("checkpoint=PATH is required (a .ckpt written by rsmooth-train)")
     loaded = load_classifier(cfg.checkpoint)
-    noise = instantiate(cfg.noise) if cfg.get("noise") else loaded.noise
+    noise = select_noise(loaded, instantiate(cfg.noise) if cfg.get("noise") else None)
     data_cfg = cfg.data if cfg.get("data") else loaded.record["data"]["config"]
     dm = instantiate(data_cfg)
     check_data_matches(loaded.record, dm.info())
@@ -44,7 +44,7 @@ def certify(cfg: DictConfig) -> dict[str, Any]:
             smooth, dataset, indices, cert.n0, cert.n, cert.alpha, cert.batch_size,
             writer=writer, group_size=cert.group_size, bilateral=cert.bilateral, progress=cert.progress,
         )
-    summary = summarize(tsv, cert.radii, tsv.parent, noise.norm, cert.alpha)
+    summary = summarize(tsv, cert.radii, tsv.parent, noise.norm)
     print(f"certified {len(new_rows)} new examples ({already} already in the file)")
     print(f"outputs: {tsv.resolve()}")
     return {"certify_tsv": tsv, "new_rows": len(new_rows), "summary": summary}

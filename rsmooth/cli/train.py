@@ -42,6 +42,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     dm = instantiate(cfg.data)
     model = build_classifier(instantiate(cfg.model), dm.num_classes, dm.input_shape, dm.mean, dm.std)
     noise = instantiate(cfg.noise)
+    # Refuse data the noise cannot take (e.g. DSSN's q-grid) before any training.
+    noise.check_input(dm.certification_dataset()[0][0].unsqueeze(0))
     record = {
         "model": OmegaConf.to_container(cfg.model, resolve=True),
         "noise": noise.config(),
@@ -79,7 +81,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 smooth, dataset, indices, cert.n0, cert.n, cert.alpha, cert.batch_size,
                 writer=writer, group_size=cert.group_size, bilateral=cert.bilateral, progress=cert.progress,
             )
-        summary = summarize(tsv, cert.radii, out, noise.norm, cert.alpha)
+        summary = summarize(tsv, cert.radii, out, noise.norm)
         for lg in loggers:
             lg.log_metrics(
                 {f"test/cert_acc@{r:g}": a for r, a in zip(summary["radii"], summary["certified_accuracy"])}

@@ -1,6 +1,18 @@
-"""Smoothing distributions (pure core: torch/numpy/scipy only)."""
+"""Smoothing distributions (pure core: torch/numpy/scipy only). One module per family."""
 
-from rsmooth.noise.base import NORMS, NoiseFamily, Norm
+from rsmooth.noise.base import NORMS, EnumerableNoise, NoiseFamily, Norm
 from rsmooth.noise.gaussian import GaussianNoise
+from rsmooth.noise.splitting import DeterministicSplittingNoise, SplittingNoise, split_midpoint
+from rsmooth.noise.uniform_l1 import UniformL1Noise
 
-__all__ = ["NORMS", "GaussianNoise", "NoiseFamily", "Norm"]
+__all__ = [
+    "NORMS",
+    "DeterministicSplittingNoise",
+    "EnumerableNoise",
+    "GaussianNoise",
+    "NoiseFamily",
+    "Norm",
+    "SplittingNoise",
+    "UniformL1Noise",
+    "split_midpoint",
+]

@@ -85,6 +85,26 @@ class NoiseFamily(ABC):
     #: short name used in result rows
     name: str = "noise"
 
+    #: True when a model is tied to the exact distribution it was trained with (DSSN's
+    #: offset vector): certifying with different parameters is refused.
+    must_match_training: bool = False
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise ``ValueError`` if ``x`` is not a valid input for this family.
+
+        Every family needs pixel values in [0, 1] (checked by the engine); a
+        family with further needs (DSSN: values on the q-grid) overrides this.
+        """
+
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint must store beyond :meth:`config` to rebuild this exact distribution."""
+        return {}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state` from a checkpoint; refuse one that does not fit this instance."""
+        if state:
+            raise ValueError(f"{type(self).__name__} keeps no state, but the checkpoint holds {sorted(state)}")
+
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self._params().items())
         return f"{type(self).__name__}({params})"
@@ -112,3 +132,29 @@ def check_norm(norm: str, allowed: tuple[str, ...]) -> Norm:
     if norm not in allowed:
         raise ValueError(f"norm must be one of {allowed}, got {norm!r}")
     return norm  # type: ignore[return-value]
+
+
+class EnumerableNoise(NoiseFamily):
+    """A family with finitely many equally likely draws j = 0 … L−1, so that the smoothed
+    classifier is computed *exactly* from L base-classifier votes (DSSN, Levine & Feizi 2021).
+
+    The engine enumerates every draw instead of sampling, and asks
+    :meth:`exact_certificate` for the prediction and radius from the vote counts.
+    """
+
+    @abstractmethod
+    def num_draws(self) -> int:
+        """L, the number of equally likely draws."""
+
+    @abstractmethod
+    def perturb_draws(self, x: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
+        """Noisy copies of x (B, C, H, W) for the draw indices ``draws`` (B,) in [0, L)."""
+
+    @abstractmethod
+    def exact_certificate(self, counts: list[int]) -> tuple[int, float]:
+        """(prediction, radius) from the exact vote counts over all L draws (sum = L)."""
+
+    def perturb(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One uniformly random draw per example (training)."""
+        draws = torch.randint(0, self.num_draws(), (x.shape[0],), generator=generator, device=x.device)
+        return self.perturb_draws(x, draws)

@@ -82,4 +82,5 @@ class SmoothingClassifier(pl.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint[CHECKPOINT_KEY] = self.record
+        # noise_state: what the exact distribution needs beyond its config (DSSN's offset vector v).
+        checkpoint[CHECKPOINT_KEY] = {**self.record, "noise_state": self.noise.state()}

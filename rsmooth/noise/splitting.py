@@ -1,0 +1,177 @@
+"""Splitting noise for ℓ1: randomized (SSN) and derandomized, exact (DSSN) (Levine & Feizi 2021).
+
+For each coordinate a split point s_i ∈ [0, 2λ) cuts [0, 1] at s_i + 2λn (n ∈ ℕ);
+the noisy value is the midpoint of the piece that holds x_i (paper eqs. 27–28,
+SPEC §2.6):
+
+    hi = min(2λ·ceil((x_i − s_i)/(2λ)) + s_i, 1)
+    lo = max(2λ·ceil((x_i − s_i)/(2λ) − 1) + s_i, 0)
+    x̃_i = (hi + lo)/2
+
+Whatever the joint law of s, if each s_i is uniform then every smoothed class
+probability is 1/(2λ)-Lipschitz in ℓ1 (Theorem 2 / Corollary 1, general case).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from rsmooth.noise.base import EnumerableNoise, NoiseFamily, check_positive
+from rsmooth.noise.uniform_l1 import lipschitz_l1_radius
+
+
+def split_midpoint(x: torch.Tensor, s: torch.Tensor, two_lambda: float) -> torch.Tensor:
+    """The splitting transform (eqs. 27–28) in floating point: x, s broadcastable, s ∈ [0, 2λ)."""
+    k = torch.ceil((x - s) / two_lambda)
+    hi = torch.clamp(two_lambda * k + s, max=1.0)
+    lo = torch.clamp(two_lambda * (k - 1) + s, min=0.0)
+    return (hi + lo) / 2
+
+
+class SplittingNoise(NoiseFamily):
+    """SSN: independent split points s_i ~ Uniform(0, 2λ), λ = √3·σ (any λ > 0, λ < 0.5 included).
+
+    Certificate (Theorem 2, general case; SPEC §3.3): R = λ(p̲_A − p̄_B) = 2λ(p̲_A − 1/2) in ℓ1.
+    """
+
+    name = "ssn"
+    norm = "l1"
+
+    def __init__(self, sigma: float) -> None:
+        self.sigma = check_positive("sigma", sigma)
+        self.lam = math.sqrt(3.0) * self.sigma
+
+    def _params(self) -> dict[str, Any]:
+        return {"sigma": self.sigma}
+
+    def perturb(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        x = x.float()
+        s = torch.rand(x.shape, generator=generator, device=x.device, dtype=torch.float32) * (2 * self.lam)
+        return split_midpoint(x, s, 2 * self.lam)
+
+    def radius(self, p_lower: float, dim: int) -> float:
+        return lipschitz_l1_radius(self.lam, p_lower, 1.0 - p_lower)
+
+    def radius_bilateral(self, p_lower: float, p_upper_runner_up: float, dim: int) -> float:
+        return lipschitz_l1_radius(self.lam, p_lower, min(p_upper_runner_up, 1.0 - p_lower))
+
+
+def quantization_error(x: torch.Tensor, q: int) -> float:
+    """max |x·q − round(x·q)|: 0 (up to float error) when x lies on {0, 1/q, …, 1}."""
+    xq = x.double() * q
+    return float((xq - torch.round(xq)).abs().max()) if x.numel() else 0.0
+
+
+class DeterministicSplittingNoise(EnumerableNoise):
+    """DSSN (Levine & Feizi 2021, §4.1 and Corollary 1): exact ℓ1 certificates on q-quantized inputs.
+
+    L = floor(2λq) split positions (λ = √3·σ; the effective λ is L/(2q)). A fixed offset
+    vector v ∈ {0, …, L−1}^d is drawn once from ``seed`` (NumPy PCG64, stable across
+    versions) and stored in checkpoints; draw j = 0 … L−1 splits coordinate i at
+    s_i(j) = (((v_i + j) mod L) + 0.5)/q, so each s_i(j) is exactly uniform on the L
+    half-steps. g(x) is computed exactly from the L votes; with c_A the top count
+    (smallest index on ties) and c_B the runner-up (smallest index among equals),
+    g(x + δ) = g(x) for every quantized δ with ‖δ‖₁ ≤ t*/q,
+    t* = floor((c_A − c_B − 1[B < A])/2) (SPEC §3.3). No failure probability.
+    """
+
+    name = "dssn"
+    norm = "l1"
+    must_match_training = True
+
+    def __init__(self, sigma: float, q: int, seed: int = 0) -> None:
+        self.sigma = check_positive("sigma", sigma)
+        if isinstance(q, bool) or not isinstance(q, int) or q < 1:
+            raise ValueError(f"q (the number of quantization levels) must be an integer >= 1, got {q!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+        self.q, self.seed = q, seed
+        self.L = math.floor(2 * math.sqrt(3.0) * self.sigma * q)
+        if self.L < 1:
+            raise ValueError(
+                f"sigma={sigma} is too small for q={q}: DSSN needs L = floor(2*sqrt(3)*sigma*q) >= 1 split positions"
+            )
+        self.lam = self.L / (2 * q)  # effective λ
+        self._offsets: dict[int, torch.Tensor] = {}
+
+    def _params(self) -> dict[str, Any]:
+        return {"sigma": self.sigma, "q": self.q, "seed": self.seed}
+
+    # ---------------------------------------------------------------- offsets
+    def offsets(self, dim: int) -> torch.Tensor:
+        """v ∈ {0, …, L−1}^dim (int64, CPU): fixed by the seed, or as loaded from a checkpoint."""
+        if dim not in self._offsets:
+            rng = np.random.default_rng(self.seed)
+            self._offsets[dim] = torch.from_numpy(rng.integers(0, self.L, size=dim, dtype=np.int64))
+        return self._offsets[dim]
+
+    def split_indices(self, dim: int) -> torch.Tensor:
+        """(L, dim) table of m_i(j) = (v_i + j) mod L; s_i(j) = (m_i(j) + 0.5)/q."""
+        return (self.offsets(dim).unsqueeze(0) + torch.arange(self.L).unsqueeze(1)) % self.L
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "sigma": self.sigma, "q": self.q, "seed": self.seed, "L": self.L,
+            "offsets": {str(d): v.tolist() for d, v in self._offsets.items()},
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        mine = {"sigma": self.sigma, "q": self.q, "seed": self.seed, "L": self.L}
+        theirs = {k: state.get(k) for k in mine}
+        if theirs != mine:
+            raise ValueError(f"DSSN state in the checkpoint {theirs} does not match this noise {mine}")
+        for d, v in state.get("offsets", {}).items():
+            vec = torch.tensor(v, dtype=torch.int64)
+            if vec.numel() != int(d) or (vec.numel() and (int(vec.min()) < 0 or int(vec.max()) >= self.L)):
+                raise ValueError(f"DSSN offsets for d={d} in the checkpoint are not in {{0..{self.L - 1}}}^{d}")
+            self._offsets[int(d)] = vec
+
+    # ---------------------------------------------------------------- sampling
+    def check_input(self, x: torch.Tensor) -> None:
+        err = quantization_error(x, self.q)
+        if err > 1e-3:
+            raise ValueError(
+                f"DSSN needs inputs quantized to q={self.q} levels (values in {{0, 1/q, ..., 1}}); "
+                f"got values up to {err:.3g}/q off the grid"
+            )
+
+    def num_draws(self) -> int:
+        return self.L
+
+    def perturb_draws(self, x: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
+        """The splitting transform for draws j (B,), in exact integer arithmetic.
+
+        With a = x·q, m = (v + j) mod L and k = ceil((a − m − 1/2)/L) = ⌊(a − m − 1)/L⌋ + 1,
+        hi = min(kL + m + 1/2, q)/q and lo = max((k−1)L + m + 1/2, 0)/q, so
+        x̃ = (min(2kL + 2m + 1, 2q) + max(2(k−1)L + 2m + 1, 0)) / (4q).
+        """
+        self.check_input(x)
+        b = x.shape[0]
+        dim = int(x[0].numel())
+        a = torch.round(x.double() * self.q).long()  # (B, C, H, W) integers in [0, q]
+        v = self.offsets(dim).to(x.device).view(1, *x.shape[1:])
+        m = (v + draws.to(x.device).view(b, *([1] * (x.ndim - 1)))) % self.L
+        k = torch.div(a - m - 1, self.L, rounding_mode="floor") + 1
+        hi = torch.clamp(2 * k * self.L + 2 * m + 1, max=2 * self.q)
+        lo = torch.clamp(2 * (k - 1) * self.L + 2 * m + 1, min=0)
+        return (hi + lo).float() / (4 * self.q)
+
+    # ---------------------------------------------------------------- certificates
+    def exact_certificate(self, counts: list[int]) -> tuple[int, float]:
+        if sum(counts) != self.L:
+            raise ValueError(f"DSSN counts must sum to L={self.L}, got {sum(counts)}")
+        a = max(range(len(counts)), key=lambda c: (counts[c], -c))  # top count, smallest index on ties
+        others = [c for c in range(len(counts)) if c != a]
+        if not others:
+            return a, math.floor(self.L / 2) / self.q
+        b = max(others, key=lambda c: (counts[c], -c))
+        t_star = (counts[a] - counts[b] - (1 if b < a else 0)) // 2
+        return a, t_star / self.q
+
+    def radius(self, p_lower: float, dim: int) -> float:
+        """Monte Carlo form (valid for any estimate of p_A under this distribution): λ'(2p̲_A − 1), λ' = L/(2q)."""
+        return lipschitz_l1_radius(self.lam, p_lower, 1.0 - p_lower)
