@@ -1,6 +1,6 @@
 """LightningDataModules yielding images in [0, 1] (SPEC §5). One module per dataset."""
 
-from rsmooth.data.base import DatasetNotFoundError, ImageDataModule
+from rsmooth.data.base import DatasetNotFoundError, FilesDataModule, ImageDataModule
 from rsmooth.data.cifar10 import CIFAR10DataModule
 from rsmooth.data.digits import DigitsDataModule
 from rsmooth.data.fake import FakeDataModule
@@ -11,6 +11,7 @@ __all__ = [
     "CIFAR10DataModule",
     "DatasetNotFoundError",
     "DigitsDataModule",
+    "FilesDataModule",
     "FakeDataModule",
     "ImageDataModule",
     "ImageNetDataModule",

@@ -117,3 +117,29 @@ class ImageDataModule(pl.LightningDataModule):
             "std": [float(s) for s in self.std],
             "quantization": int(self.quantization),
         }
+
+
+class FilesDataModule(ImageDataModule):
+    """A dataset read by a torchvision reader from files under ``root``.
+
+    Subclasses name the files (``required_files``, relative to ``root``) and the
+    ``layout`` a user must provide; a missing file is a :class:`DatasetNotFoundError`
+    before anything is read. ``verify_checksums`` turns on torchvision's md5 checks
+    (off by default, so that files in the same format but other contents, e.g.
+    subsets, load too).
+    """
+
+    required_files: tuple[str, ...] = ()
+    layout: str = ""
+
+    def __init__(
+        self,
+        root: str,
+        batch_size: int = 128,
+        num_workers: int = 2,
+        pin_memory: bool = True,
+        verify_checksums: bool = False,
+    ) -> None:
+        super().__init__(batch_size, num_workers, pin_memory)
+        self.root = require_files(root, self.required_files, self.name, self.layout)
+        self.verify_checksums = verify_checksums

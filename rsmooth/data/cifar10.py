@@ -6,7 +6,7 @@ from pathlib import Path
 
 from torchvision import datasets, transforms
 
-from rsmooth.data.base import ImageDataModule, require_files
+from rsmooth.data.base import FilesDataModule
 
 CIFAR10_LAYOUT = """  cifar-10-batches-py/
     batches.meta
@@ -41,7 +41,7 @@ class CIFAR10Files(datasets.CIFAR10):
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
 
 
-class CIFAR10DataModule(ImageDataModule):
+class CIFAR10DataModule(FilesDataModule):
     """CIFAR-10 (SPEC §5): RandomCrop(32, padding 4) + horizontal flip for training; q = 255."""
 
     name = "cifar10"
@@ -50,25 +50,13 @@ class CIFAR10DataModule(ImageDataModule):
     mean = (0.4914, 0.4822, 0.4465)
     std = (0.2023, 0.1994, 0.2010)
     quantization = 255
-    files_class = CIFAR10Files
-    base_folder = "cifar-10-batches-py"
-    required = ("batches.meta",) + tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
+    required_files = tuple(
+        f"cifar-10-batches-py/{f}" for f in ["batches.meta", *(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]
+    )
     layout = CIFAR10_LAYOUT
 
-    def __init__(
-        self,
-        root: str = "data",
-        batch_size: int = 128,
-        num_workers: int = 2,
-        pin_memory: bool = True,
-        verify_checksums: bool = False,
-    ) -> None:
-        super().__init__(batch_size, num_workers, pin_memory)
-        self.root = require_files(root, [f"{self.base_folder}/{f}" for f in self.required], self.name, self.layout)
-        self.verify_checksums = verify_checksums
-
     def _dataset(self, train: bool, transform: transforms.Compose) -> datasets.CIFAR10:
-        return self.files_class(
+        return CIFAR10Files(
             str(self.root), train=train, transform=transform, download=False, verify_checksums=self.verify_checksums
         )
 

@@ -63,4 +63,4 @@ class ImageNetDataModule(ImageDataModule):
         return datasets.ImageFolder(str(self.root / "val"), transform=ev)
 
 
-__all__ = ["IMAGENET_LAYOUT", "ImageNetDataModule", "require_files"]
+__all__ = ["IMAGENET_LAYOUT", "ImageNetDataModule"]

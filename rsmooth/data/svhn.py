@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torchvision import datasets, transforms
 
-from rsmooth.data.base import ImageDataModule, require_files
+from rsmooth.data.base import FilesDataModule
 
 SVHN_LAYOUT = """  train_32x32.mat
   test_32x32.mat
@@ -26,7 +26,7 @@ class SVHNFiles(datasets.SVHN):
         return os.path.isfile(os.path.join(self.root, self.filename))
 
 
-class SVHNDataModule(ImageDataModule):
+class SVHNDataModule(FilesDataModule):
     """SVHN (SPEC §5): RandomCrop(32, padding 4), no horizontal flip (digits are not mirror-symmetric); q = 255."""
 
     name = "svhn"
@@ -35,18 +35,8 @@ class SVHNDataModule(ImageDataModule):
     mean = (0.4377, 0.4438, 0.4728)
     std = (0.1980, 0.2010, 0.1970)
     quantization = 255
-
-    def __init__(
-        self,
-        root: str = "data/svhn",
-        batch_size: int = 128,
-        num_workers: int = 2,
-        pin_memory: bool = True,
-        verify_checksums: bool = False,
-    ) -> None:
-        super().__init__(batch_size, num_workers, pin_memory)
-        self.root = require_files(root, ["train_32x32.mat", "test_32x32.mat"], self.name, SVHN_LAYOUT)
-        self.verify_checksums = verify_checksums
+    required_files = ("train_32x32.mat", "test_32x32.mat")
+    layout = SVHN_LAYOUT
 
     def _dataset(self, split: str, transform: transforms.Compose) -> datasets.SVHN:
         return SVHNFiles(

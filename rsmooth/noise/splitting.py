@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from rsmooth.noise.base import EnumerableNoise, NoiseFamily, check_positive
-from rsmooth.noise.uniform_l1 import lipschitz_l1_radius
+from rsmooth.noise.base import EnumerableNoise
+from rsmooth.noise.uniform_l1 import LipschitzL1Noise
 
 
 def split_midpoint(x: torch.Tensor, s: torch.Tensor, two_lambda: float) -> torch.Tensor:
@@ -32,32 +32,18 @@ def split_midpoint(x: torch.Tensor, s: torch.Tensor, two_lambda: float) -> torch
     return (hi + lo) / 2
 
 
-class SplittingNoise(NoiseFamily):
+class SplittingNoise(LipschitzL1Noise):
     """SSN: independent split points s_i ~ Uniform(0, 2λ), λ = √3·σ (any λ > 0, λ < 0.5 included).
 
     Certificate (Theorem 2, general case; SPEC §3.3): R = λ(p̲_A − p̄_B) = 2λ(p̲_A − 1/2) in ℓ1.
     """
 
     name = "ssn"
-    norm = "l1"
-
-    def __init__(self, sigma: float) -> None:
-        self.sigma = check_positive("sigma", sigma)
-        self.lam = math.sqrt(3.0) * self.sigma
-
-    def _params(self) -> dict[str, Any]:
-        return {"sigma": self.sigma}
 
     def perturb(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         x = x.float()
         s = torch.rand(x.shape, generator=generator, device=x.device, dtype=torch.float32) * (2 * self.lam)
         return split_midpoint(x, s, 2 * self.lam)
-
-    def radius(self, p_lower: float, dim: int) -> float:
-        return lipschitz_l1_radius(self.lam, p_lower, 1.0 - p_lower)
-
-    def radius_bilateral(self, p_lower: float, p_upper_runner_up: float, dim: int) -> float:
-        return lipschitz_l1_radius(self.lam, p_lower, min(p_upper_runner_up, 1.0 - p_lower))
 
 
 def quantization_error(x: torch.Tensor, q: int) -> float:
@@ -66,7 +52,7 @@ def quantization_error(x: torch.Tensor, q: int) -> float:
     return float((xq - torch.round(xq)).abs().max()) if x.numel() else 0.0
 
 
-class DeterministicSplittingNoise(EnumerableNoise):
+class DeterministicSplittingNoise(EnumerableNoise, LipschitzL1Noise):
     """DSSN (Levine & Feizi 2021, §4.1 and Corollary 1): exact ℓ1 certificates on q-quantized inputs.
 
     L = floor(2λq) split positions (λ = √3·σ; the effective λ is L/(2q)). A fixed offset
@@ -80,11 +66,10 @@ class DeterministicSplittingNoise(EnumerableNoise):
     """
 
     name = "dssn"
-    norm = "l1"
     must_match_training = True
 
     def __init__(self, sigma: float, q: int, seed: int = 0) -> None:
-        self.sigma = check_positive("sigma", sigma)
+        LipschitzL1Noise.__init__(self, sigma)
         if isinstance(q, bool) or not isinstance(q, int) or q < 1:
             raise ValueError(f"q (the number of quantization levels) must be an integer >= 1, got {q!r}")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -95,7 +80,7 @@ class DeterministicSplittingNoise(EnumerableNoise):
             raise ValueError(
                 f"sigma={sigma} is too small for q={q}: DSSN needs L = floor(2*sqrt(3)*sigma*q) >= 1 split positions"
             )
-        self.lam = self.L / (2 * q)  # effective λ
+        self.lam = self.L / (2 * q)  # effective λ: the radius formulas of LipschitzL1Noise use it
         self._offsets: dict[int, torch.Tensor] = {}
 
     def _params(self) -> dict[str, Any]:
@@ -171,7 +156,3 @@ class DeterministicSplittingNoise(EnumerableNoise):
         b = max(others, key=lambda c: (counts[c], -c))
         t_star = (counts[a] - counts[b] - (1 if b < a else 0)) // 2
         return a, t_star / self.q
-
-    def radius(self, p_lower: float, dim: int) -> float:
-        """Monte Carlo form (valid for any estimate of p_A under this distribution): λ'(2p̲_A − 1), λ' = L/(2q)."""
-        return lipschitz_l1_radius(self.lam, p_lower, 1.0 - p_lower)

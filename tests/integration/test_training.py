@@ -124,3 +124,32 @@ def test_every_experiment_composes_and_runs_one_step(tmp_path: Path, experiment:
     result = train(cfg)
     assert result["certify_tsv"].is_file()
     assert len(result["certify_tsv"].read_text().splitlines()) == 2  # header + one certified example
+
+
+DDP_SCRIPT = """
+import sys
+from rsmooth.cli.train import train
+from rsmooth.config import compose
+train(compose("train", sys.argv[2:] + [f"paths.output_dir={sys.argv[1]}"]))
+"""
+
+
+def test_callback_shards_the_subset_across_ddp_ranks_and_gathers_every_row(tmp_path: Path) -> None:
+    """Two CPU processes (gloo): each certifies half of the subset; rank 0 logs and writes all of it."""
+    import subprocess
+    import sys
+
+    from rsmooth.certify.results import read_rows
+
+    script = tmp_path / "ddp_train.py"
+    script.write_text(DDP_SCRIPT)
+    overrides = [o for o in _fake_overrides(tmp_path) if not o.startswith(("paths.", "callbacks.certify.max"))]
+    overrides += ["trainer.devices=2", "+trainer.strategy=ddp", "logger=csv", "callbacks.certify.max_examples=11",
+                  "certification.enabled=false"]
+    run = subprocess.run([sys.executable, str(script), str(tmp_path / "out"), *overrides],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = read_rows(tmp_path / "out" / "cert" / "cert_epoch000.tsv")
+    assert [r.idx for r in rows] == list(range(11))  # both shards, each row once
+    metrics = (tmp_path / "out" / "csv" / "version_0" / "metrics.csv").read_text()
+    assert "cert/acc@0" in metrics

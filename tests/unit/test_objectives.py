@@ -14,25 +14,21 @@ from rsmooth.training.objectives import NoiseAugmentation, Stability
 
 
 class ScriptedNoise(NoiseFamily):
-    """Adds a scripted constant per call (+0.1, then −0.2, …): makes the loss hand-computable."""
+    """Adds a scripted per-example shift: call k adds ``calls[k][i]`` to example i (hand-computable)."""
 
     norm = "l2"
     name = "scripted"
 
-    def __init__(self, shifts: list[float]) -> None:
-        self.shifts, self.calls = list(shifts), 0
+    def __init__(self, calls: list[list[float]]) -> None:
+        self.calls, self.count = calls, 0
 
     def _params(self) -> dict[str, Any]:
-        return {"shifts": self.shifts}
+        return {"calls": self.calls}
 
     def perturb(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        # Stability(noisy) perturbs [x; x] in one call: the first half gets shifts[0], the second shifts[1].
-        if x.shape[0] == 2 * 2 and len(self.shifts) == 2:
-            half = x.shape[0] // 2
-            return torch.cat([x[:half] + self.shifts[0], x[half:] + self.shifts[1]])
-        out = x + self.shifts[self.calls]
-        self.calls += 1
-        return out
+        shifts = torch.tensor(self.calls[self.count], dtype=x.dtype).view(-1, *([1] * (x.ndim - 1)))
+        self.count += 1
+        return x + shifts
 
     def radius(self, p_lower: float, dim: int) -> float:
         return 0.0
@@ -76,15 +72,15 @@ def _inputs(shift: float) -> list[list[float]]:
 
 
 def test_noise_augmentation_is_cross_entropy_on_the_noisy_batch() -> None:
-    out = NoiseAugmentation()(_model(), ScriptedNoise([0.1]), X, Y)
+    out = NoiseAugmentation()(_model(), ScriptedNoise([[0.1, 0.1]]), X, Y)
     expected = sum(_ce(_logits(x), int(y)) for x, y in zip(_inputs(0.1), Y)) / 2
-    assert float(out.loss) == pytest.approx(expected, rel=1e-6)
+    assert float(out.loss.detach()) == pytest.approx(expected, rel=1e-6)
     assert out.logits.shape == (2, 2)
 
 
 def test_stability_noisy_anchor_matches_hand_computation() -> None:
     lam = 6.0
-    out = Stability(anchor="noisy")(_model(), ScriptedNoise([0.1, -0.2]), X, Y)
+    out = Stability(anchor="noisy")(_model(), ScriptedNoise([[0.1, 0.1, -0.2, -0.2]]), X, Y)
     first, second = _inputs(0.1), _inputs(-0.2)
     ce = sum(_ce(_logits(x), int(y)) for x, y in zip(first, Y)) / 2
     kl = sum(_kl(_logits(a), _logits(b)) for a, b in zip(first, second)) / 2
@@ -94,7 +90,7 @@ def test_stability_noisy_anchor_matches_hand_computation() -> None:
 
 
 def test_stability_clean_anchor_matches_hand_computation() -> None:
-    out = Stability(anchor="clean")(_model(), ScriptedNoise([0.3]), X, Y)
+    out = Stability(anchor="clean")(_model(), ScriptedNoise([[0.3, 0.3]]), X, Y)
     clean, noisy = _inputs(0.0), _inputs(0.3)
     ce = sum(_ce(_logits(x), int(y)) for x, y in zip(clean, Y)) / 2
     kl = sum(_kl(_logits(a), _logits(b)) for a, b in zip(clean, noisy)) / 2
@@ -103,7 +99,7 @@ def test_stability_clean_anchor_matches_hand_computation() -> None:
 
 def test_stability_gradient_flows_through_both_copies() -> None:
     model = _model()
-    Stability(lam=2.0)(model, ScriptedNoise([0.1, -0.2]), X, Y).loss.backward()
+    Stability(lam=2.0)(model, ScriptedNoise([[0.1, 0.1, -0.2, -0.2]]), X, Y).loss.backward()
     assert model[1].weight.grad is not None and float(model[1].weight.grad.abs().sum()) > 0
 
 
