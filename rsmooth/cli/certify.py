@@ -13,12 +13,9 @@ import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from rsmooth.certify.results import ResultsWriter, select_indices
-from rsmooth.certify.run import certify_dataset
-from rsmooth.certify.smooth import Smooth
 from rsmooth.checkpoint import check_data_matches, load_classifier, select_noise
-from rsmooth.config import config_dir, resolve_device
-from rsmooth.reporting import summarize
+from rsmooth.cli.certification import certify_to_tsv
+from rsmooth.config import config_dir
 
 
 def certify(cfg: DictConfig) -> dict[str, Any]:
@@ -34,20 +31,10 @@ def certify(cfg: DictConfig) -> dict[str, Any]:
     cert = cfg.certification
     out = Path(cfg.paths.output_dir)
     tsv = Path(cfg.output) if cfg.get("output") else out / "certify.tsv"
-    device = resolve_device(cert.device)
-    smooth = Smooth(loaded.model.to(device), noise, loaded.num_classes)
-    dataset = dm.certification_dataset()
-    indices = select_indices(len(dataset), cert.start, cert.end, cert.skip, cert.max)
-    with ResultsWriter(tsv, noise.describe()) as writer:
-        already = len(writer.done)
-        new_rows = certify_dataset(
-            smooth, dataset, indices, cert.n0, cert.n, cert.alpha, cert.batch_size,
-            writer=writer, group_size=cert.group_size, bilateral=cert.bilateral, progress=cert.progress,
-        )
-    summary = summarize(tsv, cert.radii, tsv.parent, noise.norm)
-    print(f"certified {len(new_rows)} new examples ({already} already in the file)")
+    summary = certify_to_tsv(loaded.model, noise, loaded.num_classes, dm.certification_dataset(), cert, tsv)
+    print(f"certified {summary['new_rows']} new examples ({summary['already']} already in the file)")
     print(f"outputs: {tsv.resolve()}")
-    return {"certify_tsv": tsv, "new_rows": len(new_rows), "summary": summary}
+    return {"certify_tsv": tsv, "new_rows": summary["new_rows"], "summary": summary}
 
 
 @hydra.main(config_path=str(config_dir()), config_name="certify", version_base="1.3")

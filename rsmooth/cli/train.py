@@ -14,12 +14,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from rsmooth import __version__
-from rsmooth.certify.results import ResultsWriter, select_indices
-from rsmooth.certify.run import certify_dataset
-from rsmooth.certify.smooth import Smooth
-from rsmooth.config import config_dir, resolve_device
+from rsmooth.cli.certification import certify_to_tsv
+from rsmooth.config import config_dir
 from rsmooth.models import build_classifier
-from rsmooth.reporting import summarize
 from rsmooth.training.module import SmoothingClassifier
 from rsmooth.wandb_utils import finish, log_certified_curve
 
@@ -71,17 +68,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     result: dict[str, Any] = {"output_dir": out, "checkpoint": checkpoint}
     cert = cfg.certification
     if cert.enabled and trainer.is_global_zero:
-        device = resolve_device(cert.device)
-        smooth = Smooth(module.model.to(device), noise, dm.num_classes)
-        dataset = dm.certification_dataset()
         tsv = out / "certify.tsv"
-        indices = select_indices(len(dataset), cert.start, cert.end, cert.skip, cert.max)
-        with ResultsWriter(tsv, noise.describe()) as writer:
-            certify_dataset(
-                smooth, dataset, indices, cert.n0, cert.n, cert.alpha, cert.batch_size,
-                writer=writer, group_size=cert.group_size, bilateral=cert.bilateral, progress=cert.progress,
-            )
-        summary = summarize(tsv, cert.radii, out, noise.norm)
+        summary = certify_to_tsv(module.model, noise, dm.num_classes, dm.certification_dataset(), cert, tsv)
         for lg in loggers:
             lg.log_metrics(
                 {f"test/cert_acc@{r:g}": a for r, a in zip(summary["radii"], summary["certified_accuracy"])}

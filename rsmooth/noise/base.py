@@ -147,8 +147,12 @@ class EnumerableNoise(NoiseFamily):
         """L, the number of equally likely draws."""
 
     @abstractmethod
-    def perturb_draws(self, x: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
-        """Noisy copies of x (B, C, H, W) for the draw indices ``draws`` (B,) in [0, L)."""
+    def perturb_draws(self, x: torch.Tensor, draws: torch.Tensor, check: bool = True) -> torch.Tensor:
+        """Noisy copies of x (B, C, H, W) for the draw indices ``draws`` (B,) in [0, L).
+
+        ``check=False`` skips :meth:`check_input` (the engine validates each input once,
+        not once per batch).
+        """
 
     @abstractmethod
     def exact_certificate(self, counts: list[int]) -> tuple[int, float]:

@@ -127,14 +127,15 @@ class DeterministicSplittingNoise(EnumerableNoise, LipschitzL1Noise):
     def num_draws(self) -> int:
         return self.L
 
-    def perturb_draws(self, x: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
+    def perturb_draws(self, x: torch.Tensor, draws: torch.Tensor, check: bool = True) -> torch.Tensor:
         """The splitting transform for draws j (B,), in exact integer arithmetic.
 
         With a = x·q, m = (v + j) mod L and k = ceil((a − m − 1/2)/L) = ⌊(a − m − 1)/L⌋ + 1,
         hi = min(kL + m + 1/2, q)/q and lo = max((k−1)L + m + 1/2, 0)/q, so
         x̃ = (min(2kL + 2m + 1, 2q) + max(2(k−1)L + 2m + 1, 0)) / (4q).
         """
-        self.check_input(x)
+        if check:
+            self.check_input(x)
         b = x.shape[0]
         dim = int(x[0].numel())
         a = torch.round(x.double() * self.q).long()  # (B, C, H, W) integers in [0, q]

@@ -138,3 +138,12 @@ def test_installed_wheel_finds_its_configs(tmp_path: Path) -> None:
                              capture_output=True, text=True)
         assert run.returncode == 0, run.stderr[-2000:]
         assert expect in run.stdout
+
+
+def test_certify_precision_option(checkpoint: Path, tmp_path: Path) -> None:
+    tsv = tmp_path / "bf16.tsv"
+    certify(compose("certify", _certify_overrides(checkpoint, tsv) + ["certification.precision=bf16",
+                                                                        "certification.max=2"]))
+    assert len(read_rows(tsv)) == 2
+    with pytest.raises(ValueError, match="certification.precision"):
+        certify(compose("certify", _certify_overrides(checkpoint, tmp_path / "x.tsv") + ["certification.precision=int8"]))

@@ -210,3 +210,23 @@ def test_model_mode_is_restored_after_sampling() -> None:
     model.train()
     Smooth(model, GaussianNoise(0.25), 2).certify(torch.rand(1, 4, 4), n0=2, n=2, alpha=0.01, batch_size=4)
     assert model.training
+
+
+def test_noise_stays_float32_under_reduced_precision_autocast(generator: torch.Generator) -> None:
+    """A bf16 forward pass must not turn the noise into bf16 (SPEC §1.1)."""
+    seen: list[torch.dtype] = []
+
+    class Spy(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = nn.Linear(16, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            seen.append(x.dtype)
+            return self.lin(x.flatten(1))
+
+    model = Spy()
+    smooth = Smooth(model, GaussianNoise(0.25), 2, generator=generator, autocast_dtype=torch.bfloat16)
+    cert = smooth.certify(torch.rand(1, 4, 4), n0=10, n=200, alpha=0.001, batch_size=64)
+    assert seen and all(dt == torch.float32 for dt in seen)
+    assert cert.n == 200
