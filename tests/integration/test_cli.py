@@ -100,6 +100,14 @@ def test_certify_killed_mid_run_resumes_without_losing_or_duplicating_rows(check
     assert f"({len(before)} already in the file)" in done.stdout
 
 
+@pytest.mark.parametrize("module, expect", [("rsmooth.train", "GaussianNoise"), ("rsmooth.certify", "checkpoint"),
+                                            ("rsmooth.analyze", "inputs")])
+def test_python_dash_m_entry_points(module: str, expect: str, tmp_path: Path) -> None:
+    run = subprocess.run([sys.executable, "-m", module, "--cfg", "job"], cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert expect in run.stdout
+
+
 def test_core_imports_no_lightning_hydra_or_wandb() -> None:
     code = (
         "import sys, rsmooth.noise, rsmooth.certify, rsmooth.certify.run;"

@@ -58,6 +58,9 @@ def test_digits_dssn_trains_certifies_exactly_and_plots(dssn_run: dict) -> None:
     assert certified_accuracy(rows, [0.0])[0] == pytest.approx(exact_accuracy)
     assert [r.predict for r in sorted(rows, key=lambda r: r.idx)] == preds
     assert exact_accuracy > 0.9
+    # the training-time callback certified with exact enumeration too
+    snapshots = sorted((dssn_run["output_dir"] / "cert").glob("cert_epoch*.tsv"))
+    assert snapshots and all(r.alpha == 0.0 and r.n == noise.L for r in read_rows(snapshots[-1]))
 
 
 def test_checkpoint_round_trip_is_deterministic(dssn_run: dict) -> None:
