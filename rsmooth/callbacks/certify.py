@@ -13,6 +13,7 @@ from rsmooth.analysis.curves import abstain_rate, average_certified_radius, cert
 from rsmooth.certify.results import CertificationRow, ResultsWriter, select_indices
 from rsmooth.certify.run import certify_dataset
 from rsmooth.certify.smooth import Smooth
+from rsmooth.certify.stats import check_alpha
 from rsmooth.wandb_utils import log_certified_curve
 
 
@@ -47,8 +48,6 @@ class CertifyCallback(pl.Callback):
         super().__init__()
         if every_n_epochs < 1:
             raise ValueError(f"every_n_epochs must be >= 1, got {every_n_epochs}")
-        from rsmooth.certify.stats import check_alpha
-
         check_alpha(alpha)
         for name, v in (("n0", n0), ("n", n), ("batch_size", batch_size), ("skip", skip), ("group_size", group_size)):
             if v < 1:
