@@ -198,10 +198,9 @@ class Smooth:
         abstention then g(x + δ) = ``prediction`` for every δ with
         ‖δ‖_{norm} < ``radius``.
         """
-        if isinstance(self.noise, EnumerableNoise):  # exact: n0, n, alpha unused
-            self._validate(x, batched=False, batch_size=batch_size)
-        else:
-            self._validate(x, batched=False, n0=n0, n=n, batch_size=batch_size)
+        if x.ndim != 3:
+            raise ValueError(f"input must have shape (C, H, W), got {tuple(x.shape)}")
+        # certify_many validates counts and values once (before any sampling).
         return self.certify_many(x.unsqueeze(0), n0, n, alpha, batch_size, bilateral=bilateral)[0]
 
     def certify_many(
