@@ -20,7 +20,10 @@ def wandb_loggers(loggers: Iterable[Any]) -> list[Any]:
 def log_certified_curve(
     loggers: Iterable[Any], key: str, radii: Sequence[float], accuracy: Sequence[float], step: int | None = None
 ) -> None:
-    """Log a table (radius, certified_accuracy) and its line plot under ``key`` to every W&B logger."""
+    """Log a table (radius, certified_accuracy) and its line plot under ``key`` to every W&B logger.
+
+    Pass the points of :func:`rsmooth.analysis.curve_points` so the plot is the exact step curve.
+    """
     targets = wandb_loggers(loggers)
     if not targets:
         return

@@ -38,6 +38,7 @@ class CountingModel(nn.Module):
         return self.inner(x)
 
 
+
 @pytest.fixture
 def generator() -> torch.Generator:
     return torch.Generator().manual_seed(1234)

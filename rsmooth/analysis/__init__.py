@@ -8,15 +8,19 @@ from rsmooth.analysis.curves import (
     certified_accuracy,
     certified_accuracy_lower_bound,
     certified_counts,
+    curve_points,
     load_rows,
     mean_time,
     radius_grid,
     rows_norm,
 )
+from rsmooth.analysis.metrics import CertificationRows, CertifiedSummary, summarize_rows
 from rsmooth.analysis.plots import plot_curves
 from rsmooth.analysis.tables import latex_table, markdown_table
 
 __all__ = [
+    "CertificationRows",
+    "CertifiedSummary",
     "abstain_rate",
     "accuracy_lower_bound",
     "average_certified_radius",
@@ -24,6 +28,7 @@ __all__ = [
     "certified_accuracy",
     "certified_accuracy_lower_bound",
     "certified_counts",
+    "curve_points",
     "latex_table",
     "load_rows",
     "markdown_table",
@@ -31,4 +36,5 @@ __all__ = [
     "plot_curves",
     "radius_grid",
     "rows_norm",
+    "summarize_rows",
 ]

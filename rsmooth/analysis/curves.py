@@ -1,7 +1,10 @@
 """Numbers derived from certification rows (SPEC §3.7).
 
-Every function takes either a path to a TSV (rsmooth's or Cohen et al.'s) or
-a sequence of :class:`~rsmooth.certify.results.CertificationRow`.
+Every function takes either a path to a TSV (rsmooth's or Cohen et al.'s) or a sequence of
+:class:`~rsmooth.certify.rows.CertificationRow`. ``certificate`` picks an extra certificate's
+radius column (default: each row's own certificate). A row counts at radius r when its prediction
+is correct and :meth:`CertificationRow.covers` r: radius ≥ r, or for an exact radius t/q every
+quantized perturbation of size ≤ r, so a DSSN radius k/q counts at k/q.
 """
 
 from __future__ import annotations
@@ -13,52 +16,59 @@ from typing import Union
 
 import numpy as np
 
-from rsmooth.certify.results import CertificationRow, read_rows
+from rsmooth.certify.rows import CertificationRow, read_rows
 
 RowsLike = Union[str, os.PathLike, Sequence[CertificationRow]]
 
 
 def load_rows(path_or_rows: RowsLike) -> list[CertificationRow]:
-    """Rows from a TSV path, or the given rows unchanged."""
+    """Rows from a TSV path (refusing duplicate idx and corrupt rows), or the given rows unchanged."""
     if isinstance(path_or_rows, (str, os.PathLike)):
         return read_rows(path_or_rows)
-    return list(path_or_rows)
-
-
-def _arrays(rows: Sequence[CertificationRow]) -> tuple[np.ndarray, np.ndarray]:
+    rows = list(path_or_rows)
     if not rows:
         raise ValueError("no certification rows to analyse")
-    radius = np.array([r.radius for r in rows], dtype=np.float64)
-    correct = np.array([bool(r.correct) and r.predict >= 0 for r in rows], dtype=bool)
-    return radius, correct
+    return rows
 
 
-def certified_accuracy(path_or_rows: RowsLike, radii: Sequence[float]) -> list[float]:
-    """Fraction of examples with a correct prediction and certified radius ≥ r, for each r.
+def _nonempty(rows: Sequence[CertificationRow]) -> Sequence[CertificationRow]:
+    if not rows:
+        raise ValueError("no certification rows to analyse")
+    return rows
+
+
+def certified_counts(path_or_rows: RowsLike, radii: Sequence[float], certificate: str | None = None) -> tuple[list[int], int]:
+    """(Y_r for each r, m): the number of examples certified correct at r, and the number of examples."""
+    rows = _nonempty(load_rows(path_or_rows))
+    return [sum(1 for row in rows if row.correct and row.covers(r, certificate)) for r in radii], len(rows)
+
+
+def certified_accuracy(path_or_rows: RowsLike, radii: Sequence[float], certificate: str | None = None) -> list[float]:
+    """Fraction of examples with a correct prediction certified at radius ≥ r, for each r.
 
     Abstentions (predict = −1) count as wrong (Cohen et al. §4).
     """
-    radius, correct = _arrays(load_rows(path_or_rows))
-    return [float(np.mean(correct & (radius >= r))) for r in radii]
+    counts, m = certified_counts(path_or_rows, radii, certificate)
+    return [y / m for y in counts]
 
 
-def certified_counts(path_or_rows: RowsLike, radii: Sequence[float]) -> tuple[list[int], int]:
-    """(Y_r for each r, m): the number of examples certified correct at r, and the number of examples."""
-    radius, correct = _arrays(load_rows(path_or_rows))
-    return [int(np.sum(correct & (radius >= r))) for r in radii], int(radius.size)
+def _radius(row: CertificationRow, certificate: str | None) -> float:
+    if certificate is not None and certificate != row.certificate:
+        return row.extra_radii[certificate]
+    if row.exact_radius is not None:
+        return row.exact_radius[0] / row.exact_radius[1]
+    return row.radius
 
 
-def average_certified_radius(path_or_rows: RowsLike) -> float:
+def average_certified_radius(path_or_rows: RowsLike, certificate: str | None = None) -> float:
     """ACR = (1/m) Σ_i radius_i · 1[correct_i] (Zhai et al. 2020)."""
-    radius, correct = _arrays(load_rows(path_or_rows))
-    return float(np.mean(np.where(correct, radius, 0.0)))
+    rows = _nonempty(load_rows(path_or_rows))
+    return float(np.mean([_radius(r, certificate) if (r.correct and r.predict >= 0) else 0.0 for r in rows]))
 
 
 def abstain_rate(path_or_rows: RowsLike) -> float:
     """Fraction of examples on which the smoothed classifier abstained."""
-    rows = load_rows(path_or_rows)
-    if not rows:
-        raise ValueError("no certification rows to analyse")
+    rows = _nonempty(load_rows(path_or_rows))
     return sum(r.predict < 0 for r in rows) / len(rows)
 
 
@@ -83,8 +93,16 @@ def accuracy_lower_bound(certified: int, m: int, alpha: float, rho: float = 0.00
     return max(0.0, value)
 
 
+def rows_alpha(rows: Sequence[CertificationRow]) -> float | None:
+    """The failure probability the rows record (the largest, if they differ), None if some record none."""
+    if any(r.alpha is None for r in rows):
+        return None
+    return max(r.alpha for r in rows)  # type: ignore[type-var]
+
+
 def certified_accuracy_lower_bound(
-    path_or_rows: RowsLike, radii: Sequence[float], alpha: float | None = None, rho: float = 0.001
+    path_or_rows: RowsLike, radii: Sequence[float], alpha: float | None = None, rho: float = 0.001,
+    certificate: str | None = None,
 ) -> list[float]:
     """:func:`accuracy_lower_bound` at each radius.
 
@@ -93,10 +111,10 @@ def certified_accuracy_lower_bound(
     """
     rows = load_rows(path_or_rows)
     if alpha is None:
-        if not rows or any(r.alpha is None for r in rows):
+        alpha = rows_alpha(rows)
+        if alpha is None:
             raise ValueError("these rows record no alpha: pass the alpha used for certification")
-        alpha = max(r.alpha for r in rows)  # type: ignore[type-var]
-    counts, m = certified_counts(rows, radii)
+    counts, m = certified_counts(rows, radii, certificate)
     return [accuracy_lower_bound(y, m, alpha, rho) for y in counts]
 
 
@@ -118,11 +136,30 @@ def radius_grid(max_radius: float, step: float) -> list[float]:
     return [round(i * step, 10) for i in range(count + 1)]
 
 
+def curve_points(path_or_rows: RowsLike, max_radius: float, certificate: str | None = None,
+                 grid_points: int = 400) -> list[float]:
+    """Radii at which to evaluate a certified-accuracy curve so that, drawn as a polyline, it is
+    the exact step function: a fine grid on [0, max_radius] plus, at every distinct certified radius
+    r, r itself and a point just above it (where the curve drops; for an exact radius t/q, the
+    drop is just below (t+1)/q)."""
+    rows = load_rows(path_or_rows)
+    points = {max_radius * i / grid_points for i in range(grid_points + 1)}
+    for row in rows:
+        if not (row.correct and row.predict >= 0):
+            continue
+        if row.exact_radius is not None and (certificate is None or certificate == row.certificate):
+            t, q = row.exact_radius
+            edge = (t + 1) / q
+            points.update({edge, math.nextafter(edge - 1e-9 / q, 0.0)})
+        else:
+            r = _radius(row, certificate)
+            points.update({r, math.nextafter(r, math.inf)})
+    return sorted(p for p in points if 0.0 <= p <= max_radius)
+
+
 def mean_time(path_or_rows: RowsLike) -> float:
     """Mean certification wall time per example, in seconds."""
-    rows = load_rows(path_or_rows)
-    if not rows:
-        raise ValueError("no certification rows to analyse")
+    rows = _nonempty(load_rows(path_or_rows))
     return sum(r.time for r in rows) / len(rows)
 
 

@@ -11,28 +11,32 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+Curve = tuple[Sequence[float], Sequence[float]]
+
 
 def plot_curves(
-    curves: Mapping[str, Sequence[float]],
-    radii: Sequence[float],
+    curves: Mapping[str, Curve],
     path: str | os.PathLike[str],
     norm: str = "l2",
     title: str | None = None,
     dashed: Sequence[str] = (),
 ) -> Path:
-    """Draw certified accuracy against radius for each named curve and save to ``path``
-    (format from the suffix: .png, .svg, .pdf). Curves named in ``dashed`` are drawn dashed
-    (envelopes, lower bounds). Returns the path written."""
+    """Draw certified accuracy against radius for each named curve ``(radii, accuracies)`` and save to
+    ``path`` (format from the suffix). Give the points of
+    :func:`~rsmooth.analysis.curves.curve_points` to draw exact step functions. Curves named in
+    ``dashed`` (envelopes, lower bounds) are drawn dashed. Returns the path written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
-    for name, accs in curves.items():
-        ax.plot(list(radii), list(accs), label=name, linestyle="--" if name in dashed else "-")
+    lo, hi = float("inf"), 0.0
+    for name, (xs, ys) in curves.items():
+        ax.plot(list(xs), list(ys), label=name, linestyle="--" if name in dashed else "-")
+        lo, hi = min(lo, min(xs)), max(hi, max(xs))
     symbol = {"l1": r"\ell_1", "l2": r"\ell_2", "linf": r"\ell_\infty"}.get(norm, norm)
     ax.set_xlabel(f"radius (${symbol}$, pixel units)")
     ax.set_ylabel("certified accuracy")
     ax.set_ylim(0.0, 1.0)
-    ax.set_xlim(min(radii), max(radii))
+    ax.set_xlim(lo if lo < hi else 0.0, hi if lo < hi else 1.0)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     if title:

@@ -1,93 +1,81 @@
-"""The sampling engine: Monte Carlo CERTIFY and PREDICT (Cohen et al. 2019, Appendix C).
+"""The smoothed classifier g(x) = argmax_c P(f(x + z) = c) of a base network (SPEC §3.1).
 
-The engine is generic over noise families: it asks a family for noisy copies
-(`perturb`), counts the base classifier's votes on the device, and asks the
-family to turn the confidence bound into a radius (`radius`). It never looks
-at what the noise is.
-
-Several inputs can share one forward batch (`certify_many`): with small n (the
-validation callback) that keeps the device busy.
+``Smooth`` validates inputs once, asks its certificates whether they need exact counts (then
+every draw of the family is enumerated, :mod:`rsmooth.certify.exact`) or Monte Carlo counts
+(:mod:`rsmooth.certify.montecarlo`), and hands the same counts to every certificate of the run.
+It never looks at what the noise is.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
-from rsmooth.certify.stats import (
-    binomial_test_pvalue,
-    check_alpha,
-    clopper_pearson_lower,
-    clopper_pearson_upper,
-)
-from rsmooth.noise.base import EnumerableNoise, NoiseFamily
-
-ABSTAIN = -1
+from rsmooth.certify.certificate import ABSTAIN, Certificate, VoteCounts
+from rsmooth.certify.exact import exact_votes
+from rsmooth.certify.montecarlo import monte_carlo_votes
+from rsmooth.certify.predict import Prediction, predict_exact, predict_votes
+from rsmooth.certify.sampling import VoteCounter
+from rsmooth.certify.stats import check_alpha, check_count
+from rsmooth.errors import ConfigError
+from rsmooth.noise.base import NoiseFamily
 
 
 @dataclass(frozen=True)
-class Certificate:
-    """Outcome of CERTIFY for one input.
+class CertifyResult:
+    """CERTIFY's outcome for one input under the run's default certificate (+ extra radii).
 
-    ``prediction`` is −1 when the smoothed classifier abstains (``radius`` is
-    then 0). The certificate holds with probability ≥ 1 − ``alpha``. ``p_lower`` is the (1 − α) lower bound on the top-class probability,
-    ``count`` the votes for the selected class among ``n`` estimation samples.
+    ``prediction`` is −1 on abstention (``radius`` is then 0). The result holds with probability
+    ≥ 1 − ``alpha`` (its *total* failure probability; 0 for exact certificates). ``count`` and
+    ``count_runner_up`` are n_A and n_B among ``n`` estimation samples; ``p_lower`` is p̲_A and
+    ``p_upper_runner_up`` p̄_B when the certificate computed one. ``extra_radii`` maps each extra
+    certificate's name to its radius from the same counts (0 where it certifies nothing).
     """
 
     prediction: int
     radius: float
-    p_lower: float
-    count: int
-    n: int
     norm: str
+    certificate: str
+    alpha: float
+    p_lower: float | None
+    count: int
+    count_runner_up: int
+    n: int
     p_upper_runner_up: float | None = None
-    #: failure probability of this certificate (0.0: exact, e.g. DSSN)
-    alpha: float = 0.0
+    exact_radius: tuple[int, int] | None = None
+    extra_radii: dict[str, float] = field(default_factory=dict)
 
     @property
     def abstained(self) -> bool:
         return self.prediction == ABSTAIN
 
 
-@dataclass(frozen=True)
-class Prediction:
-    """Outcome of PREDICT: the class (−1 = abstain) and the binomial-test p-value."""
-
-    prediction: int
-    p_value: float
-    counts: tuple[int, ...]
-
-
-def _check_count(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return value
-
-
 def check_unit_interval(x: torch.Tensor) -> None:
     """Raise ``ValueError`` unless every entry of ``x`` is finite and in [0, 1] (pixel space, SPEC §1.2)."""
     if not torch.is_floating_point(x):
-        raise ValueError(f"input must be a floating-point image in [0, 1], got dtype {x.dtype}")
+        raise ConfigError(f"input must be a floating-point image in [0, 1], got dtype {x.dtype}")
     if not bool(torch.isfinite(x).all()):
-        raise ValueError("input contains NaN or inf; expected an image in [0, 1]")
+        raise ConfigError("input contains NaN or inf; expected an image in [0, 1]")
     lo, hi = float(x.min()), float(x.max())
     if lo < 0.0 or hi > 1.0:
-        raise ValueError(
+        raise ConfigError(
             f"input must lie in [0, 1] (pixel space; normalization is the model's first layer), "
-            f"got values in [{lo:.4g}, {hi:.4g}]"
+            f"got values from {lo!r} to {hi!r}"
         )
 
 
 class Smooth:
-    """The smoothed classifier g(x) = argmax_c P(f(x + z) = c) of a base network.
+    """Smoothed classifier of ``base`` under ``noise`` with per-example randomness.
 
-    ``base`` maps a batch (B, C, H, W) in [0, 1] to logits (B, num_classes); it
-    is run in eval mode under ``torch.inference_mode``. Votes are counted with
-    ``torch.bincount`` on the base's device; one host transfer per call.
+    ``base`` maps a batch (B, C, H, W) in [0, 1] to logits (B, num_classes). Input ``id`` under
+    ``seed`` always draws the same noise (:mod:`rsmooth.certify.sampling`). ``certificate`` (a
+    :class:`Certificate` or a name from ``noise.certificates()``; default: the family's) gives the
+    prediction and radius; each of ``extra_certificates`` adds a radius from the same counts.
     """
 
     def __init__(
@@ -95,113 +83,87 @@ class Smooth:
         base: nn.Module,
         noise: NoiseFamily,
         num_classes: int,
-        generator: torch.Generator | None = None,
+        seed: int = 0,
+        certificate: Certificate | str | None = None,
+        extra_certificates: Sequence[Certificate | str] = (),
         autocast_dtype: torch.dtype | None = None,
     ) -> None:
         if not isinstance(noise, NoiseFamily):
             raise TypeError(f"noise must be a rsmooth.noise.NoiseFamily, got {type(noise).__name__}")
-        self.base = base
         self.noise = noise
-        self.num_classes = _check_count("num_classes", num_classes)
-        self.generator = generator
-        # Optional reduced-precision forward; the noise itself stays float32.
-        self.autocast_dtype = autocast_dtype
+        self.num_classes = check_count("num_classes", num_classes)
+        self.seed = check_count("seed", seed, minimum=0)
+        self.certificate = certificate if isinstance(certificate, Certificate) else noise.certificate(certificate)
+        self.extra_certificates = [c if isinstance(c, Certificate) else noise.certificate(c) for c in extra_certificates]
+        names = [c.name for c in self.certificates]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"each certificate may be requested once, got {names}")
+        exact = {c.needs_exact_counts for c in self.certificates}
+        if len(exact) > 1:
+            raise ConfigError(f"certificates {names} mix exact enumeration and Monte Carlo counts")
+        if self.exact and noise.num_draws() is None:
+            raise ConfigError(f"{self.certificate.name} needs exact enumeration, which {noise.describe()} cannot do")
+        self.counter = VoteCounter(base, noise, self.num_classes, self.seed, autocast_dtype)
+        self._prepared: set[int] = set()
 
-    # ------------------------------------------------------------------ sampling
-    def _device(self) -> torch.device:
-        for p in self.base.parameters():
-            return p.device
-        for b in self.base.buffers():
-            return b.device
-        return torch.device("cpu")
+    @property
+    def base(self) -> nn.Module:
+        return self.counter.base
 
-    def _autocast(self, device: torch.device) -> contextlib.AbstractContextManager[None]:
-        if self.autocast_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=device.type, dtype=self.autocast_dtype)
+    @property
+    def certificates(self) -> list[Certificate]:
+        return [self.certificate, *self.extra_certificates]
+
+    @property
+    def exact(self) -> bool:
+        """True when the certificates need the exact votes over every draw (no sampling, no α)."""
+        return self.certificate.needs_exact_counts
+
+    def prepare(self, dim: int) -> float:
+        """Build every certificate's tables for inputs of dimension ``dim``, once; returns the seconds spent.
+
+        Call it before timing per-input work: :meth:`certify_many` calls it too, but then its cost
+        lands in the first call.
+        """
+        if dim in self._prepared:
+            return 0.0
+        start = time.perf_counter()
+        for cert in self.certificates:
+            cert.prepare(dim)
+        self._prepared.add(dim)
+        return time.perf_counter() - start
+
+    # ------------------------------------------------------------------ validation (once, before sampling)
+    def _validate(self, xs: torch.Tensor, ndim: int) -> torch.Tensor:
+        if isinstance(xs, np.ndarray):
+            xs = torch.from_numpy(xs)
+        if not isinstance(xs, torch.Tensor):
+            raise ConfigError(f"input must be a torch.Tensor or numpy array, got {type(xs).__name__}")
+        if xs.ndim != ndim:
+            shape = "(m, C, H, W)" if ndim == 4 else "(C, H, W)"
+            raise ConfigError(f"input must have shape {shape}, got {tuple(xs.shape)}")
+        check_unit_interval(xs)
+        self.noise.check_input(xs)
+        return xs
 
     @staticmethod
-    def _chunks(total: int, batch_size: int) -> Iterator[tuple[int, int]]:
-        for start in range(0, total, batch_size):
-            yield start, min(start + batch_size, total)
-
-    def sample_counts(
-        self, xs: torch.Tensor, num: int, batch_size: int, progress: bool = False, enumerate_draws: bool = False
-    ) -> torch.Tensor:
-        """Votes of the base classifier on ``num`` noisy copies of each input.
-
-        xs: (m, C, H, W). Returns an int64 tensor (m, num_classes) on the base's
-        device. The m·num samples are laid out input-major and cut into batches
-        of ``batch_size``, so one batch may hold copies of several inputs.
-        With ``enumerate_draws`` (an :class:`EnumerableNoise`, num = L) copy r of
-        each input is draw j = r: every draw exactly once, no randomness.
-        """
-        if enumerate_draws and not isinstance(self.noise, EnumerableNoise):
-            raise TypeError(f"{type(self.noise).__name__} has no finite set of draws to enumerate")
-        device = self._device()
-        xs = xs.to(device=device, dtype=torch.float32)
-        m, k = xs.shape[0], self.num_classes
-        counts = torch.zeros(m * k, dtype=torch.int64, device=device)
-        chunks = self._chunks(m * num, batch_size)
-        if progress:
-            from tqdm.auto import tqdm
-
-            chunks = tqdm(list(chunks), desc="sampling", leave=False)
-        was_training = self.base.training
-        self.base.eval()
-        try:
-            with torch.inference_mode():
-                for start, stop in chunks:
-                    flat = torch.arange(start, stop, device=device)
-                    owner = flat // num  # (b,) input index of each sample
-                    # Noise outside autocast: always drawn and added in float32. Inputs were
-                    # validated once by the caller, so the family skips its per-batch checks.
-                    if enumerate_draws:
-                        noisy = self.noise.perturb_draws(xs[owner], flat % num, check=False)  # type: ignore[attr-defined]
-                    else:
-                        noisy = self.noise.perturb(xs[owner], generator=self.generator)
-                    with self._autocast(device):
-                        logits = self.base(noisy)
-                    if logits.ndim != 2 or logits.shape[1] != k:
-                        raise ValueError(
-                            f"base classifier returned shape {tuple(logits.shape)}, expected (batch, {k})"
-                        )
-                    votes = logits.argmax(dim=1)
-                    counts += torch.bincount(owner * k + votes, minlength=m * k)
-        finally:
-            self.base.train(was_training)
-        return counts.view(m, k)
+    def _ids(ids: Sequence[int] | None, m: int) -> list[int]:
+        if ids is None:
+            return list(range(m))
+        out = [check_count("id", i, minimum=0) for i in ids]
+        if len(out) != m:
+            raise ConfigError(f"ids has {len(out)} entries for {m} inputs")
+        return out
 
     # ------------------------------------------------------------------ CERTIFY
-    def _validate(self, x: torch.Tensor, batched: bool, **counts: int) -> None:
-        for name, value in counts.items():
-            _check_count(name, value)
-        expected = 4 if batched else 3
-        if x.ndim != expected:
-            shape = "(m, C, H, W)" if batched else "(C, H, W)"
-            raise ValueError(f"input must have shape {shape}, got {tuple(x.shape)}")
-        check_unit_interval(x)
-        self.noise.check_input(x)
+    def certify(self, x: torch.Tensor, n0: int, n: int, alpha: float, batch_size: int, id: int = 0) -> CertifyResult:
+        """CERTIFY one input x (C, H, W) with example id ``id`` (Cohen et al., Algorithm CERTIFY).
 
-    def certify(
-        self,
-        x: torch.Tensor,
-        n0: int,
-        n: int,
-        alpha: float,
-        batch_size: int,
-        bilateral: bool = False,
-    ) -> Certificate:
-        """CERTIFY for one input x of shape (C, H, W) (Cohen et al., Algorithm "CERTIFY").
-
-        With probability ≥ 1 − α over the sampling, if the result is not an
-        abstention then g(x + δ) = ``prediction`` for every δ with
-        ‖δ‖_{norm} < ``radius``.
+        With probability ≥ 1 − ``result.alpha`` over the sampling, if the result is not an
+        abstention then g(x + δ) = ``prediction`` for every δ with ‖δ‖_norm < ``radius``.
         """
-        if x.ndim != 3:
-            raise ValueError(f"input must have shape (C, H, W), got {tuple(x.shape)}")
-        # certify_many validates counts and values once (before any sampling).
-        return self.certify_many(x.unsqueeze(0), n0, n, alpha, batch_size, bilateral=bilateral)[0]
+        x = self._validate(x, ndim=3)
+        return self.certify_many(x.unsqueeze(0), n0, n, alpha, batch_size, ids=[id])[0]
 
     def certify_many(
         self,
@@ -210,96 +172,59 @@ class Smooth:
         n: int,
         alpha: float,
         batch_size: int,
-        bilateral: bool = False,
+        ids: Sequence[int] | None = None,
         progress: bool = False,
-    ) -> list[Certificate]:
-        """CERTIFY for each of the m inputs xs (m, C, H, W), sharing forward batches.
+    ) -> list[CertifyResult]:
+        """CERTIFY each of the m inputs xs (m, C, H, W); ``ids`` (default 0 … m−1) seed their noise.
 
-        Each input gets its own n0 selection samples and its own n *fresh*
-        estimation samples; the guarantee holds per input at level α.
-        ``bilateral`` splits α by Bonferroni between a lower bound on p_A and
-        an upper bound on the runner-up p_B (SPEC §3.1).
-
-        For an :class:`EnumerableNoise` (DSSN) the smoothed classifier is computed
-        exactly from all L draws: n0, n, alpha and bilateral are ignored and the
-        certificate holds with certainty.
+        Inputs share forward batches; each gets its own n0 selection and n fresh estimation samples,
+        so each result holds at its own failure probability. With exact certificates (DSSN) every draw
+        is evaluated once per input and n0, n and alpha are not used.
         """
-        if isinstance(self.noise, EnumerableNoise):
-            return self._certify_exact(xs, batch_size, progress)
-        alpha = check_alpha(alpha)
-        self._validate(xs, batched=True, n0=n0, n=n, batch_size=batch_size)
+        xs = self._validate(xs, ndim=4)
+        ids = self._ids(ids, xs.shape[0])
+        batch_size = check_count("batch_size", batch_size)
+        if self.exact:
+            alpha = 0.0
+            votes = exact_votes(self.counter, xs, batch_size, progress)
+        else:
+            alpha = check_alpha(alpha)
+            n0, n = check_count("n0", n0), check_count("n", n)
+            self.prepare(int(xs[0].numel()))
+            votes = monte_carlo_votes(self.counter, xs, ids, n0, n, batch_size, progress)
         dim = int(xs[0].numel())
-        # Selection: the guess ĉ_A comes from the first n0 draws only ...
-        selection = self.sample_counts(xs, n0, batch_size, progress).cpu()
-        guesses = selection.argmax(dim=1)
-        # ... and the estimate from n fresh draws, never the selection ones.
-        estimation = self.sample_counts(xs, n, batch_size, progress).cpu()
-        results = []
-        for i in range(xs.shape[0]):
-            c_a = int(guesses[i])
-            n_a = int(estimation[i, c_a])
-            results.append(self._certificate(c_a, n_a, estimation[i], n, alpha, dim, bilateral))
-        return results
+        return [self._result(v, alpha, dim) for v in votes]
 
-    def _certify_exact(self, xs: torch.Tensor, batch_size: int, progress: bool) -> list[Certificate]:
-        """Exact certificates from the L votes of every draw (exactly L base evaluations per input)."""
-        self._validate(xs, batched=True, batch_size=batch_size)
-        noise: EnumerableNoise = self.noise  # type: ignore[assignment]
-        L = noise.num_draws()
-        counts = self.sample_counts(xs, L, batch_size, progress, enumerate_draws=True).cpu().tolist()
-        results = []
-        for row in counts:
-            prediction, radius = noise.exact_certificate(row)
-            results.append(Certificate(prediction, radius, row[prediction] / L, row[prediction], L, noise.norm, alpha=0.0))
-        return results
-
-    def _certificate(
-        self,
-        c_a: int,
-        n_a: int,
-        counts: torch.Tensor,
-        n: int,
-        alpha: float,
-        dim: int,
-        bilateral: bool,
-    ) -> Certificate:
-        norm = self.noise.norm
-        if not bilateral:
-            p_lower = clopper_pearson_lower(n_a, n, alpha)
-            if p_lower <= 0.5:
-                return Certificate(ABSTAIN, 0.0, p_lower, n_a, n, norm, alpha=alpha)
-            return Certificate(c_a, self.noise.radius(p_lower, dim), p_lower, n_a, n, norm, alpha=alpha)
-        # Bonferroni: α/2 for p̲_A, α/2 for p̄_B of the most frequent other class.
-        others = counts.clone()
-        others[c_a] = -1
-        n_b = int(others.max()) if self.num_classes > 1 else 0
-        p_lower = clopper_pearson_lower(n_a, n, alpha / 2)
-        p_upper_b = clopper_pearson_upper(max(n_b, 0), n, alpha / 2)
-        radius = self.noise.radius_bilateral(p_lower, p_upper_b, dim)
-        if radius <= 0.0:
-            return Certificate(ABSTAIN, 0.0, p_lower, n_a, n, norm, p_upper_b, alpha)
-        return Certificate(c_a, radius, p_lower, n_a, n, norm, p_upper_b, alpha)
+    def _result(self, votes: VoteCounts, alpha: float, dim: int) -> CertifyResult:
+        main = self.certificate.certify(votes, alpha, dim)
+        extra = {}
+        for cert in self.extra_certificates:
+            other = cert.certify(votes, alpha, dim)
+            # the row's prediction is the default certificate's; an extra one only adds a radius
+            extra[cert.name] = 0.0 if main.abstained or other.prediction != main.prediction else other.radius
+        predicted = main.prediction if not main.abstained else votes.guess
+        return CertifyResult(
+            prediction=main.prediction,
+            radius=main.radius if not main.abstained else 0.0,
+            norm=self.certificate.norm,
+            certificate=self.certificate.name,
+            alpha=self.certificate.failure_probability(alpha),
+            p_lower=main.p_lower,
+            count=votes.counts[predicted],
+            count_runner_up=max((c for k, c in enumerate(votes.counts) if k != predicted), default=0),
+            n=votes.n,
+            p_upper_runner_up=main.p_upper_runner_up,
+            exact_radius=main.exact_radius,
+            extra_radii=extra,
+        )
 
     # ------------------------------------------------------------------ PREDICT
-    def predict(self, x: torch.Tensor, n: int, alpha: float, batch_size: int) -> Prediction:
-        """PREDICT (Cohen et al.): the top class if the two-sided binomial test of
-        n_A ~ Bin(n_A + n_B, 1/2) rejects at level α, else abstain (−1).
-
-        With probability ≥ 1 − α the returned class (if any) is g(x).
-        """
-        if isinstance(self.noise, EnumerableNoise):
-            # Exact: g(x) is the top class of the L votes, with no failure probability.
-            self._validate(x, batched=False, batch_size=batch_size)
-            counts = self.sample_counts(x.unsqueeze(0), self.noise.num_draws(), batch_size, enumerate_draws=True)
-            votes = [int(c) for c in counts[0].cpu()]
-            return Prediction(self.noise.exact_certificate(votes)[0], 0.0, tuple(votes))
+    def predict(self, x: torch.Tensor, n: int, alpha: float, batch_size: int, id: int = 0) -> Prediction:
+        """PREDICT: with probability ≥ 1 − α the returned class (if not −1) is g(x); exact for DSSN."""
+        x = self._validate(x, ndim=3)
+        batch_size = check_count("batch_size", batch_size)
+        if self.exact:
+            return predict_exact(self.counter, x, batch_size)
         alpha = check_alpha(alpha)
-        self._validate(x, batched=False, n=n, batch_size=batch_size)
-        counts = self.sample_counts(x.unsqueeze(0), n, batch_size)[0].cpu()
-        top2 = torch.topk(counts, k=min(2, self.num_classes))
-        n_a = int(top2.values[0])
-        n_b = int(top2.values[1]) if self.num_classes > 1 else 0
-        p_value = binomial_test_pvalue(n_a, n_b)
-        prediction = int(top2.indices[0]) if p_value <= alpha else ABSTAIN
-        return Prediction(prediction, p_value, tuple(int(c) for c in counts))
-
+        n = check_count("n", n)
+        return predict_votes(self.counter, x, check_count("id", id, minimum=0), n, alpha, batch_size)

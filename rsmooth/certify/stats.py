@@ -6,8 +6,12 @@ the counts, the true proportion lies on the stated side of the bound.
 
 from __future__ import annotations
 
+import numbers
+
 from scipy.stats import binomtest
 from statsmodels.stats.proportion import proportion_confint
+
+from rsmooth.errors import ConfigError
 
 
 def check_alpha(alpha: float) -> float:
@@ -15,10 +19,29 @@ def check_alpha(alpha: float) -> float:
     try:
         a = float(alpha)
     except (TypeError, ValueError):
-        raise ValueError(f"alpha must be a number in (0, 0.5), got {alpha!r}") from None
+        raise ConfigError(f"alpha must be a number in (0, 0.5), got {alpha!r}") from None
     if not 0.0 < a < 0.5:
-        raise ValueError(f"alpha must be in (0, 0.5), got {alpha!r}")
+        raise ConfigError(f"alpha must be in (0, 0.5), got {alpha!r}")
     return a
+
+
+def check_count(name: str, value: int, minimum: int = 1) -> int:
+    """Return ``value`` as int, or raise naming ``name`` unless it is an integer ≥ ``minimum``.
+
+    Integral numbers of any type are accepted (``np.int64(100)``, ``1e3`` given as 1000.0);
+    booleans and fractional values are not. The one place counts (n0, n, batch sizes, …) are checked.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if isinstance(value, numbers.Integral):
+        v = int(value)
+    elif float(value).is_integer():
+        v = int(float(value))
+    else:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if v < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return v
 
 
 def _check_counts(k: int, n: int) -> None:

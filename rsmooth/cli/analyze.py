@@ -14,18 +14,19 @@ import hydra
 from omegaconf import DictConfig, ListConfig
 
 from rsmooth.analysis.curves import (
-    abstain_rate,
-    average_certified_radius,
     best_envelope,
     certified_accuracy,
     certified_accuracy_lower_bound,
+    curve_points,
     load_rows,
-    mean_time,
     radius_grid,
+    rows_alpha,
     rows_norm,
 )
+from rsmooth.analysis.metrics import summarize_rows
 from rsmooth.analysis.plots import plot_curves
 from rsmooth.analysis.tables import latex_table, markdown_table
+from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.config import config_dir
 
 
@@ -81,53 +82,60 @@ def _common_norm(paths: list[Path], configured: str | None) -> str:
 
 
 def analyze(cfg: DictConfig) -> dict[str, Any]:
-    """Curves (PNG/SVG), best-over-runs envelope, ACR, Appendix-D lower bound, time per image,
-    markdown/LaTeX tables. All inputs must be in one norm (read from the rows, or ``cfg.norm``)."""
+    """Curves (PNG/SVG: exact step functions), best-over-runs envelope, ACR, Appendix-D lower bound,
+    time per image, markdown/LaTeX tables at ``radii``. All inputs must be in one norm (read from
+    the rows, or ``cfg.norm``)."""
     paths = expand_inputs(cfg.inputs)
     norm = _common_norm(paths, cfg.get("norm"))
     radii = _radii(cfg)
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    curves: dict[str, list[float]] = {}
+    curves: dict[str, list[float]] = {}  # on the table's radii
+    plotted: dict[str, tuple[list[float], list[float]]] = {}  # on each run's exact step points
     stats: dict[str, dict[str, float]] = {}
+    top = max(radii)
     for path, label in zip(paths, run_labels(paths, cfg.get("labels"))):
         rows = load_rows(path)
-        curves[label] = certified_accuracy(rows, radii)
-        stats[label] = {
-            "ACR": average_certified_radius(rows),
-            "abstain": abstain_rate(rows),
-            "s/img": mean_time(rows),
-            "examples": len(rows),
-        }
-        if cfg.lower_bound:
-            # the rows' own alpha when they record it (0 for exact certificates), else the configured one
-            alpha = None if all(r.alpha is not None for r in rows) else cfg.alpha
-            curves[f"{label} (App. D LB)"] = certified_accuracy_lower_bound(rows, radii, alpha, cfg.rho)
+        # the rows' own alpha when they record it (0 for exact certificates), else the configured one
+        alpha = rows_alpha(rows)
+        alpha = cfg.alpha if alpha is None else alpha
+        summary = summarize_rows(rows, radii, alpha=alpha, rho=cfg.rho)
+        curves[label] = summary.certified_accuracy
+        stats[label] = {"ACR": summary.acr, "abstain": summary.abstain, "s/img": summary.mean_time_s,
+                        "examples": summary.examples}
+        xs = curve_points(rows, top)
+        plotted[label] = (xs, certified_accuracy(rows, xs))
+        if cfg.lower_bound and summary.lower_bound is not None:
+            curves[f"{label} (App. D LB)"] = summary.lower_bound
+            plotted[f"{label} (App. D LB)"] = (xs, certified_accuracy_lower_bound(rows, xs, alpha, cfg.rho))
     table_curves = {k: v for k, v in curves.items() if not k.endswith("(App. D LB)")}
     if cfg.envelope and len(paths) > 1:
+        grid = sorted({x for k in table_curves for x in plotted[k][0]})
+        envelope_points = best_envelope({k: certified_accuracy(load_rows(p), grid) for k, p in zip(table_curves, paths)})
+        plotted["best over runs"] = (grid, envelope_points)
         curves["best over runs"] = best_envelope(table_curves)
         table_curves["best over runs"] = curves["best over runs"]
-    dashed = [k for k in curves if k.endswith("(App. D LB)") or k == "best over runs"]
+    dashed = [k for k in plotted if k.endswith("(App. D LB)") or k == "best over runs"]
     # legend: each run with its certification time per image
-    legend = {k: (f"{k} ({stats[k]['s/img']:.3g} s/img)" if k in stats else k) for k in curves}
-    named = {legend[k]: v for k, v in curves.items()}
+    legend = {k: (f"{k} ({stats[k]['s/img']:.3g} s/img)" if k in stats else k) for k in plotted}
     figures = [
-        plot_curves(named, radii, out / f"curves.{fmt}", norm=norm, dashed=[legend[k] for k in dashed])
+        plot_curves({legend[k]: v for k, v in plotted.items()}, out / f"curves.{fmt}", norm=norm,
+                    dashed=[legend[k] for k in dashed])
         for fmt in cfg.formats
     ]
     md = markdown_table(table_curves, radii, extra={k: {"ACR": v["ACR"], "s/img": v["s/img"]} for k, v in stats.items()})
     (out / "table.md").write_text(md)
     (out / "table.tex").write_text(latex_table(table_curves, radii))
-    summary = {"norm": norm, "radii": radii, "curves": curves, "stats": stats, "inputs": [str(p) for p in paths]}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    summary_json = {"norm": norm, "radii": radii, "curves": curves, "stats": stats, "inputs": [str(p) for p in paths]}
+    (out / "summary.json").write_text(json.dumps(summary_json, indent=2) + "\n")
     print(md)
     print(f"outputs: {out.resolve()}")
-    return {"table": md, "figures": figures, **summary}
+    return {"table": md, "figures": figures, **summary_json}
 
 
 @hydra.main(config_path=str(config_dir()), config_name="analyze", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    analyze(cfg)
+    run_reporting_errors("rsmooth-analyze", analyze, cfg)
 
 
 if __name__ == "__main__":

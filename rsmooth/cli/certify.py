@@ -1,7 +1,9 @@
-"""``rsmooth-certify``: certify a dataset split from a training checkpoint into a TSV.
+"""``rsmooth-certify``: certify a dataset split with a trained base classifier into a TSV.
 
-Rows are flushed one by one; re-running the same command resumes after the last
-written idx. The Hydra entry point is a thin wrapper over :func:`certify`.
+Sources: an rsmooth checkpoint (``checkpoint=``), a Cohen et al.-format file (``checkpoint=`` with
+``data=`` and ``noise=``), or a plain state dict (``weights=`` with ``model=``, ``data=``, ``noise=``).
+Rows are flushed one by one; re-running the same command resumes after the last written idx, and
+a run with other settings is refused. The Hydra entry point is a thin wrapper over :func:`certify`.
 """
 
 from __future__ import annotations
@@ -11,27 +13,43 @@ from typing import Any
 
 import hydra
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from rsmooth.checkpoint import check_data_matches, load_classifier, select_noise
-from rsmooth.cli.certification import certify_to_tsv
+from rsmooth.checkpoint import LoadedClassifier, check_data_matches, load_classifier, load_weights, select_noise
+from rsmooth.cli.certification_job import run_certification_job
+from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.config import config_dir
+from rsmooth.data.base import ImageDataModule
+from rsmooth.errors import ConfigError
+from rsmooth.trusted import RSMOOTH_MODULES, instantiate_trusted
+
+
+def _load(cfg: DictConfig, dm: ImageDataModule | None, trusted: list[str]) -> LoadedClassifier:
+    if bool(cfg.get("checkpoint")) == bool(cfg.get("weights")):
+        raise ConfigError("give checkpoint=PATH (an rsmooth or Cohen-format checkpoint) or weights=PATH "
+                          "(a plain state dict, with model=..., data=... and noise=...)")
+    if cfg.get("checkpoint"):
+        return load_classifier(cfg.checkpoint, data=dm.spec() if dm else None, trusted_modules=trusted)
+    if not cfg.get("model") or dm is None:
+        raise ConfigError("weights= needs model=<architecture> and data=<dataset> (e.g. model=resnet50 data=imagenet)")
+    return load_weights(cfg.weights, OmegaConf.to_container(cfg.model, resolve=True), dm.spec(), trusted)  # type: ignore[arg-type]
 
 
 def certify(cfg: DictConfig) -> dict[str, Any]:
-    """Certify ``cfg.checkpoint``'s smoothed classifier on the test split of ``cfg.data``
-    (default: the data it was trained on) under ``cfg.noise`` (default: its training noise)."""
-    if not cfg.get("checkpoint"):
-        raise ValueError("checkpoint=PATH is required (a .ckpt written by rsmooth-train)")
-    loaded = load_classifier(cfg.checkpoint)
+    """Certify the test split of ``cfg.data`` (default: the data the checkpoint was trained on)
+    under ``cfg.noise`` (default: its training noise) into ``cfg.output``."""
+    trusted = [str(m) for m in cfg.get("trusted_modules") or []]
+    dm: ImageDataModule | None = instantiate(cfg.data) if cfg.get("data") else None
+    loaded = _load(cfg, dm, trusted)
+    if dm is None:  # an rsmooth checkpoint names its data module (allow-listed classes only)
+        dm = instantiate_trusted(loaded.record["data"]["config"], ImageDataModule, (*RSMOOTH_MODULES, *trusted),
+                                 where=f"{cfg.checkpoint} data")
+        check_data_matches(loaded.data, dm.spec())
     noise = select_noise(loaded, instantiate(cfg.noise) if cfg.get("noise") else None)
-    data_cfg = cfg.data if cfg.get("data") else loaded.record["data"]["config"]
-    dm = instantiate(data_cfg)
-    check_data_matches(loaded.record, dm.info())
-    cert = cfg.certification
     out = Path(cfg.paths.output_dir)
     tsv = Path(cfg.output) if cfg.get("output") else out / "certify.tsv"
-    summary = certify_to_tsv(loaded.model, noise, loaded.num_classes, dm.certification_dataset(), cert, tsv)
+    summary = run_certification_job(loaded.model, noise, loaded.num_classes, dm.certification_dataset(), dm.info(),
+                                    cfg.certification, tsv, {"format": loaded.source, "sha256": loaded.digest})
     print(f"certified {summary['new_rows']} new examples ({summary['already']} already in the file)")
     print(f"outputs: {tsv.resolve()}")
     return {"certify_tsv": tsv, "new_rows": summary["new_rows"], "summary": summary}
@@ -39,7 +57,7 @@ def certify(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(config_path=str(config_dir()), config_name="certify", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    certify(cfg)
+    run_reporting_errors("rsmooth-certify", certify, cfg)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,12 @@ import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from rsmooth import __version__
-from rsmooth.cli.certification import certify_to_tsv
+from rsmooth.analysis.curves import certified_accuracy, curve_points, load_rows
+from rsmooth.checkpoint import check_resume_matches
+from rsmooth.cli.certification_job import run_certification_job
+from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.config import config_dir
-from rsmooth.models import build_classifier
+from rsmooth.provenance import file_digest
 from rsmooth.training.module import SmoothingClassifier
 from rsmooth.wandb_utils import finish, log_certified_curve
 
@@ -37,25 +39,25 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
     dm = instantiate(cfg.data)
-    model = build_classifier(instantiate(cfg.model), dm.num_classes, dm.input_shape, dm.mean, dm.std)
-    noise = instantiate(cfg.noise)
+
+    def plain(node: Any) -> Any:
+        return OmegaConf.to_container(node, resolve=True) if node is not None else None
+
+    # Plain configs (not objects): they are the module's hyperparameters, stored in every checkpoint.
+    module = SmoothingClassifier(
+        model=plain(cfg.model),
+        noise=plain(cfg.noise),
+        data={**dm.info(), "config": plain(cfg.data)},
+        objective=plain(cfg.objective),
+        optimizer=plain(cfg.optimizer),
+        scheduler=plain(cfg.get("scheduler")),
+        trusted_modules=[str(m) for m in cfg.get("trusted_modules") or []],
+    )
+    noise = module.noise
     # Refuse data the noise cannot take (e.g. DSSN's q-grid) before any training.
     noise.check_input(dm.certification_dataset()[0][0].unsqueeze(0))
-    record = {
-        "model": OmegaConf.to_container(cfg.model, resolve=True),
-        "noise": noise.config(),
-        "data": {**dm.info(), "config": OmegaConf.to_container(cfg.data, resolve=True)},
-        "rsmooth_version": __version__,
-    }
-    module = SmoothingClassifier(
-        model=model,
-        noise=noise,
-        objective=instantiate(cfg.objective),
-        optimizer=instantiate(cfg.optimizer),
-        scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
-        num_classes=dm.num_classes,
-        record=record,
-    )
+    if cfg.get("resume_from"):
+        check_resume_matches(cfg.resume_from, {"noise": noise.config(), "model": plain(cfg.model), "data": dm.info()})
     loggers = _instantiate_all(cfg.get("logger"))
     callbacks = _instantiate_all(cfg.get("callbacks"))
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks, default_root_dir=str(out))
@@ -69,13 +71,16 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     cert = cfg.certification
     if cert.enabled and trainer.is_global_zero:
         tsv = out / "certify.tsv"
-        summary = certify_to_tsv(module.model, noise, dm.num_classes, dm.certification_dataset(), cert, tsv)
+        summary = run_certification_job(module.model, noise, dm.num_classes, dm.certification_dataset(), dm.info(),
+                                        cert, tsv, {"format": "rsmooth", "sha256": file_digest(checkpoint)})
         for lg in loggers:
             lg.log_metrics(
                 {f"test/cert_acc@{r:g}": a for r, a in zip(summary["radii"], summary["certified_accuracy"])}
                 | {"test/acr": summary["acr"], "test/abstain": summary["abstain"]}
             )
-        log_certified_curve(loggers, "test/cert_curve", summary["radii"], summary["certified_accuracy"])
+        rows = load_rows(tsv)
+        xs = curve_points(rows, max(summary["radii"]))
+        log_certified_curve(loggers, "test/cert_curve", xs, certified_accuracy(rows, xs))
         result.update(certify_tsv=tsv, plot=out / "certified_accuracy.png", summary=summary)
         print("certified accuracy:", ", ".join(f"r={r:g}: {a:.3f}" for r, a in zip(summary["radii"], summary["certified_accuracy"])))
     finish(loggers)
@@ -85,7 +90,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(config_path=str(config_dir()), config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    train(cfg)
+    run_reporting_errors("rsmooth-train", train, cfg)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,11 @@ Every data module yields float images in [0, 1] (normalization is the model's
 first layer, never a transform) and exposes ``mean``, ``std``,
 ``num_classes``, ``input_shape`` and ``quantization`` (q: pixel values lie on
 {0, 1/q, …, 1}). A subclass only says how to build its train and test
-datasets; loaders, subsets and the checkpoint record live here once.
+datasets; loaders, the validation split and the checkpoint record live here once.
+
+Splits: ``val_size`` examples of the training data, a fixed permutation of ``split_seed``, are
+held out for validation (model selection, the certification callback), seen with the evaluation
+transform; the rest is trained on. The test split is only for the final certification.
 """
 
 from __future__ import annotations
@@ -14,13 +18,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
+from rsmooth.dataset_specs import DatasetSpec
+from rsmooth.errors import ConfigError, DatasetNotFoundError
 
-class DatasetNotFoundError(FileNotFoundError):
-    """A dataset is not where the config says; the message names the path and the expected layout."""
+__all__ = ["DatasetNotFoundError", "FilesDataModule", "ImageDataModule", "require_files"]
 
 
 def require_files(root: str | Path, files: Sequence[str], dataset: str, layout: str) -> Path:
@@ -39,11 +45,10 @@ def require_files(root: str | Path, files: Sequence[str], dataset: str, layout: 
 
 
 class ImageDataModule(pl.LightningDataModule):
-    """Train/validation/test loaders over a train and a test dataset.
+    """Train / validation / test loaders over a training and a test dataset.
 
-    Validation runs on the test split, as the reference codes do; the
-    certification callback and the final certification read
-    :meth:`certification_dataset` (test split, evaluation transform).
+    :meth:`validation_dataset` is held out from the training data (see the module docstring);
+    :meth:`certification_dataset` is the test split, indexed as the results file's ``idx``.
     """
 
     name: str = "dataset"
@@ -53,29 +58,50 @@ class ImageDataModule(pl.LightningDataModule):
     std: tuple[float, ...]
     quantization: int
 
-    def __init__(self, batch_size: int = 128, num_workers: int = 0, pin_memory: bool = False) -> None:
+    def __init__(self, batch_size: int = 128, num_workers: int = 0, pin_memory: bool = False,
+                 val_size: int = 0, split_seed: int = 0) -> None:
         super().__init__()
         if batch_size < 1:
-            raise ValueError(f"data.batch_size must be >= 1, got {batch_size}")
+            raise ConfigError(f"data.batch_size must be >= 1, got {batch_size}")
         if num_workers < 0:
-            raise ValueError(f"data.num_workers must be >= 0, got {num_workers}")
+            raise ConfigError(f"data.num_workers must be >= 0, got {num_workers}")
+        if val_size < 1:
+            raise ConfigError(f"data.val_size must be >= 1 (examples held out of the training data), got {val_size}")
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.pin_memory = pin_memory
+        self.val_size = val_size
+        self.split_seed = split_seed
         self._train: Dataset[Any] | None = None
+        self._val: Dataset[Any] | None = None
         self._test: Dataset[Any] | None = None
 
+    def use_spec(self, spec: DatasetSpec) -> None:
+        """Take classes, shape, normalization and quantization from a fixed :class:`DatasetSpec`."""
+        self.num_classes, self.input_shape = spec.num_classes, spec.input_shape
+        self.mean, self.std, self.quantization = spec.mean, spec.std, spec.quantization
+
     @abstractmethod
-    def build_train(self) -> Dataset[Any]:
-        """The training split, with training augmentations."""
+    def build_train(self, augment: bool) -> Dataset[Any]:
+        """The training data, with training augmentations (``augment``) or the evaluation transform."""
 
     @abstractmethod
     def build_test(self) -> Dataset[Any]:
         """The test split, with the evaluation transform."""
 
+    def _split(self, total: int) -> tuple[list[int], list[int]]:
+        if self.val_size >= total:
+            raise ConfigError(f"data.val_size={self.val_size} leaves nothing to train on: the training data of "
+                              f"{self.name} has {total} examples")
+        perm = np.random.default_rng(self.split_seed).permutation(total).tolist()
+        return sorted(perm[self.val_size:]), sorted(perm[: self.val_size])
+
     def setup(self, stage: str | None = None) -> None:
-        if stage in (None, "fit") and self._train is None:
-            self._train = self.build_train()
+        if stage in (None, "fit", "validate") and self._train is None:
+            augmented = self.build_train(augment=True)
+            train_idx, val_idx = self._split(len(augmented))  # type: ignore[arg-type]
+            self._train = Subset(augmented, train_idx)
+            self._val = Subset(self.build_train(augment=False), val_idx)
         if self._test is None:
             self._test = self.build_test()
 
@@ -96,10 +122,16 @@ class ImageDataModule(pl.LightningDataModule):
         return self._loader(self._train, shuffle=True)
 
     def val_dataloader(self) -> DataLoader[Any]:
-        return self._loader(self.certification_dataset(), shuffle=False)
+        return self._loader(self.validation_dataset(), shuffle=False)
 
     def test_dataloader(self) -> DataLoader[Any]:
         return self._loader(self.certification_dataset(), shuffle=False)
+
+    def validation_dataset(self) -> Dataset[Any]:
+        """The held-out part of the training data (evaluation transform), indexed 0 … val_size−1."""
+        self.setup("fit")
+        assert self._val is not None
+        return self._val
 
     def certification_dataset(self) -> Dataset[Any]:
         """The test split (evaluation transform), indexed as the certification TSV's ``idx``."""
@@ -107,16 +139,13 @@ class ImageDataModule(pl.LightningDataModule):
             self._test = self.build_test()
         return self._test
 
+    def spec(self) -> DatasetSpec:
+        return DatasetSpec(self.name, int(self.num_classes), tuple(int(s) for s in self.input_shape),  # type: ignore[arg-type]
+                           tuple(float(m) for m in self.mean), tuple(float(s) for s in self.std), int(self.quantization))
+
     def info(self) -> dict[str, Any]:
         """What a checkpoint records about the data its model was trained on."""
-        return {
-            "name": self.name,
-            "num_classes": int(self.num_classes),
-            "input_shape": [int(s) for s in self.input_shape],
-            "mean": [float(m) for m in self.mean],
-            "std": [float(s) for s in self.std],
-            "quantization": int(self.quantization),
-        }
+        return self.spec().info()
 
 
 class FilesDataModule(ImageDataModule):
@@ -139,7 +168,9 @@ class FilesDataModule(ImageDataModule):
         num_workers: int = 2,
         pin_memory: bool = True,
         verify_checksums: bool = False,
+        val_size: int = 5000,
+        split_seed: int = 0,
     ) -> None:
-        super().__init__(batch_size, num_workers, pin_memory)
+        super().__init__(batch_size, num_workers, pin_memory, val_size, split_seed)
         self.root = require_files(root, self.required_files, self.name, self.layout)
         self.verify_checksums = verify_checksums

@@ -7,6 +7,7 @@ from pathlib import Path
 from torchvision import datasets, transforms
 
 from rsmooth.data.base import FilesDataModule
+from rsmooth.dataset_specs import CIFAR10
 
 CIFAR10_LAYOUT = """  cifar-10-batches-py/
     batches.meta
@@ -44,12 +45,9 @@ class CIFAR10Files(datasets.CIFAR10):
 class CIFAR10DataModule(FilesDataModule):
     """CIFAR-10 (SPEC §5): RandomCrop(32, padding 4) + horizontal flip for training; q = 255."""
 
-    name = "cifar10"
-    num_classes = 10
-    input_shape = (3, 32, 32)
-    mean = (0.4914, 0.4822, 0.4465)
-    std = (0.2023, 0.1994, 0.2010)
-    quantization = 255
+    name = CIFAR10.name
+    num_classes, input_shape, quantization = CIFAR10.num_classes, CIFAR10.input_shape, CIFAR10.quantization
+    mean, std = CIFAR10.mean, CIFAR10.std
     required_files = tuple(
         f"cifar-10-batches-py/{f}" for f in ["batches.meta", *(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]
     )
@@ -60,7 +58,9 @@ class CIFAR10DataModule(FilesDataModule):
             str(self.root), train=train, transform=transform, download=False, verify_checksums=self.verify_checksums
         )
 
-    def build_train(self) -> datasets.CIFAR10:
+    def build_train(self, augment: bool) -> datasets.CIFAR10:
+        if not augment:
+            return self._dataset(True, transforms.Compose([transforms.ToTensor()]))
         aug = transforms.Compose(
             [transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip(), transforms.ToTensor()]
         )

@@ -7,13 +7,14 @@ import torch
 from torch.utils.data import TensorDataset
 
 from rsmooth.data.base import ImageDataModule
+from rsmooth.errors import ConfigError
 
 
 class DigitsDataModule(ImageDataModule):
     """UCI handwritten digits (values 0–16 → x/16, so q = 16), one channel, 10 classes.
 
     The train/test split is a fixed permutation from ``split_seed``; mean/std
-    are those of the training split.
+    are those of the training split; ``val_size`` of its images are held out for validation.
     """
 
     name = "digits"
@@ -28,10 +29,11 @@ class DigitsDataModule(ImageDataModule):
         batch_size: int = 64,
         num_workers: int = 0,
         pin_memory: bool = False,
+        val_size: int = 200,
     ) -> None:
-        super().__init__(batch_size, num_workers, pin_memory)
+        super().__init__(batch_size, num_workers, pin_memory, val_size, split_seed)
         if not 0.0 < test_fraction < 1.0:
-            raise ValueError(f"data.test_fraction must be in (0, 1), got {test_fraction}")
+            raise ConfigError(f"data.test_fraction must be in (0, 1), got {test_fraction}")
         from sklearn.datasets import load_digits
 
         digits = load_digits()
@@ -45,7 +47,7 @@ class DigitsDataModule(ImageDataModule):
         self.mean = (float(train.mean()),)
         self.std = (float(train.std()),)
 
-    def build_train(self) -> TensorDataset:
+    def build_train(self, augment: bool) -> TensorDataset:
         return TensorDataset(self._images[self._train_idx], self._labels[self._train_idx])
 
     def build_test(self) -> TensorDataset:

@@ -6,6 +6,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from rsmooth.data.base import ImageDataModule
+from rsmooth.errors import ConfigError
 
 
 class FakeDataModule(ImageDataModule):
@@ -28,13 +29,15 @@ class FakeDataModule(ImageDataModule):
         batch_size: int = 32,
         num_workers: int = 0,
         pin_memory: bool = False,
+        val_size: int = 16,
+        split_seed: int = 0,
     ) -> None:
-        super().__init__(batch_size, num_workers, pin_memory)
+        super().__init__(batch_size, num_workers, pin_memory, val_size, split_seed)
         shape = tuple(int(s) for s in input_shape)
         if len(shape) != 3 or min(shape) < 1:
-            raise ValueError(f"data.input_shape must be (C, H, W) with positive sizes, got {input_shape}")
+            raise ConfigError(f"data.input_shape must be (C, H, W) with positive sizes, got {input_shape}")
         if num_classes < 2 or train_size < 1 or test_size < 1 or quantization < 1:
-            raise ValueError("data.num_classes >= 2, train_size/test_size >= 1 and quantization >= 1 are required")
+            raise ConfigError("data.num_classes >= 2, train_size/test_size >= 1 and quantization >= 1 are required")
         self.num_classes = num_classes
         self.input_shape = shape  # type: ignore[assignment]
         self.quantization = quantization
@@ -53,7 +56,7 @@ class FakeDataModule(ImageDataModule):
         x = torch.round(x * self.quantization) / self.quantization
         return x.float(), labels.long()
 
-    def build_train(self) -> TensorDataset:
+    def build_train(self, augment: bool) -> TensorDataset:
         return TensorDataset(*self._train_data)
 
     def build_test(self) -> TensorDataset:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from torchvision import datasets, transforms
 
-from rsmooth.data.base import DatasetNotFoundError, ImageDataModule, require_files
+from rsmooth.data.base import ImageDataModule, require_files
+from rsmooth.dataset_specs import IMAGENET
+from rsmooth.errors import DatasetNotFoundError
 
 IMAGENET_LAYOUT = """  train/<class_id>/<image>.JPEG
   val/<class_id>/<image>.JPEG
@@ -16,10 +18,8 @@ class ImageNetDataModule(ImageDataModule):
     """ImageNet (SPEC §5): RandomResizedCrop(224) + flip for training, Resize(256) + CenterCrop(224) for
     evaluation; q = 255. ``image_size``/``resize_size`` allow smaller variants."""
 
-    name = "imagenet"
-    mean = (0.485, 0.456, 0.406)
-    std = (0.229, 0.224, 0.225)
-    quantization = 255
+    name = IMAGENET.name
+    mean, std, quantization = IMAGENET.mean, IMAGENET.std, IMAGENET.quantization
 
     def __init__(
         self,
@@ -29,8 +29,10 @@ class ImageNetDataModule(ImageDataModule):
         pin_memory: bool = True,
         image_size: int = 224,
         resize_size: int = 256,
+        val_size: int = 10_000,
+        split_seed: int = 0,
     ) -> None:
-        super().__init__(batch_size, num_workers, pin_memory)
+        super().__init__(batch_size, num_workers, pin_memory, val_size, split_seed)
         self.root = require_files(root, ["train", "val"], self.name, IMAGENET_LAYOUT)
         self.image_size = image_size
         self.resize_size = resize_size
@@ -46,21 +48,21 @@ class ImageNetDataModule(ImageDataModule):
             )
         self.num_classes = len(self.classes)
 
-    def build_train(self) -> datasets.ImageFolder:
+    def _evaluation(self) -> transforms.Compose:
+        return transforms.Compose(
+            [transforms.Resize(self.resize_size), transforms.CenterCrop(self.image_size), transforms.ToTensor()]
+        )
+
+    def build_train(self, augment: bool) -> datasets.ImageFolder:
+        if not augment:
+            return datasets.ImageFolder(str(self.root / "train"), transform=self._evaluation())
         aug = transforms.Compose(
-            [
-                transforms.RandomResizedCrop(self.image_size),
-                transforms.RandomHorizontalFlip(),
-                transforms.ToTensor(),
-            ]
+            [transforms.RandomResizedCrop(self.image_size), transforms.RandomHorizontalFlip(), transforms.ToTensor()]
         )
         return datasets.ImageFolder(str(self.root / "train"), transform=aug)
 
     def build_test(self) -> datasets.ImageFolder:
-        ev = transforms.Compose(
-            [transforms.Resize(self.resize_size), transforms.CenterCrop(self.image_size), transforms.ToTensor()]
-        )
-        return datasets.ImageFolder(str(self.root / "val"), transform=ev)
+        return datasets.ImageFolder(str(self.root / "val"), transform=self._evaluation())
 
 
 __all__ = ["IMAGENET_LAYOUT", "ImageNetDataModule"]

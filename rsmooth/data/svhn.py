@@ -5,6 +5,7 @@ from __future__ import annotations
 from torchvision import datasets, transforms
 
 from rsmooth.data.base import FilesDataModule
+from rsmooth.dataset_specs import SVHN
 
 SVHN_LAYOUT = """  train_32x32.mat
   test_32x32.mat
@@ -29,12 +30,9 @@ class SVHNFiles(datasets.SVHN):
 class SVHNDataModule(FilesDataModule):
     """SVHN (SPEC §5): RandomCrop(32, padding 4), no horizontal flip (digits are not mirror-symmetric); q = 255."""
 
-    name = "svhn"
-    num_classes = 10
-    input_shape = (3, 32, 32)
-    mean = (0.4377, 0.4438, 0.4728)
-    std = (0.1980, 0.2010, 0.1970)
-    quantization = 255
+    name = SVHN.name
+    num_classes, input_shape, quantization = SVHN.num_classes, SVHN.input_shape, SVHN.quantization
+    mean, std = SVHN.mean, SVHN.std
     required_files = ("train_32x32.mat", "test_32x32.mat")
     layout = SVHN_LAYOUT
 
@@ -43,8 +41,9 @@ class SVHNDataModule(FilesDataModule):
             str(self.root), split=split, transform=transform, download=False, verify_checksums=self.verify_checksums
         )
 
-    def build_train(self) -> datasets.SVHN:
-        return self._dataset("train", transforms.Compose([transforms.RandomCrop(32, padding=4), transforms.ToTensor()]))
+    def build_train(self, augment: bool) -> datasets.SVHN:
+        steps = [transforms.RandomCrop(32, padding=4)] if augment else []
+        return self._dataset("train", transforms.Compose([*steps, transforms.ToTensor()]))
 
     def build_test(self) -> datasets.SVHN:
         return self._dataset("test", transforms.Compose([transforms.ToTensor()]))

@@ -1,4 +1,10 @@
-"""CIFAR ResNets (He et al. 2016, §4.2): 6n+2 layers, three stages of 16/32/64 channels."""
+"""CIFAR ResNets (He et al. 2016, §4.2): 6n+2 layers, three stages of 16/32/64 channels.
+
+The parameter layout is the one of the CIFAR ResNet in Cohen et al.'s reference code (taken from
+bearpaw/pytorch-classification, and reused by SmoothAdv, Consistency, MACER, denoised smoothing):
+``conv1 bn1 layer1..3 fc`` with BasicBlocks ``conv1 bn1 conv2 bn2 [downsample.0 downsample.1]``.
+So their state dicts load here unchanged (:mod:`rsmooth.foreign`).
+"""
 
 from __future__ import annotations
 
@@ -8,23 +14,24 @@ from torch.nn import functional as F
 
 
 class BasicBlock(nn.Module):
-    def __init__(self, in_planes: int, planes: int, stride: int) -> None:
+    """conv3×3–BN–ReLU–conv3×3–BN, plus the input (a 1×1 conv–BN projection when the shape changes), ReLU."""
+
+    def __init__(self, in_planes: int, planes: int, stride: int = 1) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
-        self.shortcut: nn.Module = nn.Identity()
+        self.downsample: nn.Module | None = None
         if stride != 1 or in_planes != planes:
-            # Projection shortcut (option B) when the shape changes.
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False), nn.BatchNorm2d(planes)
-            )
+            self.downsample = nn.Sequential(nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False),
+                                            nn.BatchNorm2d(planes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return F.relu(out + self.shortcut(x))
+        residual = x if self.downsample is None else self.downsample(x)
+        return F.relu(out + residual)
 
 
 class CifarResNet(nn.Module):
@@ -37,22 +44,22 @@ class CifarResNet(nn.Module):
         n = (depth - 2) // 6
         self.conv1 = nn.Conv2d(in_channels, 16, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
-        layers: list[nn.Module] = []
-        in_planes = 16
-        for planes, stride in ((16, 1), (32, 2), (64, 2)):
-            for i in range(n):
-                layers.append(BasicBlock(in_planes, planes, stride if i == 0 else 1))
-                in_planes = planes
-        self.layers = nn.Sequential(*layers)
+        self.layer1 = self._stage(16, 16, n, stride=1)
+        self.layer2 = self._stage(16, 32, n, stride=2)
+        self.layer3 = self._stage(32, 64, n, stride=2)
         self.fc = nn.Linear(64, num_classes)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
+    @staticmethod
+    def _stage(in_planes: int, planes: int, blocks: int, stride: int) -> nn.Sequential:
+        return nn.Sequential(BasicBlock(in_planes, planes, stride), *(BasicBlock(planes, planes) for _ in range(blocks - 1)))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.layers(out)
-        out = F.adaptive_avg_pool2d(out, 1).flatten(1)
+        out = F.relu(self.bn1(self.conv1(x)))  # (B, 16, 32, 32)
+        out = self.layer3(self.layer2(self.layer1(out)))  # (B, 64, 8, 8)
+        out = F.adaptive_avg_pool2d(out, 1).flatten(1)  # = AvgPool2d(8) on 32×32 inputs
         return self.fc(out)
 
 

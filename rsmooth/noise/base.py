@@ -1,16 +1,18 @@
 """The contract every smoothing family fulfils.
 
 A family is a distribution over noisy copies of an input. The sampling engine
-(`rsmooth.certify.Smooth`) only ever calls the three members below, so adding a
-family means one new subclass and one YAML file in `conf/noise/`:
+(`rsmooth.certify.Smooth`) only ever calls the members below, so adding a family
+means one new module, one YAML file in `conf/noise/` and one test:
 
-* ``perturb(x)``: a noisy copy of a batch ``x`` of shape (B, C, H, W), float32,
-  on ``x``'s device;
-* ``radius(p_lower, dim)``: the certified radius, in the family's ``norm``, for a
-  lower confidence bound ``p_lower`` on the top class probability (0 when
-  nothing is certified, i.e. ``p_lower <= 1/2``);
-* ``norm``: ``'l1'``, ``'l2'`` or ``'linf'``.
+* ``perturb(x, generator)``: a noisy copy of a batch ``x`` of shape (B, C, H, W),
+  float32, on ``x``'s device, drawn from ``generator`` only;
+* ``default_certificate()`` / ``certificates()``: the certificates
+  (:mod:`rsmooth.certify.certificate`) that turn vote counts into radii for this
+  distribution, the default first;
+* ``num_draws()`` / ``perturb_draws(x, draws)``: for families with finitely many
+  equally likely draws (DSSN), which a certificate may ask the engine to enumerate.
 
+``radius(p_lower, dim)`` is a shortcut to the default certificate's formula.
 This module imports torch only: it is part of the pure core.
 """
 
@@ -18,9 +20,14 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
+
+from rsmooth.errors import ConfigError
+
+if TYPE_CHECKING:
+    from rsmooth.certify.certificate import Certificate
 
 Norm = Literal["l1", "l2", "linf"]
 NORMS: tuple[str, ...] = ("l1", "l2", "linf")
@@ -31,11 +38,8 @@ class NoiseFamily(ABC):
 
     Subclasses validate their parameters in ``__init__`` (a bad σ is a
     ``ValueError`` naming the parameter, raised before any sampling) and
-    implement :meth:`perturb` and :meth:`radius`.
+    implement :meth:`perturb` and :meth:`default_certificate`.
     """
-
-    #: the threat norm of :meth:`radius`
-    norm: Norm
 
     @abstractmethod
     def perturb(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -46,23 +50,46 @@ class NoiseFamily(ABC):
         """
 
     @abstractmethod
-    def radius(self, p_lower: float, dim: int) -> float:
-        """Certified radius in :attr:`norm` given ``p_lower``, a lower bound on
-        P(f(x + z) = c_A), with the runner-up bounded by ``1 - p_lower``.
+    def default_certificate(self) -> Certificate:
+        """The certificate this family's radii come from unless a run asks for another."""
 
-        Returns 0.0 when ``p_lower <= 1/2`` (nothing is certified).
-        ``dim`` is the input dimension C·H·W (used by families whose
-        certificate depends on it).
-        """
+    def certificates(self) -> list[Certificate]:
+        """Every certificate that holds for this distribution, the default first."""
+        return [self.default_certificate()]
 
-    def radius_bilateral(self, p_lower: float, p_upper_runner_up: float, dim: int) -> float:
-        """Radius from separate bounds p̲_A and p̄_B (Cohen et al., Theorem 1 general form).
+    def certificate(self, name: str | None = None) -> Certificate:
+        """The certificate called ``name`` (None: the default); a clear error lists the others."""
+        if name is None:
+            return self.default_certificate()
+        available = self.certificates()
+        for cert in available:
+            if cert.name == name:
+                return cert
+        names = ", ".join(c.name for c in available)
+        raise ConfigError(f"certificate {name!r} does not apply to {self.describe()}; available: {names}")
 
-        The default ignores ``p_upper_runner_up``: p_B ≤ 1 − p_A always holds,
-        so :meth:`radius` is a valid (if looser) certificate. Families whose
-        certificate is tighter with an explicit p̄_B override this.
-        """
-        return self.radius(p_lower, dim)
+    @property
+    def norm(self) -> str:
+        """The threat norm of the default certificate."""
+        return self.default_certificate().norm
+
+    def radius(self, p_lower: float, dim: int, p_upper_runner_up: float | None = None) -> float:
+        """Shortcut to the default certificate's formula: the radius for a lower bound ``p_lower`` on
+        P(f(x + z) = c_A) and an upper bound on the runner-up (default ``1 - p_lower``); 0.0 when
+        nothing is certified. ``dim`` is the input dimension C·H·W."""
+        cert = self.default_certificate()
+        formula = getattr(cert, "radius", None)
+        if formula is None:
+            raise TypeError(f"{cert!r} has no closed-form radius(p_lower); it certifies from exact counts")
+        return float(formula(p_lower, dim, p_upper_runner_up))
+
+    def num_draws(self) -> int | None:
+        """L for a family with finitely many equally likely draws j = 0 … L−1, else None."""
+        return None
+
+    def perturb_draws(self, x: torch.Tensor, draws: torch.Tensor, check: bool = True) -> torch.Tensor:
+        """Noisy copies of x (B, C, H, W) for the draw indices ``draws`` (B,); only when :meth:`num_draws` is set."""
+        raise TypeError(f"{type(self).__name__} has no finite set of draws to enumerate")
 
     def config(self) -> dict[str, Any]:
         """The keyword arguments that rebuild this family, plus its ``_target_``.
@@ -121,25 +148,26 @@ def check_positive(name: str, value: float) -> float:
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
+        raise ConfigError(f"{name} must be a positive number, got {value!r}") from None
     if not math.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        raise ConfigError(f"{name} must be a finite number > 0, got {value!r}")
     return v
 
 
 def check_norm(norm: str, allowed: tuple[str, ...]) -> Norm:
     """Validate a threat-norm name against the ones a family supports."""
     if norm not in allowed:
-        raise ValueError(f"norm must be one of {allowed}, got {norm!r}")
+        raise ConfigError(f"norm must be one of {allowed}, got {norm!r}")
     return norm  # type: ignore[return-value]
 
 
 class EnumerableNoise(NoiseFamily):
     """A family with finitely many equally likely draws j = 0 … L−1, so that the smoothed
-    classifier is computed *exactly* from L base-classifier votes (DSSN, Levine & Feizi 2021).
+    classifier can be computed *exactly* from L base-classifier votes (DSSN, Levine & Feizi 2021).
 
-    The engine enumerates every draw instead of sampling, and asks
-    :meth:`exact_certificate` for the prediction and radius from the vote counts.
+    Subclasses implement :meth:`num_draws` and :meth:`perturb_draws` (``check=False`` skips
+    :meth:`check_input`: the engine validates each input once, not once per batch); training
+    draws one j uniformly per example.
     """
 
     @abstractmethod
@@ -148,15 +176,7 @@ class EnumerableNoise(NoiseFamily):
 
     @abstractmethod
     def perturb_draws(self, x: torch.Tensor, draws: torch.Tensor, check: bool = True) -> torch.Tensor:
-        """Noisy copies of x (B, C, H, W) for the draw indices ``draws`` (B,) in [0, L).
-
-        ``check=False`` skips :meth:`check_input` (the engine validates each input once,
-        not once per batch).
-        """
-
-    @abstractmethod
-    def exact_certificate(self, counts: list[int]) -> tuple[int, float]:
-        """(prediction, radius) from the exact vote counts over all L draws (sum = L)."""
+        """Noisy copies of x (B, C, H, W) for the draw indices ``draws`` (B,) in [0, L)."""
 
     def perturb(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """One uniformly random draw per example (training)."""

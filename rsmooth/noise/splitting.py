@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rsmooth.certify.exact_splitting import ExactSplittingCertificate
 from rsmooth.noise.base import EnumerableNoise
 from rsmooth.noise.uniform_l1 import LipschitzL1Noise
 
@@ -147,13 +148,8 @@ class DeterministicSplittingNoise(EnumerableNoise, LipschitzL1Noise):
         return (hi + lo).float() / (4 * self.q)
 
     # ---------------------------------------------------------------- certificates
-    def exact_certificate(self, counts: list[int]) -> tuple[int, float]:
-        if sum(counts) != self.L:
-            raise ValueError(f"DSSN counts must sum to L={self.L}, got {sum(counts)}")
-        a = max(range(len(counts)), key=lambda c: (counts[c], -c))  # top count, smallest index on ties
-        others = [c for c in range(len(counts)) if c != a]
-        if not others:
-            return a, math.floor(self.L / 2) / self.q
-        b = max(others, key=lambda c: (counts[c], -c))
-        t_star = (counts[a] - counts[b] - (1 if b < a else 0)) // 2
-        return a, t_star / self.q
+    def default_certificate(self) -> ExactSplittingCertificate:  # type: ignore[override]
+        return ExactSplittingCertificate(self.L, self.q)
+
+    def certificates(self) -> list[ExactSplittingCertificate]:  # type: ignore[override]
+        return [self.default_certificate()]

@@ -7,22 +7,16 @@ from typing import Any
 
 import torch
 
+from rsmooth.certify.lipschitz_l1 import LipschitzL1Certificate
 from rsmooth.noise.base import NoiseFamily, check_positive
-
-
-def lipschitz_l1_radius(lam: float, p_a: float, p_b: float) -> float:
-    """λ(p_A − p_B), or 0 when p_A ≤ p_B: the ℓ1 radius of a 1/(2λ)-Lipschitz smoothed classifier."""
-    return max(0.0, lam * (float(p_a) - float(p_b)))
 
 
 class LipschitzL1Noise(NoiseFamily):
     """Families whose smoothed class probabilities are 1/(2λ)-Lipschitz in ℓ1 (SPEC §3.3), λ = √3·σ.
 
-    Then g(x + δ) = c_A while ‖δ‖₁ < λ(p̲_A − p̄_B); with p̄_B = 1 − p̲_A, R = 2λ(p̲_A − 1/2).
-    Subclasses supply :meth:`perturb` (and may set a different effective ``lam``).
+    Certified by :class:`~rsmooth.certify.lipschitz_l1.LipschitzL1Certificate`: g(x + δ) = c_A while
+    ‖δ‖₁ < λ(p̲_A − p̄_B). Subclasses supply :meth:`perturb` (and may set a different effective ``lam``).
     """
-
-    norm = "l1"
 
     def __init__(self, sigma: float) -> None:
         self.sigma = check_positive("sigma", sigma)
@@ -31,11 +25,11 @@ class LipschitzL1Noise(NoiseFamily):
     def _params(self) -> dict[str, Any]:
         return {"sigma": self.sigma}
 
-    def radius(self, p_lower: float, dim: int) -> float:
-        return lipschitz_l1_radius(self.lam, p_lower, 1.0 - p_lower)
+    def default_certificate(self) -> LipschitzL1Certificate:
+        return LipschitzL1Certificate(self.lam)
 
-    def radius_bilateral(self, p_lower: float, p_upper_runner_up: float, dim: int) -> float:
-        return lipschitz_l1_radius(self.lam, p_lower, min(p_upper_runner_up, 1.0 - p_lower))
+    def certificates(self) -> list[LipschitzL1Certificate]:  # type: ignore[override]
+        return [LipschitzL1Certificate(self.lam), LipschitzL1Certificate(self.lam, bilateral=True)]
 
 
 class UniformL1Noise(LipschitzL1Noise):

@@ -2,55 +2,58 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from torch import nn
 from torch.nn import functional as F
 
+from rsmooth import __version__
+from rsmooth.checkpoint import CHECKPOINT_KEY, build_model
+from rsmooth.dataset_specs import dataset_spec
 from rsmooth.noise.base import NoiseFamily
 from rsmooth.training.objectives.base import Objective
+from rsmooth.trusted import RSMOOTH_MODULES, instantiate_trusted
 
-OptimizerFactory = Callable[..., torch.optim.Optimizer]
-SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
-
-CHECKPOINT_KEY = "rsmooth"
+#: optimizers and schedulers may come from torch.optim (checked to be Optimizer / LRScheduler subclasses)
+TORCH_OPTIM = ("torch.optim",)
 
 
 class SmoothingClassifier(pl.LightningModule):
     """Owns the network, the noise family, the optimizer/scheduler and metrics.
 
-    The loss is the pluggable ``objective``. Validation logs the base
-    classifier's clean accuracy (``val/acc_clean``) and its accuracy under one
-    noise draw (``val/acc_noisy``); certified accuracy comes from the
-    :class:`~rsmooth.callbacks.certify.CertifyCallback`.
+    Built from plain configs (``{_target_: ...}`` mappings), which ``save_hyperparameters``
+    stores, so ``SmoothingClassifier.load_from_checkpoint(path)`` rebuilds it from a checkpoint
+    loaded with ``weights_only=True``; classes are instantiated only from rsmooth (and
+    ``torch.optim`` for optimizers), plus the packages in ``trusted_modules``, which is never
+    stored. ``data`` is the data module's ``info()`` (classes, shape, normalization).
 
-    ``record`` is what a checkpoint must know to rebuild the smoothed
-    classifier (model factory config, noise config, data info); it is stored
-    under ``checkpoint["rsmooth"]``.
+    The loss is the pluggable ``objective``. Validation logs the base classifier's clean accuracy
+    (``val/acc_clean``) and its accuracy under one noise draw (``val/acc_noisy``); certified
+    accuracy comes from :class:`~rsmooth.callbacks.certify.CertifyCallback`. Checkpoints carry a
+    record under ``checkpoint["rsmooth"]`` that :func:`rsmooth.checkpoint.load_classifier` reads
+    without Lightning.
     """
 
     def __init__(
         self,
-        model: nn.Module,
-        noise: NoiseFamily,
-        objective: Objective,
-        optimizer: OptimizerFactory,
-        scheduler: SchedulerFactory | None = None,
-        num_classes: int | None = None,
-        record: dict[str, Any] | None = None,
+        model: Mapping[str, Any],
+        noise: Mapping[str, Any],
+        data: Mapping[str, Any],
+        objective: Mapping[str, Any],
+        optimizer: Mapping[str, Any],
+        scheduler: Mapping[str, Any] | None = None,
+        trusted_modules: Sequence[str] = (),
     ) -> None:
         super().__init__()
-        self.model = model
-        self.noise = noise
-        self.objective = objective
-        self.optimizer_factory = optimizer
-        self.scheduler_factory = scheduler
-        self.num_classes = num_classes
-        self.record = dict(record or {})
-        self.record.setdefault("noise", noise.config())
+        self.save_hyperparameters(ignore=["trusted_modules"])
+        self._allowed = (*RSMOOTH_MODULES, *trusted_modules)
+        self.data_spec = dataset_spec(data)
+        self.num_classes = self.data_spec.num_classes
+        self.model = build_model(model, self.data_spec, self._allowed)
+        self.noise: NoiseFamily = instantiate_trusted(noise, NoiseFamily, self._allowed, where="noise")
+        self.objective: Objective = instantiate_trusted(objective, Objective, self._allowed, where="objective")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -75,12 +78,28 @@ class SmoothingClassifier(pl.LightningModule):
         self.log("val/acc_noisy", (noisy.argmax(1) == y).float().mean(), prog_bar=True, batch_size=b, sync_dist=True)
 
     def configure_optimizers(self) -> Any:
-        opt = self.optimizer_factory(params=self.model.parameters())
-        if self.scheduler_factory is None:
+        allowed = (*TORCH_OPTIM, *self._allowed)
+        factory = instantiate_trusted(self.hparams["optimizer"], torch.optim.Optimizer, allowed, where="optimizer")
+        opt = factory(params=self.model.parameters())
+        if not self.hparams.get("scheduler"):
             return opt
-        sched = self.scheduler_factory(optimizer=opt)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+        sched_factory = instantiate_trusted(self.hparams["scheduler"], torch.optim.lr_scheduler.LRScheduler, allowed,
+                                            where="scheduler")
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched_factory(optimizer=opt), "interval": "epoch"}}
+
+    def record(self) -> dict[str, Any]:
+        """What rebuilds the smoothed classifier without Lightning: model, noise (canonical), data, version."""
+        return {
+            "model": dict(self.hparams["model"]),
+            "noise": self.noise.config(),
+            "data": dict(self.hparams["data"]),
+            "rsmooth_version": __version__,
+        }
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # noise_state: what the exact distribution needs beyond its config (DSSN's offset vector v).
-        checkpoint[CHECKPOINT_KEY] = {**self.record, "noise_state": self.noise.state()}
+        checkpoint[CHECKPOINT_KEY] = {**self.record(), "noise_state": self.noise.state()}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        record = checkpoint.get(CHECKPOINT_KEY) or {}
+        self.noise.load_state(record.get("noise_state") or {})

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rsmooth.certify.results import read_rows
+from rsmooth.certify import read_rows
 from rsmooth.checkpoint import CheckpointMismatchError
 from rsmooth.cli.certify import certify
 from rsmooth.cli.train import train
@@ -69,9 +69,9 @@ def test_certify_refuses_a_file_that_is_no_checkpoint(tmp_path: Path) -> None:
 
     bogus = tmp_path / "x.ckpt"
     torch.save({"state_dict": {}}, bogus)
-    with pytest.raises(CheckpointMismatchError, match="not an rsmooth checkpoint"):
+    with pytest.raises(CheckpointMismatchError, match="neither an rsmooth checkpoint"):
         certify(compose("certify", _certify_overrides(bogus, tmp_path / "c.tsv")))
-    with pytest.raises(FileNotFoundError, match="checkpoint not found"):
+    with pytest.raises(CheckpointMismatchError, match="checkpoint not found"):
         certify(compose("certify", _certify_overrides(tmp_path / "missing.ckpt", tmp_path / "c.tsv")))
 
 
@@ -110,7 +110,7 @@ def test_python_dash_m_entry_points(module: str, expect: str, tmp_path: Path) ->
 
 def test_core_imports_no_lightning_hydra_or_wandb() -> None:
     code = (
-        "import sys, rsmooth.noise, rsmooth.certify, rsmooth.certify.run;"
+        "import sys, rsmooth.noise, rsmooth.certify, rsmooth.certify.loop;"
         "bad=[m for m in ('pytorch_lightning','lightning','hydra','wandb','omegaconf') if m in sys.modules];"
         "print(bad); sys.exit(1 if bad else 0)"
     )

@@ -30,7 +30,8 @@ def test_digits_is_real_quantized_and_split_deterministically() -> None:
     dm = DigitsDataModule(batch_size=32)
     dm.setup("fit")
     assert dm.num_classes == 10 and dm.input_shape == (1, 8, 8) and dm.quantization == 16
-    assert len(dm.certification_dataset()) == 359 and len(dm._train) == 1797 - 359  # type: ignore[arg-type]
+    assert len(dm.certification_dataset()) == 359
+    assert len(dm._train) == 1797 - 359 - 200 and len(dm.validation_dataset()) == 200  # type: ignore[arg-type]
     _check_batch(dm, dm.train_dataloader())
     _check_batch(dm, dm.val_dataloader())
     again = DigitsDataModule()
@@ -42,16 +43,17 @@ def test_fake_is_deterministic_and_quantized() -> None:
     a, b = FakeDataModule(seed=3, quantization=16), FakeDataModule(seed=3, quantization=16)
     a.setup("fit")
     b.setup("fit")
-    assert torch.equal(a._train.tensors[0], b._train.tensors[0])  # type: ignore[union-attr]
+    assert torch.equal(a.build_train(True).tensors[0], b.build_train(True).tensors[0])
     _check_batch(a, a.train_dataloader())
-    assert not torch.equal(a._train.tensors[0], FakeDataModule(seed=4, quantization=16).build_train().tensors[0])  # type: ignore[union-attr]
+    assert not torch.equal(a.build_train(True).tensors[0], FakeDataModule(seed=4, quantization=16).build_train(True).tensors[0])
 
 
 def test_cifar10_reads_torchvision_format(tmp_path: Path) -> None:
     make_cifar10(tmp_path)
-    dm = CIFAR10DataModule(root=str(tmp_path), batch_size=4, num_workers=0, pin_memory=False)
+    dm = CIFAR10DataModule(root=str(tmp_path), batch_size=4, num_workers=0, pin_memory=False, val_size=5)
     dm.setup("fit")
-    assert len(dm._train) == 20 and len(dm.certification_dataset()) == 6  # type: ignore[arg-type]
+    assert len(dm._train) == 15 and len(dm.validation_dataset()) == 5  # type: ignore[arg-type]
+    assert len(dm.certification_dataset()) == 6
     _check_batch(dm, dm.val_dataloader())
     x, _ = dm.certification_dataset()[0]
     raw = dm.certification_dataset().data[0]  # (32, 32, 3) uint8 as torchvision decoded it
@@ -63,7 +65,7 @@ def test_cifar10_reads_torchvision_format(tmp_path: Path) -> None:
 
 def test_svhn_reads_torchvision_format(tmp_path: Path) -> None:
     make_svhn(tmp_path)
-    dm = SVHNDataModule(root=str(tmp_path), batch_size=4, num_workers=0, pin_memory=False)
+    dm = SVHNDataModule(root=str(tmp_path), batch_size=4, num_workers=0, pin_memory=False, val_size=2)
     dm.setup("fit")
     assert len(dm.certification_dataset()) == 6
     _check_batch(dm, dm.val_dataloader())
@@ -74,7 +76,7 @@ def test_svhn_reads_torchvision_format(tmp_path: Path) -> None:
 def test_imagenet_reads_imagefolder(tmp_path: Path) -> None:
     make_imagefolder(tmp_path)
     dm = ImageNetDataModule(root=str(tmp_path), batch_size=2, num_workers=0, pin_memory=False,
-                            image_size=32, resize_size=36)
+                            image_size=32, resize_size=36, val_size=2)
     dm.setup("fit")
     assert dm.num_classes == 2 and dm.input_shape == (3, 32, 32)
     x, y = next(iter(dm.val_dataloader()))
@@ -104,3 +106,23 @@ def test_imagenet_with_mismatched_class_folders_is_refused(tmp_path: Path) -> No
     (tmp_path / "val" / "n99999999").mkdir()
     with pytest.raises(DatasetNotFoundError, match="differ"):
         ImageNetDataModule(root=str(tmp_path))
+
+
+def test_validation_is_held_out_of_the_training_data_never_the_test_split(tmp_path: Path) -> None:
+    """Model selection and the callback see a fixed seeded part of the training data, with the evaluation
+    transform; the training loader never sees it; the test split is untouched."""
+    make_cifar10(tmp_path, per_batch=6)
+    dm = CIFAR10DataModule(root=str(tmp_path), num_workers=0, pin_memory=False, val_size=7, split_seed=3)
+    dm.setup("fit")
+    train_idx, val_idx = set(dm._train.indices), set(dm.validation_dataset().indices)  # type: ignore[union-attr]
+    assert len(val_idx) == 7 and not train_idx & val_idx and len(train_idx | val_idx) == 30
+    raw = dm.validation_dataset().dataset.data  # type: ignore[union-attr]
+    i = sorted(val_idx)[0]
+    x, _ = dm.validation_dataset()[0]  # evaluation transform: the exact pixels, no crop or flip
+    assert torch.equal(x, torch.from_numpy(raw[i]).permute(2, 0, 1).float() / 255)
+    again = CIFAR10DataModule(root=str(tmp_path), num_workers=0, pin_memory=False, val_size=7, split_seed=3)
+    again.setup("fit")
+    assert set(again.validation_dataset().indices) == val_idx  # type: ignore[union-attr]
+    assert len(dm.certification_dataset()) == 6
+    with pytest.raises(ValueError, match="val_size=30 leaves nothing to train on"):
+        CIFAR10DataModule(root=str(tmp_path), num_workers=0, val_size=30).setup("fit")

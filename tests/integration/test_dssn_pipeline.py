@@ -114,12 +114,13 @@ def test_training_dssn_on_data_off_its_grid_is_refused(tmp_path: Path) -> None:
 
 
 def test_analysis_puts_l1_families_on_one_plot_and_refuses_mixed_norms(dssn_run: dict, tmp_path: Path) -> None:
-    from rsmooth.certify.results import CertificationRow, ResultsWriter
+    from rsmooth.certify import CertificationRow, ResultsWriter
 
     mc = tmp_path / "uniform.tsv"
     with ResultsWriter(mc) as w:
         for i in range(4):
-            w.write(CertificationRow(i, 1, 1, 0.3 * i, True, 0.25, 0.9, 900, 1000, "l1", "uniform_l1(sigma=0.5)", 0.001))
+            w.write(CertificationRow(i, 1, 1, 0.3 * i, True, 0.25, p_lower=0.9, count=900, n=1000, norm="l1",
+                                     noise="uniform_l1(sigma=0.5)", alpha=0.001))
     out = analyze(compose("analyze", [f"inputs=[{dssn_run['certify_tsv']},{mc}]", "radii=[0.0,0.25,0.5]",
                                       f"paths.output_dir={tmp_path / 'an'}"]))
     assert out["norm"] == "l1"
@@ -130,6 +131,7 @@ def test_analysis_puts_l1_families_on_one_plot_and_refuses_mixed_norms(dssn_run:
     assert "s/img" in (tmp_path / "an" / "table.md").read_text()
     l2 = tmp_path / "gauss.tsv"
     with ResultsWriter(l2) as w:
-        w.write(CertificationRow(0, 1, 1, 0.3, True, 1.0, 0.9, 900, 1000, "l2", "gaussian(sigma=0.25,norm=l2)", 0.001))
+        w.write(CertificationRow(0, 1, 1, 0.3, True, 1.0, p_lower=0.9, count=900, n=1000, norm="l2",
+                                 noise="gaussian(sigma=0.25,norm=l2)", alpha=0.001))
     with pytest.raises(ValueError, match="different norms"):
         analyze(compose("analyze", [f"inputs=[{mc},{l2}]", f"paths.output_dir={tmp_path / 'x'}"]))

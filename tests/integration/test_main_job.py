@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rsmooth.analysis import certified_accuracy
-from rsmooth.certify.results import read_rows
+from rsmooth.certify import read_rows
 from rsmooth.cli.train import train
 from rsmooth.config import compose
 

@@ -112,6 +112,7 @@ def test_every_experiment_composes_and_runs_one_step(tmp_path: Path, experiment:
         "trainer.enable_progress_bar=false",
         "data.batch_size=2",
         "data.num_workers=0",
+        "data.val_size=2",
         "certification.n0=2",
         "certification.n=4",
         "certification.batch_size=4",
@@ -139,7 +140,7 @@ def test_callback_shards_the_subset_across_ddp_ranks_and_gathers_every_row(tmp_p
     import subprocess
     import sys
 
-    from rsmooth.certify.results import read_rows
+    from rsmooth.certify import read_rows
 
     script = tmp_path / "ddp_train.py"
     script.write_text(DDP_SCRIPT)

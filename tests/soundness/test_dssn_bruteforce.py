@@ -55,7 +55,7 @@ def test_no_prediction_changes_inside_the_certified_l1_ball(d: int, q: int, sigm
     grid = torch.tensor(list(itertools.product(range(q + 1), repeat=d)))  # (P, d) integer points
     xs = (grid.float() / q).view(-1, 1, 1, d)
     certs = smooth.certify_many(xs, n0=1, n=1, alpha=0.001, batch_size=997)
-    counts = smooth.sample_counts(xs, noise.L, 997, enumerate_draws=True).numpy()  # (P, K)
+    counts = smooth.counter.count_draws(xs, 997).numpy()  # (P, K)
     pred = np.array([c.prediction for c in certs])
     t_star = np.array([round(c.radius * q) for c in certs])  # radius = t*/q
     assert np.allclose([c.radius for c in certs], t_star / q)

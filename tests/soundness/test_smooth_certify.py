@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from rsmooth.certify import ABSTAIN, Smooth
+from rsmooth.certify import ABSTAIN, Phase, Smooth
 from rsmooth.noise import GaussianNoise
 from tests.conftest import CountingModel, LinearTwoClass
 
@@ -22,13 +22,13 @@ def _linear_case(margin: float, d: int = 16) -> tuple[LinearTwoClass, torch.Tens
 
 
 @pytest.mark.parametrize("margin", [0.1, 0.3, -0.2])
-def test_linear_classifier_radius_is_sound_and_tight(margin: float, generator: torch.Generator) -> None:
+def test_linear_classifier_radius_is_sound_and_tight(margin: float) -> None:
     """Cohen Prop. 4: for f(x) = sign(wᵀx+b), g = f and the exact ℓ2 radius is |wᵀx+b|/‖w‖.
 
     With large n the certified radius must be ≤ that distance and within 5% of it.
     """
     model, x, exact = _linear_case(margin)
-    smooth = Smooth(model, GaussianNoise(0.25), num_classes=2, generator=generator)
+    smooth = Smooth(model, GaussianNoise(0.25), num_classes=2)
     cert = smooth.certify(x, n0=100, n=200_000, alpha=0.001, batch_size=50_000)
     assert cert.prediction == (1 if margin > 0 else 0)
     assert cert.radius <= exact
@@ -36,9 +36,9 @@ def test_linear_classifier_radius_is_sound_and_tight(margin: float, generator: t
     assert cert.norm == "l2" and cert.n == 200_000
 
 
-def test_linf_radius_of_linear_classifier_is_l2_over_sqrt_d(generator: torch.Generator) -> None:
+def test_linf_radius_of_linear_classifier_is_l2_over_sqrt_d() -> None:
     model, x, exact = _linear_case(0.3)
-    smooth = Smooth(model, GaussianNoise(0.25, norm="linf"), num_classes=2, generator=generator)
+    smooth = Smooth(model, GaussianNoise(0.25, norm="linf"), num_classes=2)
     cert = smooth.certify(x, n0=100, n=100_000, alpha=0.001, batch_size=50_000)
     assert cert.norm == "linf"
     assert cert.radius <= exact / 4.0  # √d = 4
@@ -59,20 +59,20 @@ class ConstantVotes(nn.Module):
         return nn.functional.one_hot(cls, len(self.probs)).float()
 
 
-def test_abstains_when_lower_bound_is_at_most_one_half(generator: torch.Generator) -> None:
+def test_abstains_when_lower_bound_is_at_most_one_half() -> None:
     # p_A = 0.5 exactly (up to batch rounding): the lower bound is below 1/2
-    smooth = Smooth(ConstantVotes([0.5, 0.5]), GaussianNoise(0.25), 2, generator=generator)
+    smooth = Smooth(ConstantVotes([0.5, 0.5]), GaussianNoise(0.25), 2)
     cert = smooth.certify(torch.rand(1, 4, 4), n0=100, n=1000, alpha=0.001, batch_size=1000)
     assert cert.prediction == ABSTAIN and cert.radius == 0.0 and cert.abstained
     assert cert.p_lower <= 0.5
     # p_A = 0.52 with n = 1000: p̲_A < 1/2, still abstain
-    smooth = Smooth(ConstantVotes([0.48, 0.52]), GaussianNoise(0.25), 2, generator=generator)
+    smooth = Smooth(ConstantVotes([0.48, 0.52]), GaussianNoise(0.25), 2)
     cert = smooth.certify(torch.rand(1, 4, 4), n0=100, n=1000, alpha=0.001, batch_size=1000)
     assert cert.prediction == ABSTAIN and cert.radius == 0.0
 
 
-def test_certifies_when_lower_bound_exceeds_one_half(generator: torch.Generator) -> None:
-    smooth = Smooth(ConstantVotes([0.1, 0.0, 0.9]), GaussianNoise(0.5), 3, generator=generator)
+def test_certifies_when_lower_bound_exceeds_one_half() -> None:
+    smooth = Smooth(ConstantVotes([0.1, 0.0, 0.9]), GaussianNoise(0.5), 3)
     cert = smooth.certify(torch.rand(1, 4, 4), n0=100, n=1000, alpha=0.001, batch_size=1000)
     from scipy.stats import beta, norm
 
@@ -111,11 +111,11 @@ def test_selection_and_estimation_samples_are_separate(batch_size: int) -> None:
     assert cert.count == 0 and cert.prediction == ABSTAIN
 
 
-def test_certify_many_shares_batches_but_keeps_inputs_apart(generator: torch.Generator) -> None:
+def test_certify_many_shares_batches_but_keeps_inputs_apart() -> None:
     model, x, exact = _linear_case(0.3)
     _, x_neg, _ = _linear_case(-0.3)
     counting = CountingModel(model)
-    smooth = Smooth(counting, GaussianNoise(0.25), 2, generator=generator)
+    smooth = Smooth(counting, GaussianNoise(0.25), 2)
     xs = torch.stack([x, x_neg, x])
     certs = smooth.certify_many(xs, n0=50, n=3000, alpha=0.001, batch_size=1024)
     assert [c.prediction for c in certs] == [1, 0, 1]
@@ -123,11 +123,11 @@ def test_certify_many_shares_batches_but_keeps_inputs_apart(generator: torch.Gen
     assert all(c.radius <= exact for c in certs)
 
 
-def test_counts_are_per_input(generator: torch.Generator) -> None:
+def test_counts_are_per_input() -> None:
     model, x, _ = _linear_case(0.4)  # 40σ from the boundary: every vote is class 1
     _, x_neg, _ = _linear_case(-0.4)
-    smooth = Smooth(model, GaussianNoise(0.01), 2, generator=generator)
-    counts = smooth.sample_counts(torch.stack([x, x_neg]), num=333, batch_size=100)
+    smooth = Smooth(model, GaussianNoise(0.01), 2)
+    counts = smooth.counter.count(torch.stack([x, x_neg]), 333, Phase.ESTIMATION, [0, 1], batch_size=100)
     assert counts.tolist() == [[0, 333], [333, 0]]
 
 
@@ -140,22 +140,23 @@ def test_predict_abstains_on_a_fifty_fifty_classifier() -> None:
             return torch.stack([-s, s], dim=1)
 
     x = torch.full((1, 2, 2), 0.5)
-    smooth = Smooth(SignOfNoise(), GaussianNoise(0.25), 2, generator=torch.Generator().manual_seed(3))
+    smooth = Smooth(SignOfNoise(), GaussianNoise(0.25), 2, seed=3)
     abstentions = sum(smooth.predict(x, n=2000, alpha=0.001, batch_size=500).prediction == ABSTAIN for _ in range(20))
     assert abstentions == 20
 
 
-def test_predict_returns_the_clear_winner(generator: torch.Generator) -> None:
+def test_predict_returns_the_clear_winner() -> None:
     model, x, _ = _linear_case(0.5)
-    smooth = Smooth(model, GaussianNoise(0.25), 2, generator=generator)
+    smooth = Smooth(model, GaussianNoise(0.25), 2)
     pred = smooth.predict(x, n=1000, alpha=0.001, batch_size=256)
     assert pred.prediction == 1 and pred.p_value < 1e-10 and sum(pred.counts) == 1000
 
 
-def test_bilateral_mode_is_sound_on_the_linear_case(generator: torch.Generator) -> None:
+def test_bilateral_mode_is_sound_on_the_linear_case() -> None:
     model, x, exact = _linear_case(0.3)
-    smooth = Smooth(model, GaussianNoise(0.25), 2, generator=generator)
-    cert = smooth.certify(x, n0=100, n=100_000, alpha=0.001, batch_size=50_000, bilateral=True)
+    smooth = Smooth(model, GaussianNoise(0.25), 2)
+    smooth = Smooth(model, GaussianNoise(0.25), 2, certificate="cohen_bilateral")
+    cert = smooth.certify(x, n0=100, n=100_000, alpha=0.001, batch_size=50_000)
     assert cert.prediction == 1 and 0.9 * exact <= cert.radius <= exact
     assert cert.p_upper_runner_up is not None
 
@@ -212,7 +213,7 @@ def test_model_mode_is_restored_after_sampling() -> None:
     assert model.training
 
 
-def test_noise_stays_float32_under_reduced_precision_autocast(generator: torch.Generator) -> None:
+def test_noise_stays_float32_under_reduced_precision_autocast() -> None:
     """A bf16 forward pass must not turn the noise into bf16 (SPEC §1.1)."""
     seen: list[torch.dtype] = []
 
@@ -226,7 +227,7 @@ def test_noise_stays_float32_under_reduced_precision_autocast(generator: torch.G
             return self.lin(x.flatten(1))
 
     model = Spy()
-    smooth = Smooth(model, GaussianNoise(0.25), 2, generator=generator, autocast_dtype=torch.bfloat16)
+    smooth = Smooth(model, GaussianNoise(0.25), 2, autocast_dtype=torch.bfloat16)
     cert = smooth.certify(torch.rand(1, 4, 4), n0=10, n=200, alpha=0.001, batch_size=64)
     assert seen and all(dt == torch.float32 for dt in seen)
     assert cert.n == 200

@@ -29,16 +29,16 @@ def test_linf_radius_divides_by_sqrt_dim() -> None:
 def test_bilateral_radius_matches_theorem_1_and_never_exceeds_pb_equals_one_minus_pa() -> None:
     noise = GaussianNoise(0.25)
     pa, pb = 0.8, 0.05
-    assert noise.radius_bilateral(pa, pb, 1) == pytest.approx(0.125 * (norm.ppf(pa) - norm.ppf(pb)))
+    assert noise.radius(pa, 1, pb) == pytest.approx(0.125 * (norm.ppf(pa) - norm.ppf(pb)))
     # an upper bound looser than 1 - pA must not loosen the certificate beyond σΦ⁻¹(pA)
-    assert noise.radius_bilateral(pa, 0.5, 1) == pytest.approx(noise.radius(pa, 1))
-    assert noise.radius_bilateral(0.4, 0.45, 1) == 0.0
+    assert noise.radius(pa, 1, 0.5) == pytest.approx(noise.radius(pa, 1))
+    assert noise.radius(0.4, 1, 0.45) == 0.0
 
 
 def test_perturb_is_float32_same_shape_and_has_the_right_scale(generator: torch.Generator) -> None:
     noise = GaussianNoise(0.5)
     x = torch.full((64, 3, 8, 8), 0.5, dtype=torch.float64)
-    out = noise.perturb(x, generator=generator)
+    out = noise.perturb(x)
     assert out.dtype == torch.float32 and out.shape == x.shape and out.device == x.device
     z = (out - 0.5).flatten()
     assert abs(float(z.mean())) < 0.02

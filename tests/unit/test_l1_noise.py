@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from rsmooth.certify import VoteCounts
 from rsmooth.noise import DeterministicSplittingNoise, SplittingNoise, UniformL1Noise, split_midpoint
 
 
@@ -119,16 +120,23 @@ def test_dssn_refuses_non_quantized_input_and_bad_parameters() -> None:
 def test_dssn_exact_certificate_rule() -> None:
     noise = DeterministicSplittingNoise(0.5, 16)  # L = 27
     assert noise.L == 27
+    cert = noise.default_certificate()
+    assert cert.needs_exact_counts and cert.failure_probability(0.001) == 0.0
+
+    def exact(counts: list[int]) -> tuple[int, float, tuple[int, int] | None]:
+        out = cert.certify(VoteCounts(int(np.argmax(counts)), tuple(counts), exact=True), 0.001, 4)
+        return out.prediction, out.radius, out.exact_radius
+
     # A = 2 (20 votes), B = 0 (5 votes), B < A: t* = floor((20 - 5 - 1)/2) = 7
-    assert noise.exact_certificate([5, 2, 20]) == (2, 7 / 16)
+    assert exact([5, 2, 20]) == (2, 7 / 16, (7, 16))
     # B = 2 > A = 0: t* = floor((20 - 5)/2) = 7
-    assert noise.exact_certificate([20, 2, 5]) == (0, 7 / 16)
+    assert exact([20, 2, 5]) == (0, 7 / 16, (7, 16))
     # ties: the smaller index wins, radius 0 (certified only at x itself)
-    assert noise.exact_certificate([12, 12, 3]) == (0, 0.0)
+    assert exact([12, 12, 3]) == (0, 0.0, (0, 16))
     # runner-up ties resolve to the smaller index, which is the stricter one when it is below A
-    assert noise.exact_certificate([4, 4, 19]) == (2, math.floor((19 - 4 - 1) / 2) / 16)
-    with pytest.raises(ValueError, match="sum to L"):
-        noise.exact_certificate([1, 2, 3])
+    assert exact([4, 4, 19]) == (2, math.floor((19 - 4 - 1) / 2) / 16, (7, 16))
+    with pytest.raises(ValueError, match="exact votes of all L=27"):
+        exact([1, 2, 3])
 
 
 @pytest.mark.parametrize("family", [UniformL1Noise, SplittingNoise])
@@ -138,7 +146,7 @@ def test_monte_carlo_l1_radius_is_two_lambda_times_p_minus_half(family: type) ->
     assert noise.norm == "l1"
     for p in (0.3, 0.5, 0.6, 0.9, 0.999):
         assert noise.radius(p, 10) == pytest.approx(max(0.0, 2 * lam * (p - 0.5)))
-    assert noise.radius_bilateral(0.9, 0.02, 10) == pytest.approx(lam * (0.9 - 0.02))
+    assert noise.radius(0.9, 10, 0.02) == pytest.approx(lam * (0.9 - 0.02))
 
 
 def test_uniform_noise_has_the_right_support_and_scale() -> None:

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from rsmooth.certify.cohen import CohenCertificate
 from rsmooth.noise.base import NoiseFamily
 from rsmooth.training.objectives import NoiseAugmentation, Stability
 
@@ -16,7 +17,6 @@ from rsmooth.training.objectives import NoiseAugmentation, Stability
 class ScriptedNoise(NoiseFamily):
     """Adds a scripted per-example shift: call k adds ``calls[k][i]`` to example i (hand-computable)."""
 
-    norm = "l2"
     name = "scripted"
 
     def __init__(self, calls: list[list[float]]) -> None:
@@ -30,8 +30,8 @@ class ScriptedNoise(NoiseFamily):
         self.count += 1
         return x + shifts
 
-    def radius(self, p_lower: float, dim: int) -> float:
-        return 0.0
+    def default_certificate(self) -> CohenCertificate:  # never used: these tests only train
+        return CohenCertificate(1.0)
 
 
 def _model() -> nn.Module:

@@ -1,0 +1,45 @@
+"""Records of what produced a result: file digests and the comparison of two nested records."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from typing import Any
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes (hex)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'a': {'b': 1}} → {'a.b': 1}; lists stay values."""
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def first_difference(
+    recorded: Mapping[str, Any], current: Mapping[str, Any], ignore: frozenset[str] = frozenset()
+) -> tuple[str, Any, Any] | None:
+    """(dotted field, recorded value, current value) of the first field that differs, or None.
+
+    Fields whose top-level key is in ``ignore`` are skipped.
+    """
+    a, b = flatten(recorded), flatten(current)
+    for key in sorted(set(a) | set(b)):
+        if key.split(".")[0] in ignore:
+            continue
+        if a.get(key) != b.get(key):
+            return key, a.get(key, "<absent>"), b.get(key, "<absent>")
+    return None
