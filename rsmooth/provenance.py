@@ -34,10 +34,11 @@ def first_difference(
 ) -> tuple[str, Any, Any] | None:
     """(dotted field, recorded value, current value) of the first field that differs, or None.
 
-    Fields whose top-level key is in ``ignore`` are skipped.
+    Fields are compared in ``current``'s order (so a record lists its primary settings first), then
+    any only in ``recorded``; fields whose top-level key is in ``ignore`` are skipped.
     """
     a, b = flatten(recorded), flatten(current)
-    for key in sorted(set(a) | set(b)):
+    for key in [*b, *(k for k in a if k not in b)]:
         if key.split(".")[0] in ignore:
             continue
         if a.get(key) != b.get(key):

@@ -2,7 +2,7 @@
 
 Both are measured in one run, interleaved, at the same batch size and device:
 * forward-only: the model on a pre-built batch, argmax, nothing else;
-* certify: `Smooth.sample_counts` — noise generation, forward, argmax, bincount.
+* certify: the sampling loop (`Smooth.counter.count`) — per-example seeded noise, forward, argmax, vote count.
 
     python experiments/benchmarks/certify_throughput.py --model digits_cnn --batch-size 1000
     python experiments/benchmarks/certify_throughput.py --model resnet110 --device cuda --batch-size 400
@@ -18,7 +18,7 @@ import time
 import torch
 from hydra.utils import instantiate
 
-from rsmooth.certify import Smooth
+from rsmooth.certify import Phase, Smooth
 from rsmooth.config import compose
 from rsmooth.models import build_classifier
 from rsmooth.noise import GaussianNoise
@@ -66,7 +66,7 @@ def main() -> None:
     def certify_loop() -> float:
         _sync(device)
         t = time.perf_counter()
-        smooth.sample_counts(x.unsqueeze(0), total, args.batch_size).cpu()
+        smooth.counter.count(x.unsqueeze(0), total, Phase.ESTIMATION, [0], args.batch_size).cpu()
         return total / (time.perf_counter() - t)
 
     forward_only(), certify_loop()  # warm-up

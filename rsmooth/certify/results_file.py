@@ -94,7 +94,7 @@ class ResultsWriter:
             meta.unlink(missing_ok=True)  # a stale record must not describe these rows
             return
         tmp = meta.with_name(meta.name + ".tmp")
-        tmp.write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
+        tmp.write_text(json.dumps(provenance, indent=2) + "\n")
         os.replace(tmp, meta)
 
     def _resume(self, fd: int, provenance: Mapping[str, Any] | None) -> None:

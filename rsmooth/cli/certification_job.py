@@ -40,20 +40,21 @@ def build_smooth(model: nn.Module, noise: NoiseFamily, num_classes: int, cert: D
 def provenance(smooth: Smooth, cert: DictConfig, checkpoint: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     """What a results file records about the run that wrote it; resuming compares all but the version."""
     alpha = None if smooth.exact else float(cert.alpha)
+    # primary settings first: a refused resume names the first field that differs
     return {
-        "rsmooth_version": __version__,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "checkpoint": checkpoint,
-        "noise": smooth.noise.config(),
-        "certificates": [{**c.describe(), "failure_probability": c.failure_probability(alpha or 0.0)}
-                         for c in smooth.certificates],
         "certification": {
             "mode": "exact" if smooth.exact else "monte_carlo",
             "n0": None if smooth.exact else int(cert.n0), "n": None if smooth.exact else int(cert.n),
             "alpha": alpha, "seed": smooth.seed, "precision": cert.get("precision"),
         },
+        "checkpoint": checkpoint,
         "data": data,
+        "noise": smooth.noise.config(),
+        "certificates": [{**c.describe(), "failure_probability": c.failure_probability(alpha or 0.0)}
+                         for c in smooth.certificates],
         "randomness": {"scheme": RNG_SCHEME, "device": smooth.counter.device().type},
+        "rsmooth_version": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
 
 

@@ -23,6 +23,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from rsmooth.certify.stats import check_count
 from rsmooth.dataset_specs import DatasetSpec
 from rsmooth.errors import ConfigError, DatasetNotFoundError
 
@@ -61,17 +62,11 @@ class ImageDataModule(pl.LightningDataModule):
     def __init__(self, batch_size: int = 128, num_workers: int = 0, pin_memory: bool = False,
                  val_size: int = 0, split_seed: int = 0) -> None:
         super().__init__()
-        if batch_size < 1:
-            raise ConfigError(f"data.batch_size must be >= 1, got {batch_size}")
-        if num_workers < 0:
-            raise ConfigError(f"data.num_workers must be >= 0, got {num_workers}")
-        if val_size < 1:
-            raise ConfigError(f"data.val_size must be >= 1 (examples held out of the training data), got {val_size}")
-        self.batch_size = batch_size
-        self.num_workers = num_workers
+        self.batch_size = check_count("data.batch_size", batch_size)
+        self.num_workers = check_count("data.num_workers", num_workers, minimum=0)
         self.pin_memory = pin_memory
-        self.val_size = val_size
-        self.split_seed = split_seed
+        self.val_size = check_count("data.val_size (examples held out of the training data)", val_size)
+        self.split_seed = check_count("data.split_seed", split_seed, minimum=0)
         self._train: Dataset[Any] | None = None
         self._val: Dataset[Any] | None = None
         self._test: Dataset[Any] | None = None

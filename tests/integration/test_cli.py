@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -155,3 +156,94 @@ def test_certify_precision_option(checkpoint: Path, tmp_path: Path) -> None:
     assert len(read_rows(tsv)) == 2
     with pytest.raises(ValueError, match="certification.precision"):
         certify(compose("certify", _certify_overrides(checkpoint, tmp_path / "x.tsv") + ["certification.precision=int8"]))
+
+
+# --------------------------------------------------------------------------- results files one can trust
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def other_checkpoint(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same model with one weight changed: another file, another digest."""
+    import torch
+
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    key = next(k for k in ckpt["state_dict"] if k.endswith("weight"))
+    ckpt["state_dict"][key] = ckpt["state_dict"][key] + 1e-3
+    path = tmp_path_factory.mktemp("other") / "other.ckpt"
+    torch.save(ckpt, path)
+    return path
+
+
+@pytest.mark.parametrize("change, field", [
+    (["certification.n=300"], "certification.n"),
+    (["certification.alpha=0.01"], "certification.alpha"),
+    (["certification.seed=1"], "certification.seed"),
+    (["data=fake", "data.num_classes=4", "data.input_shape=[1,8,8]", "data.train_size=64", "data.test_size=30"],
+     "data.size"),
+    (["data=digits"], "num_classes"),
+    (["CHECKPOINT"], "checkpoint.sha256"),
+])
+def test_resuming_with_other_settings_exits_2_with_one_line_and_changes_nothing(
+    checkpoint: Path, other_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], change: list[str],
+    field: str,
+) -> None:
+    from rsmooth.cli.errors import run_reporting_errors
+
+    tsv = tmp_path / "c.tsv"
+    certify(compose("certify", _certify_overrides(checkpoint, tsv) + ["certification.max=3"]))
+    before = (_sha(tsv), _sha(tsv.with_name("c.tsv.meta.json")))
+    capsys.readouterr()
+    overrides = _certify_overrides(checkpoint, tsv) + ["certification.max=5"]
+    if change == ["CHECKPOINT"]:
+        overrides = _certify_overrides(other_checkpoint, tsv) + ["certification.max=5"]
+    else:
+        overrides += change
+    with pytest.raises(SystemExit) as exit_info:
+        run_reporting_errors("rsmooth-certify", certify, compose("certify", overrides))
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert len(err.strip().splitlines()) == 1 and field in err and err.startswith("rsmooth-certify: error: ")
+    assert (_sha(tsv), _sha(tsv.with_name("c.tsv.meta.json"))) == before
+
+
+def test_a_second_concurrent_writer_is_refused(checkpoint: Path, tmp_path: Path) -> None:
+    tsv = tmp_path / "shared.tsv"
+    cmd = [sys.executable, "-m", "rsmooth.certify", *_certify_overrides(checkpoint, tsv, n=40_000)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    first = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not (tsv.exists() and tsv.read_text().startswith("idx")):  # open, locked
+            assert first.poll() is None, first.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+            time.sleep(0.05)
+        second = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        assert first.poll() is None, "the first writer must still be running"
+        assert second.returncode == 2 and "being written by another process" in second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1
+    finally:
+        first.kill()
+        first.wait()
+    rows = read_rows(tsv)
+    assert len({r.idx for r in rows}) == len(rows)  # nothing was written twice
+
+
+def test_two_identical_runs_give_identical_files_apart_from_time(checkpoint: Path, tmp_path: Path) -> None:
+    paths = [tmp_path / "a" / "c.tsv", tmp_path / "b" / "c.tsv"]
+    for p in paths:
+        certify(compose("certify", _certify_overrides(checkpoint, p) + [
+            "certification.max=8", "certification.extra_certificates=[cohen_linf]"]))
+
+    def without_time(p: Path) -> list[list[str]]:
+        lines = [line.split("\t") for line in p.read_text().splitlines()]
+        assert lines[0][5] == "time"
+        return [cols[:5] + cols[6:] for cols in lines]
+
+    a, b = without_time(paths[0]), without_time(paths[1])
+    assert a == b and len(a) == 9
+    metas = [json.loads(p.with_name("c.tsv.meta.json").read_text()) for p in paths]
+    assert [{k: v for k, v in m.items() if k != "created"} for m in metas][0] == {
+        k: v for k, v in metas[1].items() if k != "created"}

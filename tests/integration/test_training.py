@@ -154,3 +154,19 @@ def test_callback_shards_the_subset_across_ddp_ranks_and_gathers_every_row(tmp_p
     assert [r.idx for r in rows] == list(range(11))  # both shards, each row once
     metrics = (tmp_path / "out" / "csv" / "version_0" / "metrics.csv").read_text()
     assert "cert/acc@0" in metrics
+
+
+def test_training_is_the_same_with_the_certification_callback_on_or_off(tmp_path: Path) -> None:
+    """The callback draws its noise from (seed, example id) generators, never from the global RNG."""
+    import torch
+
+    weights = []
+    for name, extra in (("on", []), ("off", ["~callbacks.certify"])):
+        overrides = [o.replace(str(tmp_path), str(tmp_path / name)) for o in _fake_overrides(tmp_path)]
+        overrides += ["trainer.max_epochs=2", "logger=csv", "certification.enabled=false", *extra]
+        result = train(compose("train", overrides))
+        weights.append(torch.load(result["checkpoint"], map_location="cpu", weights_only=True)["state_dict"])
+    assert (tmp_path / "on" / "cert" / "cert_epoch001.tsv").is_file()
+    assert not (tmp_path / "off" / "cert").exists()
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
