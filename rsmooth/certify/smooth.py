@@ -184,15 +184,16 @@ class Smooth:
         xs = self._validate(xs, ndim=4)
         ids = self._ids(ids, xs.shape[0])
         batch_size = check_count("batch_size", batch_size)
+        dim = int(xs[0].numel())
         if self.exact:
             alpha = 0.0
+            self.prepare(dim)
             votes = exact_votes(self.counter, xs, batch_size, progress)
         else:
             alpha = check_alpha(alpha)
             n0, n = check_count("n0", n0), check_count("n", n)
-            self.prepare(int(xs[0].numel()))
+            self.prepare(dim)
             votes = monte_carlo_votes(self.counter, xs, ids, n0, n, batch_size, progress)
-        dim = int(xs[0].numel())
         return [self._result(v, alpha, dim) for v in votes]
 
     def _result(self, votes: VoteCounts, alpha: float, dim: int) -> CertifyResult:
@@ -202,7 +203,6 @@ class Smooth:
             other = cert.certify(votes, alpha, dim)
             # the row's prediction is the default certificate's; an extra one only adds a radius
             extra[cert.name] = 0.0 if main.abstained or other.prediction != main.prediction else other.radius
-        predicted = main.prediction if not main.abstained else votes.guess
         return CertifyResult(
             prediction=main.prediction,
             radius=main.radius if not main.abstained else 0.0,
@@ -210,8 +210,8 @@ class Smooth:
             certificate=self.certificate.name,
             alpha=self.certificate.failure_probability(alpha),
             p_lower=main.p_lower,
-            count=votes.counts[predicted],
-            count_runner_up=max((c for k, c in enumerate(votes.counts) if k != predicted), default=0),
+            count=votes.n_a,  # the prediction, when there is one, is always ĉ_A
+            count_runner_up=votes.n_b,
             n=votes.n,
             p_upper_runner_up=main.p_upper_runner_up,
             exact_radius=main.exact_radius,

@@ -64,7 +64,7 @@ def test_digits_dssn_trains_certifies_exactly_and_plots(dssn_run: dict) -> None:
 
 
 def test_checkpoint_round_trip_is_deterministic(dssn_run: dict) -> None:
-    ckpt = torch.load(dssn_run["checkpoint"], map_location="cpu", weights_only=False)
+    ckpt = torch.load(dssn_run["checkpoint"], map_location="cpu", weights_only=True)
     state = ckpt["rsmooth"]["noise_state"]
     assert state["q"] == 16 and state["seed"] == 0 and len(state["offsets"]["64"]) == 64
     loaded = load_classifier(dssn_run["checkpoint"])
@@ -99,7 +99,7 @@ def test_certifying_with_other_dssn_parameters_is_refused(dssn_run: dict, tmp_pa
 
 
 def test_checkpoint_with_tampered_dssn_state_is_refused(dssn_run: dict, tmp_path: Path) -> None:
-    ckpt = torch.load(dssn_run["checkpoint"], map_location="cpu", weights_only=False)
+    ckpt = torch.load(dssn_run["checkpoint"], map_location="cpu", weights_only=True)
     ckpt["rsmooth"]["noise_state"]["L"] = 5
     bad = tmp_path / "bad.ckpt"
     torch.save(ckpt, bad)

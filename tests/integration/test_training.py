@@ -78,11 +78,15 @@ def test_checkpoint_records_the_noise_and_data(tmp_path: Path) -> None:
     cfg = compose("train", no_callbacks + ["logger=csv", "~callbacks", "noise.sigma=0.5",
                                                           "certification.enabled=false"])
     result = train(cfg)
-    ckpt = torch.load(result["checkpoint"], map_location="cpu", weights_only=False)
+    ckpt = torch.load(result["checkpoint"], map_location="cpu", weights_only=True)
     rec = ckpt["rsmooth"]
     assert rec["noise"] == {"_target_": "rsmooth.noise.gaussian.GaussianNoise", "sigma": 0.5, "norm": "l2"}
     assert rec["data"]["num_classes"] == 10 and rec["data"]["input_shape"] == [1, 8, 8]
     assert rec["model"]["_target_"] == "rsmooth.models.small.digits_cnn"
+    # the module's hyperparameters are plain configs, loadable with weights_only=True
+    hp = ckpt["hyper_parameters"]
+    assert hp["noise"]["sigma"] == 0.5 and hp["optimizer"]["_target_"] == "torch.optim.SGD"
+    assert "trusted_modules" not in hp  # what a run trusts is never taken from a file
 
 
 def test_callback_is_skipped_under_fast_dev_run(tmp_path: Path) -> None:
