@@ -21,7 +21,7 @@ from rsmooth.errors import CheckpointError
 from rsmooth.models import NormalizedClassifier, build_classifier
 from rsmooth.noise.base import NoiseFamily
 from rsmooth.provenance import file_digest, first_difference
-from rsmooth.trusted import RSMOOTH_MODULES, instantiate_trusted
+from rsmooth.trusted import MODEL_MODULES, NOISE_MODULES, instantiate_trusted
 
 #: where an rsmooth checkpoint keeps its record (model, noise, data, noise_state, version)
 CHECKPOINT_KEY = "rsmooth"
@@ -91,7 +91,7 @@ def load_classifier(
     path = Path(path)
     ckpt = read_checkpoint(path)
     if isinstance(ckpt, Mapping) and CHECKPOINT_KEY in ckpt:
-        loaded = _load_rsmooth(path, ckpt, (*RSMOOTH_MODULES, *trusted_modules))
+        loaded = _load_rsmooth(path, ckpt, tuple(trusted_modules))
         if data is not None:
             check_data_matches(loaded.data, dataset_spec(data))
         return loaded
@@ -108,15 +108,15 @@ def load_classifier(
                           "Cohen-format file ({'arch', 'state_dict'}); for a plain state dict use weights=")
 
 
-def _load_rsmooth(path: Path, ckpt: Mapping[str, Any], allowed: Sequence[str]) -> LoadedClassifier:
+def _load_rsmooth(path: Path, ckpt: Mapping[str, Any], trusted: Sequence[str]) -> LoadedClassifier:
     record = ckpt[CHECKPOINT_KEY]
     if not isinstance(record, Mapping) or not {"model", "noise", "data"} <= set(record):
         raise CheckpointError(f"{path}: the '{CHECKPOINT_KEY}' record lacks model, noise or data")
     spec = dataset_spec(record["data"])
-    model = build_model(record["model"], spec, allowed, where=f"{path} model")
+    model = build_model(record["model"], spec, trusted, where=f"{path} model")
     state = _strip(ckpt.get("state_dict", {}), "model.")
     _load_state(model, state, path, f"the recorded model {dict(record['model'])}")
-    noise = instantiate_trusted(record["noise"], NoiseFamily, allowed, where=f"{path} noise")
+    noise = instantiate_trusted(record["noise"], NoiseFamily, (*NOISE_MODULES, *trusted), where=f"{path} noise")
     try:
         noise.load_state(record.get("noise_state") or {})
     except ValueError as err:
@@ -124,10 +124,11 @@ def _load_rsmooth(path: Path, ckpt: Mapping[str, Any], allowed: Sequence[str]) -
     return LoadedClassifier(model.eval(), noise, spec, "rsmooth", file_digest(path), dict(record))
 
 
-def build_model(config: Mapping[str, Any], data: DatasetSpec, allowed: Sequence[str] = RSMOOTH_MODULES,
+def build_model(config: Mapping[str, Any], data: DatasetSpec, trusted: Sequence[str] = (),
                 where: str = "model") -> NormalizedClassifier:
-    """The network a model record describes (a factory ``(num_classes, in_channels)``), normalization first."""
-    factory = instantiate_trusted(config, None, allowed, where=where)
+    """The network a model record describes (a factory ``(num_classes, in_channels)`` from
+    ``rsmooth.models`` or a ``trusted`` package), normalization first."""
+    factory = instantiate_trusted(config, None, (*MODEL_MODULES, *trusted), where=where)
     return build_classifier(factory, data.num_classes, data.input_shape, data.mean, data.std)
 
 
@@ -149,7 +150,7 @@ def load_weights(
         raise CheckpointError(f"{path} is not a state dict (a mapping of parameter names to tensors)")
     if state and all(k.startswith("module.") for k in state):
         state = _strip(state, "module.")
-    net = build_model(model, spec, (*RSMOOTH_MODULES, *trusted_modules))
+    net = build_model(model, spec, trusted_modules)
     _load_state(net.net, state, path, f"the network {dict(model)}")
     return LoadedClassifier(net.eval(), None, spec, "weights", file_digest(path), {"model": dict(model)})
 

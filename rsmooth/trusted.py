@@ -18,6 +18,11 @@ from typing import Any
 from rsmooth.errors import CheckpointError
 
 RSMOOTH_MODULES: tuple[str, ...] = ("rsmooth",)
+#: where each kind of record may point (a model record cannot name, say, an entry point of rsmooth's CLI)
+MODEL_MODULES: tuple[str, ...] = ("rsmooth.models",)
+NOISE_MODULES: tuple[str, ...] = ("rsmooth.noise",)
+OBJECTIVE_MODULES: tuple[str, ...] = ("rsmooth.training.objectives",)
+DATA_MODULES: tuple[str, ...] = ("rsmooth.data",)
 _PLAIN = (str, int, float, bool, type(None))
 
 
@@ -48,7 +53,7 @@ def locate_trusted(target: str, allowed: Sequence[str] = RSMOOTH_MODULES, where:
         raise CheckpointError(f"{where}: _target_ must be a dotted name, got {target!r}")
     module_name, _, attr = target.rpartition(".")
     refusal = (f"{where}: refusing to instantiate {target!r}: only classes defined in {', '.join(allowed)} "
-               "may be built from a file (add a package you trust with trusted_modules)")
+               "may be built from this record (add a package you trust with trusted_modules)")
     if not _inside(module_name, allowed):
         raise CheckpointError(refusal)
     try:

@@ -21,7 +21,7 @@ from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.config import config_dir
 from rsmooth.data.base import ImageDataModule
 from rsmooth.errors import ConfigError
-from rsmooth.trusted import RSMOOTH_MODULES, instantiate_trusted
+from rsmooth.trusted import DATA_MODULES, instantiate_trusted
 
 
 def _load(cfg: DictConfig, dm: ImageDataModule | None, trusted: list[str]) -> LoadedClassifier:
@@ -42,7 +42,7 @@ def certify(cfg: DictConfig) -> dict[str, Any]:
     dm: ImageDataModule | None = instantiate(cfg.data) if cfg.get("data") else None
     loaded = _load(cfg, dm, trusted)
     if dm is None:  # an rsmooth checkpoint names its data module (allow-listed classes only)
-        dm = instantiate_trusted(loaded.record["data"]["config"], ImageDataModule, (*RSMOOTH_MODULES, *trusted),
+        dm = instantiate_trusted(loaded.record["data"]["config"], ImageDataModule, (*DATA_MODULES, *trusted),
                                  where=f"{cfg.checkpoint} data")
         check_data_matches(loaded.data, dm.spec())
     noise = select_noise(loaded, instantiate(cfg.noise) if cfg.get("noise") else None)

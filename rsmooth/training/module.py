@@ -14,7 +14,7 @@ from rsmooth.checkpoint import CHECKPOINT_KEY, build_model
 from rsmooth.dataset_specs import dataset_spec
 from rsmooth.noise.base import NoiseFamily
 from rsmooth.training.objectives.base import Objective
-from rsmooth.trusted import RSMOOTH_MODULES, instantiate_trusted
+from rsmooth.trusted import NOISE_MODULES, OBJECTIVE_MODULES, instantiate_trusted
 
 #: optimizers and schedulers may come from torch.optim (checked to be Optimizer / LRScheduler subclasses)
 TORCH_OPTIM = ("torch.optim",)
@@ -25,9 +25,9 @@ class SmoothingClassifier(pl.LightningModule):
 
     Built from plain configs (``{_target_: ...}`` mappings), which ``save_hyperparameters``
     stores, so ``SmoothingClassifier.load_from_checkpoint(path)`` rebuilds it from a checkpoint
-    loaded with ``weights_only=True``; classes are instantiated only from rsmooth (and
-    ``torch.optim`` for optimizers), plus the packages in ``trusted_modules``, which is never
-    stored. ``data`` is the data module's ``info()`` (classes, shape, normalization).
+    loaded with ``weights_only=True``; each kind of class is instantiated only from its rsmooth
+    package (``rsmooth.models``, ``rsmooth.noise``, ``rsmooth.training.objectives``; ``torch.optim``
+    for optimizers), plus the packages in ``trusted_modules``, which is never stored. ``data`` is the data module's ``info()`` (classes, shape, normalization).
 
     The loss is the pluggable ``objective``. Validation logs the base classifier's clean accuracy
     (``val/acc_clean``) and its accuracy under one noise draw (``val/acc_noisy``); certified
@@ -48,12 +48,13 @@ class SmoothingClassifier(pl.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["trusted_modules"])
-        self._allowed = (*RSMOOTH_MODULES, *trusted_modules)
+        self._trusted = tuple(trusted_modules)
         self.data_spec = dataset_spec(data)
         self.num_classes = self.data_spec.num_classes
-        self.model = build_model(model, self.data_spec, self._allowed)
-        self.noise: NoiseFamily = instantiate_trusted(noise, NoiseFamily, self._allowed, where="noise")
-        self.objective: Objective = instantiate_trusted(objective, Objective, self._allowed, where="objective")
+        self.model = build_model(model, self.data_spec, self._trusted)
+        self.noise: NoiseFamily = instantiate_trusted(noise, NoiseFamily, (*NOISE_MODULES, *self._trusted), where="noise")
+        self.objective: Objective = instantiate_trusted(objective, Objective, (*OBJECTIVE_MODULES, *self._trusted),
+                                                        where="objective")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -78,7 +79,7 @@ class SmoothingClassifier(pl.LightningModule):
         self.log("val/acc_noisy", (noisy.argmax(1) == y).float().mean(), prog_bar=True, batch_size=b, sync_dist=True)
 
     def configure_optimizers(self) -> Any:
-        allowed = (*TORCH_OPTIM, *self._allowed)
+        allowed = (*TORCH_OPTIM, *self._trusted)
         factory = instantiate_trusted(self.hparams["optimizer"], torch.optim.Optimizer, allowed, where="optimizer")
         opt = factory(params=self.model.parameters())
         if not self.hparams.get("scheduler"):

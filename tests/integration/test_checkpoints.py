@@ -57,6 +57,7 @@ def test_a_crafted_pickle_is_refused_and_runs_nothing(checkpoint: Path, tmp_path
     ("noise", {"_target_": "rsmooth.noise.base.torch.save", "obj": 1, "f": "COPY"}),  # attribute walk out of rsmooth
     ("noise", {"_target_": "rsmooth.models.small.digits_cnn", "num_classes": 2, "in_channels": 1}),  # wrong kind
     ("model", {"_target_": "builtins.open", "_partial_": True, "file": "COPY", "mode": "w"}),
+    ("model", {"_target_": "rsmooth.cli.train.train", "_partial_": True}),  # inside rsmooth, but not a model
     ("model", {"_target_": "rsmooth.models.small.digits_cnn", "_partial_": True,
                "width": {"_target_": "builtins.open", "file": "COPY", "mode": "w"}}),
 ])
