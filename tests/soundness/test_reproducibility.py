@@ -111,3 +111,34 @@ def test_exact_enumeration_does_not_depend_on_batching() -> None:
     a = Smooth(_net(), noise, 4).certify_many(xs, 1, 1, 0.001, batch_size=7)
     b = Smooth(_net(), noise, 4).certify_many(xs[1:2], 1, 1, 0.001, batch_size=1000)
     assert _key(a[1]) == _key(b[0]) and a[1].exact_radius == b[0].exact_radius
+
+
+def _rank_main(rank: int, world: int, init: str, out: str) -> None:
+    import torch.distributed as dist
+
+    from rsmooth.analysis import CertificationRows
+
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    try:
+        smooth = Smooth(_net(), GaussianNoise(0.5), 4, seed=3)
+        mine = certify_examples(smooth, _dataset(), list(range(7))[rank::world], 50, 400, 0.001, 128).rows
+        gather = CertificationRows(smooth.certificate.norm, smooth.noise.describe(), smooth.certificate.name)
+        gather.update(mine)
+        rows = gather.rows()  # all ranks' rows (torchmetrics all_gather)
+        if rank == 0:
+            with ResultsWriter(out) as w:
+                for row in rows:
+                    w.write(row)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_ranks_give_the_rows_of_one_process(tmp_path: Path) -> None:
+    """Examples sharded over 2 gloo processes and gathered: the same rows as one process."""
+    import torch.multiprocessing as mp
+
+    mp.spawn(_rank_main, args=(2, f"file://{tmp_path / 'init'}", str(tmp_path / "ranks.tsv")), nprocs=2, join=True)
+    with ResultsWriter(tmp_path / "one.tsv") as w:
+        certify_examples(Smooth(_net(), GaussianNoise(0.5), 4, seed=3), _dataset(), list(range(7)), 50, 400, 0.001,
+                         1000, writer=w)
+    assert _rows(tmp_path / "ranks.tsv") == _rows(tmp_path / "one.tsv") and len(_rows(tmp_path / "one.tsv")) == 7
