@@ -134,7 +134,8 @@ class Smooth:
         return time.perf_counter() - start
 
     # ------------------------------------------------------------------ validation (once, before sampling)
-    def _validate(self, xs: torch.Tensor, ndim: int) -> torch.Tensor:
+    @staticmethod
+    def _as_tensor(xs: torch.Tensor, ndim: int) -> torch.Tensor:
         if isinstance(xs, np.ndarray):
             xs = torch.from_numpy(xs)
         if not isinstance(xs, torch.Tensor):
@@ -142,6 +143,10 @@ class Smooth:
         if xs.ndim != ndim:
             shape = "(m, C, H, W)" if ndim == 4 else "(C, H, W)"
             raise ConfigError(f"input must have shape {shape}, got {tuple(xs.shape)}")
+        return xs
+
+    def _validate(self, xs: torch.Tensor, ndim: int) -> torch.Tensor:
+        xs = self._as_tensor(xs, ndim)
         check_unit_interval(xs)
         self.noise.check_input(xs)
         return xs
@@ -162,7 +167,7 @@ class Smooth:
         With probability ≥ 1 − ``result.alpha`` over the sampling, if the result is not an
         abstention then g(x + δ) = ``prediction`` for every δ with ‖δ‖_norm < ``radius``.
         """
-        x = self._validate(x, ndim=3)
+        x = self._as_tensor(x, ndim=3)  # certify_many validates the values, once
         return self.certify_many(x.unsqueeze(0), n0, n, alpha, batch_size, ids=[id])[0]
 
     def certify_many(
