@@ -93,9 +93,10 @@ def analyze(cfg: DictConfig) -> dict[str, Any]:
     curves: dict[str, list[float]] = {}  # on the table's radii
     plotted: dict[str, tuple[list[float], list[float]]] = {}  # on each run's exact step points
     stats: dict[str, dict[str, float]] = {}
+    loaded: dict[str, list] = {}  # type: ignore[type-arg]
     top = max(radii)
     for path, label in zip(paths, run_labels(paths, cfg.get("labels"))):
-        rows = load_rows(path)
+        rows = loaded[label] = load_rows(path)
         # the rows' own alpha when they record it (0 for exact certificates), else the configured one
         alpha = rows_alpha(rows)
         alpha = cfg.alpha if alpha is None else alpha
@@ -111,7 +112,7 @@ def analyze(cfg: DictConfig) -> dict[str, Any]:
     table_curves = {k: v for k, v in curves.items() if not k.endswith("(App. D LB)")}
     if cfg.envelope and len(paths) > 1:
         grid = sorted({x for k in table_curves for x in plotted[k][0]})
-        envelope_points = best_envelope({k: certified_accuracy(load_rows(p), grid) for k, p in zip(table_curves, paths)})
+        envelope_points = best_envelope({k: certified_accuracy(rows, grid) for k, rows in loaded.items()})
         plotted["best over runs"] = (grid, envelope_points)
         curves["best over runs"] = best_envelope(table_curves)
         table_curves["best over runs"] = curves["best over runs"]
