@@ -84,6 +84,9 @@ class Certificate(ABC):
     norm: str
     #: the engine must enumerate every draw of the family and pass exact counts
     needs_exact_counts: bool = False
+    #: False for a relaxation that is not a guarantee (D_MR): its name ends in ``_relaxed``, it may
+    #: only be an extra column, and it never counts into certified accuracy
+    hard: bool = True
 
     def failure_probability(self, alpha: float) -> float:
         """Total failure probability of :meth:`certify` at confidence level ``alpha``.
@@ -109,8 +112,10 @@ class Certificate(ABC):
         return {}
 
     def describe(self) -> dict[str, Any]:
-        """Name, norm, exactness and parameters: what a results file records about this certificate."""
-        return {"name": self.name, "norm": self.norm, "exact": self.needs_exact_counts, **self.params()}
+        """Name, norm, exactness and parameters: what a results file records about this certificate
+        (and ``relaxation: true`` for one that is not a guarantee)."""
+        relaxed = {} if self.hard else {"relaxation": True}
+        return {"name": self.name, "norm": self.norm, "exact": self.needs_exact_counts, **relaxed, **self.params()}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.params().items())})"

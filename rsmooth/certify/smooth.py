@@ -95,6 +95,9 @@ class Smooth:
         self.seed = check_count("seed", seed, minimum=0)
         self.certificate = certificate if isinstance(certificate, Certificate) else noise.certificate(certificate)
         self.extra_certificates = [c if isinstance(c, Certificate) else noise.certificate(c) for c in extra_certificates]
+        if not self.certificate.hard:
+            raise ConfigError(f"{self.certificate.name} is a relaxation, not a certificate: it can only be an "
+                              f"extra column (extra_certificates), never the radius of the rows")
         names = [c.name for c in self.certificates]
         if len(set(names)) != len(names):
             raise ConfigError(f"each certificate may be requested once, got {names}")

@@ -1,6 +1,7 @@
 """Smoothing distributions (pure core: torch/numpy/scipy only). One module per family."""
 
 from rsmooth.noise.base import NORMS, EnumerableNoise, NoiseFamily, Norm
+from rsmooth.noise.exponential_linf import ExponentialLinfNoise
 from rsmooth.noise.gaussian import GaussianNoise
 from rsmooth.noise.splitting import DeterministicSplittingNoise, SplittingNoise, split_midpoint
 from rsmooth.noise.uniform_l1 import UniformL1Noise
@@ -9,6 +10,7 @@ __all__ = [
     "NORMS",
     "DeterministicSplittingNoise",
     "EnumerableNoise",
+    "ExponentialLinfNoise",
     "GaussianNoise",
     "NoiseFamily",
     "Norm",

@@ -7,6 +7,11 @@ from typing import Any
 import torch
 
 from rsmooth.certify.cohen import CohenCertificate
+from rsmooth.certify.dmr import DMR_C_VALUES, DMRRelaxation
+from rsmooth.certify.gaussian_bound import GaussianBoundCertificate
+from rsmooth.certify.lecuyer import LecuyerCertificate
+from rsmooth.certify.li_renyi import LiRenyiCertificate
+from rsmooth.certify.total_variation import TotalVariationCertificate
 from rsmooth.noise.base import NoiseFamily, Norm, check_norm, check_positive
 
 
@@ -35,7 +40,16 @@ class GaussianNoise(NoiseFamily):
     def default_certificate(self) -> CohenCertificate:
         return CohenCertificate(self.sigma, self.norm_choice)
 
-    def certificates(self) -> list[CohenCertificate]:
-        """Cohen's certificate in the chosen norm first, then the other norm and the bilateral forms."""
+    def certificates(self) -> list[GaussianBoundCertificate]:  # type: ignore[override]
+        """Cohen's certificate in the chosen norm first, then the other norm and the bilateral forms;
+        then the comparison bounds of SPEC §3.6 in both norms and both forms: ``lecuyer``,
+        ``li_renyi``, ``tv`` (sound, never above Cohen's) and the D_MR relaxation
+        ``dmr_c1_relaxed``/``dmr_c3_relaxed`` (not a certificate: extra columns only)."""
         norms = [self.norm_choice] + [n for n in ("l2", "linf") if n != self.norm_choice]
-        return [CohenCertificate(self.sigma, n, bilateral=b) for b in (False, True) for n in norms]
+        forms = [(n, b) for b in (False, True) for n in norms]
+        certs: list[GaussianBoundCertificate] = [CohenCertificate(self.sigma, n, bilateral=b) for n, b in forms]
+        for kind in (LecuyerCertificate, LiRenyiCertificate, TotalVariationCertificate):
+            certs += [kind(self.sigma, n, bilateral=b) for n, b in forms]
+        for c in DMR_C_VALUES:
+            certs += [DMRRelaxation(self.sigma, c, n, bilateral=b) for n, b in forms]
+        return certs
