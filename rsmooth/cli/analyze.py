@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import hydra
 from omegaconf import DictConfig, ListConfig
 
+from rsmooth.analysis.bounds import bound_figures, certificate_columns, plot_linf_over_dimension
 from rsmooth.analysis.curves import (
     best_envelope,
     certified_accuracy,
@@ -26,6 +28,7 @@ from rsmooth.analysis.curves import (
 from rsmooth.analysis.metrics import summarize_rows
 from rsmooth.analysis.plots import plot_curves
 from rsmooth.analysis.tables import latex_table, markdown_table
+from rsmooth.certify.results_file import read_provenance
 from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.config import config_dir
 
@@ -125,13 +128,51 @@ def analyze(cfg: DictConfig) -> dict[str, Any]:
         for fmt in cfg.formats
     ]
     md = markdown_table(table_curves, radii, extra={k: {"ACR": v["ACR"], "s/img": v["s/img"]} for k, v in stats.items()})
+    bounds: dict[str, dict[str, list[float]]] = {}
+    if cfg.get("bounds", True):
+        for path, label in zip(paths, loaded):
+            figures += bound_figures(path, loaded[label], out, _safe_stem(label), cfg.formats)
+            bounds.update(_bound_tables(path, loaded[label], label, radii, norm))
+        if bounds:
+            md += "\n\nCertificates on the same counts (hard bounds only; relaxations certify nothing):\n\n"
+            md += markdown_table({f"{label}: {name}": v for label, per in bounds.items() for name, v in per.items()},
+                                 radii)
+    dim_cfg = cfg.get("linf_over_dimension") or {}
+    if dim_cfg.get("enabled", False):
+        figures += [plot_linf_over_dimension(out / f"linf_over_dimension.{fmt}", p=float(dim_cfg.p),
+                                             sigma=float(dim_cfg.sigma), max_dim=int(dim_cfg.max_dim),
+                                             marked=_input_dims(paths))
+                    for fmt in cfg.formats]
     (out / "table.md").write_text(md)
     (out / "table.tex").write_text(latex_table(table_curves, radii))
-    summary_json = {"norm": norm, "radii": radii, "curves": curves, "stats": stats, "inputs": [str(p) for p in paths]}
+    summary_json = {"norm": norm, "radii": radii, "curves": curves, "stats": stats, "bounds": bounds,
+                    "inputs": [str(p) for p in paths]}
     (out / "summary.json").write_text(json.dumps(summary_json, indent=2) + "\n")
     print(md)
     print(f"outputs: {out.resolve()}")
     return {"table": md, "figures": figures, **summary_json}
+
+
+def _safe_stem(label: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label)
+
+
+def _bound_tables(path: Path, rows: list, label: str, radii: list[float], norm: str) -> dict[str, dict[str, list[float]]]:  # type: ignore[type-arg]
+    """Certified accuracy at ``radii`` for each hard extra certificate of the run in the curves' norm."""
+    extra = [c for c in certificate_columns(path, rows)[1:] if c.hard and c.norm == norm]
+    if not extra:
+        return {}
+    return {label: {c.name: certified_accuracy(rows, radii, c.name) for c in extra}}
+
+
+def _input_dims(paths: list[Path]) -> list[int]:
+    """The input dimensions C·H·W the results files record (for marking them on a figure)."""
+    dims = set()
+    for path in paths:
+        shape = ((read_provenance(path) or {}).get("data") or {}).get("input_shape")
+        if shape:
+            dims.add(int(math.prod(int(v) for v in shape)))
+    return sorted(dims)
 
 
 @hydra.main(config_path=str(config_dir()), config_name="analyze", version_base="1.3")

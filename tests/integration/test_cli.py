@@ -247,3 +247,46 @@ def test_two_identical_runs_give_identical_files_apart_from_time(checkpoint: Pat
     metas = [json.loads(p.with_name("c.tsv.meta.json").read_text()) for p in paths]
     assert [{k: v for k, v in m.items() if k != "created"} for m in metas][0] == {
         k: v for k, v in metas[1].items() if k != "created"}
+
+
+def test_comparison_bounds_in_one_pass_and_their_figures(checkpoint: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """rsmooth-certify computes every bound from the same counts; rsmooth-analyze draws them, leaving
+    the D_MR relaxation out of certified accuracy."""
+    from rsmooth.analysis.bounds import certificate_columns
+    from rsmooth.certify import cohen_radius, lecuyer_radius
+    from rsmooth.cli.analyze import analyze
+    from rsmooth.cli.errors import run_reporting_errors
+
+    tsv = tmp_path / "c.tsv"
+    extras = "[lecuyer,li_renyi,tv,dmr_c1_relaxed,cohen_linf,tv_linf]"
+    certify(compose("certify", _certify_overrides(checkpoint, tsv, n=400) + [
+        f"certification.extra_certificates={extras}", "certification.max=12"]))
+    rows = read_rows(tsv)
+    header = tsv.read_text().splitlines()[0].split("\t")
+    assert {"radius_lecuyer", "radius_li_renyi", "radius_tv", "radius_dmr_c1_relaxed", "radius_tv_linf"} <= set(header)
+    certified = [r for r in rows if r.predict >= 0]
+    assert certified, "the fixture model certifies nothing"
+    for r in certified:
+        tight = cohen_radius(r.p_lower, 1 - r.p_lower, 0.25)
+        assert r.radius <= tight and r.extra_radii["lecuyer"] <= tight
+        assert r.extra_radii["lecuyer"] == pytest.approx(lecuyer_radius(r.p_lower, 1 - r.p_lower, 0.25), abs=2e-6)
+        assert r.extra_radii["tv_linf"] == pytest.approx(r.extra_radii["tv"] / 8, abs=2e-6)
+    columns = {c.name: c for c in certificate_columns(tsv, rows)}
+    assert not columns["dmr_c1_relaxed"].hard and columns["tv_linf"].norm == "linf"
+
+    out = analyze(compose("analyze", [f"inputs=[{tsv}]", f"paths.output_dir={tmp_path / 'a'}", "formats=[png]",
+                                      "linf_over_dimension.enabled=true"]))
+    names = {p.name for p in out["figures"]}
+    assert {"curves.png", "c_bounds_l2.png", "c_bounds_linf.png", "linf_over_dimension.png"} <= names
+    assert set(out["bounds"]["c"]) == {"lecuyer", "li_renyi", "tv"}  # hard l2 bounds only: no D_MR
+    assert "dmr" not in out["table"] and "radius vs" not in out["table"]
+
+    # a relaxation can never be the certificate of the rows: one line, exit 2
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        run_reporting_errors("rsmooth-certify", certify, compose("certify", _certify_overrides(
+            checkpoint, tmp_path / "d.tsv") + ["certification.certificate=dmr_c1_relaxed"]))
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and len(err.strip().splitlines()) == 1 and "relaxation" in err
+    assert not (tmp_path / "d.tsv").exists()
