@@ -1,7 +1,7 @@
 """D_MR robustness of Gaussian smoothing (unified DP framework, Theorem 10 and Corollary 11;
-SPEC §3.6). **Not a certificate**: the corollary holds only with probability 1 − exp(−c²/4) over
-nothing a user controls (a δ term of the zCDP conversion is dropped), so its "radius" can exceed
-Cohen's tight one. It is computed for comparison plots, named ``…_relaxed`` everywhere, and never
+SPEC §3.6). **Not a certificate**: the corollary drops the δ = exp(−c²/4) term of its
+zCDP-to-DP step (a failure probability outside α), and its "radius" can exceed Cohen's tight one
+(e.g. p̲_A = 0.6, p̄_B = 10⁻⁶). It is computed for comparison plots, named ``…_relaxed`` everywhere, and never
 counted into certified accuracy."""
 
 from __future__ import annotations

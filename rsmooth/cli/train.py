@@ -65,7 +65,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     trainer.fit(module, datamodule=dm, ckpt_path=cfg.get("resume_from"))
     checkpoint = out / "checkpoints" / "final.ckpt"
-    trainer.save_checkpoint(checkpoint)
+    # weights_only here is Lightning's *save* option (False: keep optimizer state for resuming); loading
+    # is always torch.load(weights_only=True)
+    trainer.save_checkpoint(checkpoint, weights_only=False)
 
     result: dict[str, Any] = {"output_dir": out, "checkpoint": checkpoint}
     cert = cfg.certification
