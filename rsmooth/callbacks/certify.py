@@ -11,8 +11,10 @@ from rsmooth.analysis.curves import certified_accuracy, curve_points
 from rsmooth.analysis.metrics import CertificationRows, summarize_rows
 from rsmooth.certify.loop import certify_examples, select_indices
 from rsmooth.certify.results_file import ResultsWriter
+from rsmooth.certify.sequential import MODES, SampleSchedule
 from rsmooth.certify.smooth import Smooth
 from rsmooth.certify.stats import check_alpha, check_count
+from rsmooth.errors import ConfigError
 from rsmooth.wandb_utils import log_certified_curve
 
 
@@ -46,6 +48,9 @@ class CertifyCallback(pl.Callback):
         group_size: int = 8,
         seed: int = 0,
         output_dir: str | None = None,
+        mode: str = "fixed",
+        sequential_first: int = 1024,
+        sequential_growth: float = 2.0,
     ) -> None:
         super().__init__()
         check_alpha(alpha)
@@ -60,6 +65,11 @@ class CertifyCallback(pl.Callback):
         self.group_size = group_size
         self.seed = check_count("seed", seed, minimum=0)
         self.output_dir = Path(output_dir) if output_dir else None
+        if mode not in MODES:
+            raise ConfigError(f"mode must be one of {MODES}, got {mode!r}")
+        self.mode = mode
+        # sequential: n is the budget, stopping once ``radii`` are settled (same guarantee, fewer samples)
+        self.schedule = SampleSchedule.geometric(n, sequential_first, sequential_growth) if mode == "sequential" else None
 
     def _due(self, trainer: pl.Trainer) -> bool:
         if trainer.sanity_checking or trainer.fast_dev_run:
@@ -76,7 +86,8 @@ class CertifyCallback(pl.Callback):
         rank, world = trainer.global_rank, trainer.world_size
         smooth = Smooth(pl_module.model, pl_module.noise, pl_module.num_classes, seed=self.seed)  # type: ignore[arg-type]
         mine = certify_examples(smooth, dataset, indices[rank::world], self.n0, self.n, self.alpha,
-                                self.batch_size, group_size=self.group_size).rows
+                                self.batch_size, group_size=self.group_size, mode=self.mode, radii=self.radii,
+                                schedule=self.schedule).rows
         gather = CertificationRows(smooth.certificate.norm, smooth.noise.describe(), smooth.certificate.name)
         gather = gather.to(pl_module.device)
         gather.update(mine)

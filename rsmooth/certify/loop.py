@@ -12,6 +12,7 @@ from torch.utils.data import Dataset
 
 from rsmooth.certify.results_file import ResultsWriter
 from rsmooth.certify.rows import CertificationRow
+from rsmooth.certify.sequential import SampleSchedule
 from rsmooth.certify.smooth import CertifyResult, Smooth
 from rsmooth.certify.stats import check_count
 
@@ -62,12 +63,16 @@ def certify_examples(
     writer: ResultsWriter | None = None,
     group_size: int = 1,
     progress: bool = False,
+    mode: str = "fixed",
+    radii: Sequence[float] | None = None,
+    schedule: SampleSchedule | None = None,
 ) -> CertifiedExamples:
     """CERTIFY each ``dataset[i]`` for i in ``indices`` (skipping those already in ``writer``), with
     the dataset index i as the example id that seeds its noise.
 
     ``group_size`` inputs share forward batches (useful when n is small); a row's ``time`` is its
     group's wall time divided by the group size. Rows go to ``writer`` as soon as their group is done.
+    ``mode``/``radii``/``schedule``: fixed-n or sequential CERTIFY (:meth:`Smooth.certify`).
     """
     group_size = check_count("group_size", group_size)
     pending = [int(i) for i in indices if writer is None or int(i) not in writer.done]
@@ -86,7 +91,8 @@ def certify_examples(
         items = [dataset[i] for i in group]
         xs = torch.stack([torch.as_tensor(x) for x, _ in items])
         start = time.perf_counter()
-        results = smooth.certify_many(xs, n0, n, alpha, batch_size, ids=group)
+        results = smooth.certify_many(xs, n0, n, alpha, batch_size, ids=group, mode=mode, radii=radii,
+                                      schedule=schedule)
         seconds = (time.perf_counter() - start) / len(group)
         for idx, (_, label), result in zip(group, items, results):
             row = row_from_result(idx, int(label), result, seconds, noise)

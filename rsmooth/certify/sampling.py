@@ -80,16 +80,18 @@ class VoteCounter:
 
     # ------------------------------------------------------------------ batches of noisy copies
     def _random_batches(
-        self, xs: torch.Tensor, num: int, phase: Phase, ids: Sequence[int], batch_size: int
+        self, xs: torch.Tensor, num: int, phase: Phase, ids: Sequence[int], batch_size: int, start: int = 0
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """(owner (b,), noisy (b, C, H, W)) batches: ``num`` copies per input, seeded per block."""
+        """(owner (b,), noisy (b, C, H, W)) batches: copies ``start`` … ``start + num − 1`` of each input's
+        stream, seeded per block (``start`` is a multiple of :data:`BLOCK_SIZE`)."""
         device, shape = xs.device, xs.shape[1:]
         owners: list[torch.Tensor] = []
         pieces: list[torch.Tensor] = []
         pending = 0
+        first = start // BLOCK_SIZE
         for i, example_id in enumerate(ids):
-            for block, start in enumerate(range(0, num, BLOCK_SIZE)):
-                size = min(BLOCK_SIZE, num - start)
+            for block, offset in enumerate(range(0, num, BLOCK_SIZE), start=first):
+                size = min(BLOCK_SIZE, num - offset)
                 gen = torch.Generator(device=device)
                 gen.manual_seed(block_seed(self.seed, example_id, phase, block))
                 pieces.append(self.noise.perturb(xs[i].expand(size, *shape), generator=gen))
@@ -112,12 +114,19 @@ class VoteCounter:
 
     # ------------------------------------------------------------------ counting
     def count(
-        self, xs: torch.Tensor, num: int, phase: Phase, ids: Sequence[int], batch_size: int, progress: bool = False
+        self, xs: torch.Tensor, num: int, phase: Phase, ids: Sequence[int], batch_size: int, progress: bool = False,
+        start: int = 0,
     ) -> torch.Tensor:
-        """Votes (m, num_classes) int64, on the device, of ``num`` random noisy copies per input."""
+        """Votes (m, num_classes) int64, on the device, of ``num`` random noisy copies per input.
+
+        ``start`` (a multiple of :data:`BLOCK_SIZE`) continues each input's stream after its first
+        ``start`` copies: counting [0, a) then [a, b) gives exactly the votes of [0, b) (sequential mode).
+        """
+        if start % BLOCK_SIZE:
+            raise ValueError(f"start must be a multiple of BLOCK_SIZE={BLOCK_SIZE}, got {start}")
         xs = xs.to(device=self.device(), dtype=torch.float32)
         total = -(-xs.shape[0] * num // batch_size)
-        return self._count(self._random_batches(xs, num, phase, ids, batch_size), xs.shape[0], total, progress)
+        return self._count(self._random_batches(xs, num, phase, ids, batch_size, start), xs.shape[0], total, progress)
 
     def count_draws(self, xs: torch.Tensor, batch_size: int, progress: bool = False) -> torch.Tensor:
         """Votes (m, num_classes) over every one of the family's L equally likely draws (exact)."""

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from rsmooth.certify.certificate import ABSTAIN, Certificate, VoteCounts
+from rsmooth.certify.sequential import MODES, SampleSchedule, StoppingRule, sequential_votes
 from rsmooth.certify.exact import exact_votes
 from rsmooth.certify.montecarlo import monte_carlo_votes
 from rsmooth.certify.predict import Prediction, predict_exact, predict_votes
@@ -164,14 +165,21 @@ class Smooth:
         return out
 
     # ------------------------------------------------------------------ CERTIFY
-    def certify(self, x: torch.Tensor, n0: int, n: int, alpha: float, batch_size: int, id: int = 0) -> CertifyResult:
+    def certify(
+        self, x: torch.Tensor, n0: int, n: int, alpha: float, batch_size: int, id: int = 0, mode: str = "fixed",
+        radii: Sequence[float] | None = None, schedule: SampleSchedule | None = None,
+    ) -> CertifyResult:
         """CERTIFY one input x (C, H, W) with example id ``id`` (Cohen et al., Algorithm CERTIFY).
 
         With probability ≥ 1 − ``result.alpha`` over the sampling, if the result is not an
         abstention then g(x + δ) = ``prediction`` for every δ with ‖δ‖_norm < ``radius``.
+        ``mode="sequential"``: n is the budget n_max, spent in stages (``schedule``, default
+        geometric from 1024 by 2) and stopped early (:mod:`rsmooth.certify.sequential`; ``radii`` are
+        the radii that matter); same guarantee, ``result.n`` the estimation samples used.
         """
         x = self._as_tensor(x, ndim=3)  # certify_many validates the values, once
-        return self.certify_many(x.unsqueeze(0), n0, n, alpha, batch_size, ids=[id])[0]
+        return self.certify_many(x.unsqueeze(0), n0, n, alpha, batch_size, ids=[id], mode=mode, radii=radii,
+                                 schedule=schedule)[0]
 
     def certify_many(
         self,
@@ -182,33 +190,53 @@ class Smooth:
         batch_size: int,
         ids: Sequence[int] | None = None,
         progress: bool = False,
+        mode: str = "fixed",
+        radii: Sequence[float] | None = None,
+        schedule: SampleSchedule | None = None,
     ) -> list[CertifyResult]:
         """CERTIFY each of the m inputs xs (m, C, H, W); ``ids`` (default 0 … m−1) seed their noise.
 
         Inputs share forward batches; each gets its own n0 selection and n fresh estimation samples,
         so each result holds at its own failure probability. With exact certificates (DSSN) every draw
-        is evaluated once per input and n0, n and alpha are not used.
+        is evaluated once per input and n0, n and alpha are not used. ``mode``, ``radii``,
+        ``schedule``: see :meth:`certify`.
         """
+        if mode not in MODES:
+            raise ConfigError(f"mode must be one of {MODES}, got {mode!r}")
         xs = self._validate(xs, ndim=4)
         ids = self._ids(ids, xs.shape[0])
         batch_size = check_count("batch_size", batch_size)
         dim = int(xs[0].numel())
         if self.exact:
-            alpha = 0.0
+            if mode != "fixed":
+                raise ConfigError(f"{self.certificate.name} enumerates every draw exactly; sequential mode is for "
+                                  "Monte Carlo families")
             self.prepare(dim)
             votes = exact_votes(self.counter, xs, batch_size, progress)
-        else:
-            alpha = check_alpha(alpha)
-            n0, n = check_count("n0", n0), check_count("n", n)
+            return [self._result(v, 0.0, 0.0, dim) for v in votes]
+        alpha = check_alpha(alpha)
+        n0, n = check_count("n0", n0), check_count("n", n)
+        if mode == "fixed":
             self.prepare(dim)
             votes = monte_carlo_votes(self.counter, xs, ids, n0, n, batch_size, progress)
-        return [self._result(v, alpha, dim) for v in votes]
+            return [self._result(v, alpha, alpha, dim) for v in votes]
+        schedule = schedule or SampleSchedule.geometric(n)
+        if schedule.n_max != n:
+            raise ConfigError(f"the sample schedule ends at {schedule.n_max}, not at the budget n={n}")
+        stage_alpha = schedule.stage_alpha(alpha)
+        rule = StoppingRule(self.certificate, stage_alpha, dim, radii)
+        self.prepare(dim)
+        votes = sequential_votes(self.counter, xs, ids, n0, schedule, batch_size, rule, progress)
+        # every stage's bounds are at α/K: the union bound over the K stages gives α in total
+        return [self._result(v, stage_alpha, alpha, dim) for v in votes]
 
-    def _result(self, votes: VoteCounts, alpha: float, dim: int) -> CertifyResult:
-        main = self.certificate.certify(votes, alpha, dim)
+    def _result(self, votes: VoteCounts, level: float, alpha: float, dim: int) -> CertifyResult:
+        """The certificates of ``votes`` with confidence bounds at ``level``; ``alpha`` is the run's
+        total (they differ in sequential mode, where each stage's bounds are at α/K)."""
+        main = self.certificate.certify(votes, level, dim)
         extra = {}
         for cert in self.extra_certificates:
-            other = cert.certify(votes, alpha, dim)
+            other = cert.certify(votes, level, dim)
             # the row's prediction is the default certificate's; an extra one only adds a radius
             extra[cert.name] = 0.0 if main.abstained or other.prediction != main.prediction else other.radius
         return CertifyResult(

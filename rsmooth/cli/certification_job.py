@@ -17,6 +17,7 @@ from rsmooth.analysis.summary import summarize_file
 from rsmooth.certify.loop import certify_examples, select_indices
 from rsmooth.certify.results_file import ResultsWriter
 from rsmooth.certify.sampling import RNG_SCHEME
+from rsmooth.certify.sequential import MODES, SampleSchedule, check_sequential_certificate
 from rsmooth.certify.smooth import Smooth
 from rsmooth.certify.stats import check_alpha, check_count
 from rsmooth.config import resolve_device
@@ -37,15 +38,35 @@ def build_smooth(model: nn.Module, noise: NoiseFamily, num_classes: int, cert: D
                   extra_certificates=list(cert.get("extra_certificates") or []), autocast_dtype=PRECISIONS[precision])
 
 
+def sequential_plan(smooth: Smooth, cert: DictConfig) -> tuple[str, list[float] | None, SampleSchedule | None]:
+    """(mode, target radii, sample schedule) from ``certification.mode`` and ``certification.sequential``."""
+    mode = cert.get("mode", "fixed")
+    if mode not in MODES:
+        raise ConfigError(f"certification.mode must be one of {MODES}, got {mode!r}")
+    if mode == "fixed":
+        return mode, None, None
+    if smooth.exact:
+        raise ConfigError(f"certification.mode=sequential: {smooth.certificate.name} enumerates every draw exactly; "
+                          "sequential mode is for Monte Carlo families")
+    seq = cert.get("sequential") or {}
+    check_sequential_certificate(smooth.certificate)
+    schedule = SampleSchedule.geometric(cert.n, seq.get("first", 1024), seq.get("growth", 2.0))
+    radii = seq.get("radii")
+    return mode, None if radii is None else [float(r) for r in radii], schedule
+
+
 def provenance(smooth: Smooth, cert: DictConfig, checkpoint: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     """What a results file records about the run that wrote it; resuming compares all but the version."""
     alpha = None if smooth.exact else float(cert.alpha)
+    mode, radii, schedule = sequential_plan(smooth, cert)
+    sequential = {} if schedule is None else {"stages": list(schedule.sizes), "stage_alpha": schedule.stage_alpha(alpha),
+                                              "radii": radii}
     # primary settings first: a refused resume names the first field that differs
     return {
         "certification": {
-            "mode": "exact" if smooth.exact else "monte_carlo",
+            "mode": "exact" if smooth.exact else ("monte_carlo" if mode == "fixed" else "sequential"),
             "n0": None if smooth.exact else int(cert.n0), "n": None if smooth.exact else int(cert.n),
-            "alpha": alpha, "seed": smooth.seed, "precision": cert.get("precision"),
+            "alpha": alpha, "seed": smooth.seed, "precision": cert.get("precision"), **sequential,
         },
         "checkpoint": checkpoint,
         "data": data,
@@ -78,8 +99,10 @@ def run_certification_job(
     extra = [c.name for c in smooth.extra_certificates]
     with ResultsWriter(tsv, provenance(smooth, cert, checkpoint, data), extra) as writer:
         already = len(writer.done)
+        mode, radii, schedule = sequential_plan(smooth, cert)
         done = certify_examples(smooth, dataset, indices, cert.n0, cert.n, cert.alpha, cert.batch_size,
-                                writer=writer, group_size=cert.group_size, progress=cert.progress)
+                                writer=writer, group_size=cert.group_size, progress=cert.progress, mode=mode,
+                                radii=radii, schedule=schedule)
     if done.table_seconds > 0.01:
         print(f"certificate tables built in {done.table_seconds:.2f} s (before the first row; in no row's time)")
     info = {"new_rows": len(done.rows), "already": already, "table_seconds": done.table_seconds}

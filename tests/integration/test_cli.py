@@ -290,3 +290,23 @@ def test_comparison_bounds_in_one_pass_and_their_figures(checkpoint: Path, tmp_p
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and len(err.strip().splitlines()) == 1 and "relaxation" in err
     assert not (tmp_path / "d.tsv").exists()
+
+
+def test_sequential_mode_from_the_command_line(checkpoint: Path, tmp_path: Path) -> None:
+    """certification.mode=sequential: n is the budget; rows record the samples used; the provenance says
+    so, and resuming in fixed mode is refused."""
+    from rsmooth.certify import read_provenance
+    from rsmooth.errors import ResultsFileError
+
+    tsv = tmp_path / "s.tsv"
+    overrides = _certify_overrides(checkpoint, tsv, n=2048) + [
+        "certification.mode=sequential", "certification.sequential.first=256", "certification.max=8",
+        "certification.radii=[0.0,0.1]"]
+    certify(compose("certify", overrides))
+    rows = read_rows(tsv)
+    assert len(rows) == 8 and {r.n for r in rows} <= {256, 512, 1024, 2048} and min(r.n for r in rows) < 2048
+    record = read_provenance(tsv)["certification"]
+    assert record["mode"] == "sequential" and record["stages"] == [256, 512, 1024, 2048]
+    assert record["stage_alpha"] == pytest.approx(0.001 / 4) and record["radii"] == [0.0, 0.1]
+    with pytest.raises(ResultsFileError, match="mode"):
+        certify(compose("certify", _certify_overrides(checkpoint, tsv, n=2048) + ["certification.max=9"]))

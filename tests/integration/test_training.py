@@ -150,12 +150,15 @@ def test_callback_shards_the_subset_across_ddp_ranks_and_gathers_every_row(tmp_p
     script.write_text(DDP_SCRIPT)
     overrides = [o for o in _fake_overrides(tmp_path) if not o.startswith(("paths.", "callbacks.certify.max"))]
     overrides += ["trainer.devices=2", "+trainer.strategy=ddp", "logger=csv", "callbacks.certify.max_examples=11",
-                  "certification.enabled=false"]
+                  "certification.enabled=false",
+                  # sequential mode: budget 1024 from 256 samples, each input stops at its own stage
+                  "certification.mode=sequential", "callbacks.certify.n=1024", "+callbacks.certify.sequential_first=256"]
     run = subprocess.run([sys.executable, str(script), str(tmp_path / "out"), *overrides],
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     rows = read_rows(tmp_path / "out" / "cert" / "cert_epoch000.tsv")
     assert [r.idx for r in rows] == list(range(11))  # both shards, each row once
+    assert {r.n for r in rows} <= {256, 512, 1024}
     metrics = (tmp_path / "out" / "csv" / "version_0" / "metrics.csv").read_text()
     assert "cert/acc@0" in metrics
 

@@ -12,6 +12,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from rsmooth.certify import Phase, ResultsWriter, Smooth, certify_examples, read_rows
+from rsmooth.certify.sequential import SampleSchedule
 from rsmooth.noise import DeterministicSplittingNoise, GaussianNoise, SplittingNoise, UniformL1Noise
 
 
@@ -63,7 +64,7 @@ def _dataset() -> TensorDataset:
 
 
 def _rows(path: Path) -> dict[int, tuple]:
-    return {r.idx: (r.predict, r.radius, r.p_lower, r.count, r.count_runner_up) for r in read_rows(path)}
+    return {r.idx: (r.predict, r.radius, r.p_lower, r.count, r.count_runner_up, r.n) for r in read_rows(path)}
 
 
 def test_resume_point_and_rank_sharding_do_not_change_rows(tmp_path: Path) -> None:
@@ -113,7 +114,14 @@ def test_exact_enumeration_does_not_depend_on_batching() -> None:
     assert _key(a[1]) == _key(b[0]) and a[1].exact_radius == b[0].exact_radius
 
 
-def _rank_main(rank: int, world: int, init: str, out: str) -> None:
+def _plan(mode: str) -> dict:  # type: ignore[type-arg]
+    """certify_examples arguments: fixed n = 1024, or sequential with budget 1024 from 256 samples."""
+    if mode == "fixed":
+        return {}
+    return {"mode": "sequential", "radii": [0.0, 0.25], "schedule": SampleSchedule.geometric(1024, first=256)}
+
+
+def _rank_main(rank: int, world: int, init: str, out: str, mode: str) -> None:
     import torch.distributed as dist
 
     from rsmooth.analysis import CertificationRows
@@ -121,7 +129,8 @@ def _rank_main(rank: int, world: int, init: str, out: str) -> None:
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     try:
         smooth = Smooth(_net(), GaussianNoise(0.5), 4, seed=3)
-        mine = certify_examples(smooth, _dataset(), list(range(7))[rank::world], 50, 400, 0.001, 128).rows
+        mine = certify_examples(smooth, _dataset(), list(range(7))[rank::world], 50, 1024, 0.001, 128,
+                                **_plan(mode)).rows
         gather = CertificationRows(smooth.certificate.norm, smooth.noise.describe(), smooth.certificate.name)
         gather.update(mine)
         rows = gather.rows()  # all ranks' rows (torchmetrics all_gather)
@@ -133,12 +142,17 @@ def _rank_main(rank: int, world: int, init: str, out: str) -> None:
         dist.destroy_process_group()
 
 
-def test_two_ranks_give_the_rows_of_one_process(tmp_path: Path) -> None:
-    """Examples sharded over 2 gloo processes and gathered: the same rows as one process."""
+@pytest.mark.parametrize("mode", ["fixed", "sequential"])
+def test_two_ranks_give_the_rows_of_one_process(tmp_path: Path, mode: str) -> None:
+    """Examples sharded over 2 gloo processes and gathered: the same rows as one process (in sequential
+    mode too, where each input stops at its own stage)."""
     import torch.multiprocessing as mp
 
-    mp.spawn(_rank_main, args=(2, f"file://{tmp_path / 'init'}", str(tmp_path / "ranks.tsv")), nprocs=2, join=True)
+    mp.spawn(_rank_main, args=(2, f"file://{tmp_path / 'init'}", str(tmp_path / "ranks.tsv"), mode), nprocs=2,
+             join=True)
     with ResultsWriter(tmp_path / "one.tsv") as w:
-        certify_examples(Smooth(_net(), GaussianNoise(0.5), 4, seed=3), _dataset(), list(range(7)), 50, 400, 0.001,
-                         1000, writer=w)
+        certify_examples(Smooth(_net(), GaussianNoise(0.5), 4, seed=3), _dataset(), list(range(7)), 50, 1024, 0.001,
+                         1000, writer=w, **_plan(mode))
     assert _rows(tmp_path / "ranks.tsv") == _rows(tmp_path / "one.tsv") and len(_rows(tmp_path / "one.tsv")) == 7
+    if mode == "sequential":
+        assert {r.n for r in read_rows(tmp_path / "one.tsv")} <= {256, 512, 1024}
