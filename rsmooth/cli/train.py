@@ -65,9 +65,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     trainer.fit(module, datamodule=dm, ckpt_path=cfg.get("resume_from"))
     checkpoint = out / "checkpoints" / "final.ckpt"
-    # weights_only here is Lightning's *save* option (False: keep optimizer state for resuming); loading
-    # is always torch.load(weights_only=True)
-    trainer.save_checkpoint(checkpoint, weights_only=False)
+    trainer.save_checkpoint(checkpoint)
 
     result: dict[str, Any] = {"output_dir": out, "checkpoint": checkpoint}
     cert = cfg.certification

@@ -1,0 +1,119 @@
+"""Sequential vs fixed-n CERTIFY at equal α and budget: samples per input and certified accuracy.
+
+Two parts, printed as tables and written as JSON:
+
+* a trained checkpoint on its test split (``--checkpoint``): ``rsmooth-certify`` in both modes with the
+  same seed, n0, α and n = n_max. Results files are named by mode and σ in ``--out`` and resume, so a
+  fixed-n file made earlier with the same settings is reused, not recomputed;
+* the coverage classifiers: a half-space whose smoothed probability p is known (true radius σΦ⁻¹(p)),
+  at several p, for the samples each mode spends.
+
+    python experiments/benchmarks/sequential_vs_fixed.py --checkpoint outputs/train/<run>/checkpoints/final.ckpt \\
+        --sigma 0.25 --n 100000 --skip 4 --out results/sequential
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from scipy.stats import norm
+
+from rsmooth.analysis.curves import certified_accuracy, load_rows
+from rsmooth.certify import Smooth
+from rsmooth.cli.certify import certify
+from rsmooth.config import compose
+from rsmooth.noise import GaussianNoise
+
+
+def checkpoint_part(args: argparse.Namespace) -> dict[str, dict[str, object]]:
+    out: dict[str, dict[str, object]] = {}
+    for mode in ("fixed", "sequential"):
+        tsv = Path(args.out) / f"{mode}_sigma{args.sigma:g}.tsv"
+        overrides = [
+            f"checkpoint={args.checkpoint}", "noise=gaussian", f"noise.sigma={args.sigma}", f"output={tsv}",
+            f"paths.output_dir={Path(args.out) / (tsv.stem + '_summary')}", f"certification.n={args.n}",
+            f"certification.n0={args.n0}", f"certification.alpha={args.alpha}", f"certification.skip={args.skip}",
+            f"certification.mode={mode}", f"certification.radii=[{','.join(str(r) for r in args.radii)}]",
+            "certification.progress=false",
+        ]
+        certify(compose("certify", overrides))
+        rows = load_rows(tsv)
+        out[mode] = {
+            "examples": len(rows),
+            "samples_per_input": args.n0 + sum(r.n for r in rows) / len(rows),
+            "certified_accuracy": dict(zip(map(str, args.radii), certified_accuracy(rows, args.radii))),
+            "seconds_per_input": sum(r.time for r in rows) / len(rows),
+        }
+    return out
+
+
+def coverage_part(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Half-space classifiers of known p: mean samples per input in each mode (64 inputs each)."""
+    out: dict[str, dict[str, float]] = {}
+    sigma = args.sigma
+    for p in (0.6, 0.9, 0.99, 0.999):
+        margin = sigma * float(norm.ppf(p))
+        model = LinearHalfSpace(margin)
+        smooth = Smooth(model, GaussianNoise(sigma), 2, seed=0)
+        xs = torch.zeros(64, 1, 4, 4)
+        seq = smooth.certify_many(xs, args.n0, args.n, args.alpha, 4096, mode="sequential", radii=args.radii)
+        fixed = smooth.certify_many(xs[:4], args.n0, args.n, args.alpha, 4096)
+        out[str(p)] = {"true_radius": margin, "fixed_samples": args.n0 + args.n,
+                       "sequential_samples": args.n0 + sum(r.n for r in seq) / len(seq),
+                       "fixed_mean_radius": sum(r.radius for r in fixed) / len(fixed),
+                       "sequential_mean_radius": sum(r.radius for r in seq) / len(seq)}
+    return out
+
+
+class LinearHalfSpace(torch.nn.Module):
+    """Class 1 iff Σx/4 + margin > 0 on 16 pixels (‖w‖ = 1): at x = 0 the smoothed p is Φ(margin/σ)."""
+
+    def __init__(self, margin: float) -> None:
+        super().__init__()
+        self.margin = margin
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = x.flatten(1).sum(1) / 4 + self.margin
+        return torch.stack([torch.zeros_like(s), s], 1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", help="an rsmooth checkpoint (omit for the coverage classifiers only)")
+    ap.add_argument("--sigma", type=float, default=0.25)
+    ap.add_argument("--n", type=int, default=100_000, help="fixed n = sequential budget n_max")
+    ap.add_argument("--n0", type=int, default=100)
+    ap.add_argument("--alpha", type=float, default=0.001)
+    ap.add_argument("--skip", type=int, default=1)
+    ap.add_argument("--radii", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75])
+    ap.add_argument("--out", default="results/sequential")
+    args = ap.parse_args()
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    report: dict[str, object] = {"sigma": args.sigma, "n": args.n, "alpha": args.alpha}
+    if args.checkpoint:
+        model = report["checkpoint"] = checkpoint_part(args)
+        print(f"\ncheckpoint, sigma={args.sigma:g}, n_max={args.n}, alpha={args.alpha}")
+        print("| mode | inputs | samples/input | " + " | ".join(f"r={r:g}" for r in args.radii) + " | s/input |")
+        print("|---" * (len(args.radii) + 4) + "|")
+        for mode, m in model.items():
+            accs = " | ".join(f"{a:.3f}" for a in m["certified_accuracy"].values())  # type: ignore[union-attr]
+            print(f"| {mode} | {m['examples']} | {m['samples_per_input']:.0f} | {accs} | {m['seconds_per_input']:.3f} |")
+        ratio = model["fixed"]["samples_per_input"] / model["sequential"]["samples_per_input"]  # type: ignore[operator]
+        print(f"sequential uses {ratio:.1f}x fewer samples per input")
+    report["coverage_classifiers"] = cov = coverage_part(args)
+    print(f"\nhalf-space classifiers, sigma={args.sigma:g}: samples per input (fixed = {args.n0 + args.n})")
+    print("| p | true radius | sequential samples | fixed mean radius | sequential mean radius |")
+    print("|---|---|---|---|---|")
+    for p, c in cov.items():
+        print(f"| {p} | {c['true_radius']:.3f} | {c['sequential_samples']:.0f} | {c['fixed_mean_radius']:.3f} | "
+              f"{c['sequential_mean_radius']:.3f} |")
+    path = Path(args.out) / f"sequential_vs_fixed_sigma{args.sigma:g}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
