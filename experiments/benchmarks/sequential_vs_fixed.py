@@ -23,6 +23,7 @@ from scipy.stats import norm
 
 from rsmooth.analysis.curves import certified_accuracy, load_rows
 from rsmooth.certify import Smooth
+from rsmooth.certify.sequential import SampleSchedule
 from rsmooth.cli.certify import certify
 from rsmooth.config import compose
 from rsmooth.noise import GaussianNoise
@@ -37,7 +38,7 @@ def checkpoint_part(args: argparse.Namespace) -> dict[str, dict[str, object]]:
             f"paths.output_dir={Path(args.out) / (tsv.stem + '_summary')}", f"certification.n={args.n}",
             f"certification.n0={args.n0}", f"certification.alpha={args.alpha}", f"certification.skip={args.skip}",
             f"certification.mode={mode}", f"certification.radii=[{','.join(str(r) for r in args.radii)}]",
-            "certification.progress=false",
+            "certification.progress=false", f"certification.sequential.futility={args.futility}",
         ]
         certify(compose("certify", overrides))
         rows = load_rows(tsv)
@@ -50,21 +51,27 @@ def checkpoint_part(args: argparse.Namespace) -> dict[str, dict[str, object]]:
     return out
 
 
-def coverage_part(args: argparse.Namespace) -> dict[str, dict[str, float]]:
-    """Half-space classifiers of known p: mean samples per input in each mode (64 inputs each)."""
-    out: dict[str, dict[str, float]] = {}
+def coverage_part(args: argparse.Namespace) -> dict[str, dict[str, object]]:
+    """Half-space classifiers of known p (64 inputs each): samples per input, mean radius and the share
+    certified at each radius, in each mode; no radius may exceed the true one beyond the α rate."""
+    out: dict[str, dict[str, object]] = {}
     sigma = args.sigma
     for p in (0.6, 0.9, 0.99, 0.999):
         margin = sigma * float(norm.ppf(p))
-        model = LinearHalfSpace(margin)
-        smooth = Smooth(model, GaussianNoise(sigma), 2, seed=0)
+        smooth = Smooth(LinearHalfSpace(margin), GaussianNoise(sigma), 2, seed=0)
         xs = torch.zeros(64, 1, 4, 4)
-        seq = smooth.certify_many(xs, args.n0, args.n, args.alpha, 4096, mode="sequential", radii=args.radii)
-        fixed = smooth.certify_many(xs[:4], args.n0, args.n, args.alpha, 4096)
-        out[str(p)] = {"true_radius": margin, "fixed_samples": args.n0 + args.n,
-                       "sequential_samples": args.n0 + sum(r.n for r in seq) / len(seq),
-                       "fixed_mean_radius": sum(r.radius for r in fixed) / len(fixed),
-                       "sequential_mean_radius": sum(r.radius for r in seq) / len(seq)}
+        schedule = SampleSchedule.geometric(args.n, futility=args.futility)
+        runs = {"fixed": smooth.certify_many(xs, args.n0, args.n, args.alpha, 4096),
+                "sequential": smooth.certify_many(xs, args.n0, args.n, args.alpha, 4096, mode="sequential",
+                                                  radii=args.radii, schedule=schedule)}
+        entry: dict[str, object] = {"true_radius": margin}
+        for mode, rs in runs.items():
+            entry[mode] = {"samples_per_input": args.n0 + sum(r.n for r in rs) / len(rs),
+                           "mean_radius": sum(r.radius for r in rs) / len(rs),
+                           "over_claims": sum(r.radius > margin for r in rs),
+                           "certified": {str(t): sum(r.prediction == 1 and r.radius >= t for r in rs) / len(rs)
+                                         for t in args.radii}}
+        out[str(p)] = entry
     return out
 
 
@@ -88,6 +95,7 @@ def main() -> None:
     ap.add_argument("--n0", type=int, default=100)
     ap.add_argument("--alpha", type=float, default=0.001)
     ap.add_argument("--skip", type=int, default=1)
+    ap.add_argument("--futility", type=float, default=0.05, help="sequential: level of the out-of-reach test")
     ap.add_argument("--radii", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75])
     ap.add_argument("--out", default="results/sequential")
     args = ap.parse_args()
@@ -104,12 +112,16 @@ def main() -> None:
         ratio = model["fixed"]["samples_per_input"] / model["sequential"]["samples_per_input"]  # type: ignore[operator]
         print(f"sequential uses {ratio:.1f}x fewer samples per input")
     report["coverage_classifiers"] = cov = coverage_part(args)
-    print(f"\nhalf-space classifiers, sigma={args.sigma:g}: samples per input (fixed = {args.n0 + args.n})")
-    print("| p | true radius | sequential samples | fixed mean radius | sequential mean radius |")
-    print("|---|---|---|---|---|")
+    print(f"\nhalf-space classifiers, sigma={args.sigma:g}, 64 inputs each: samples per input, certified share")
+    print("| p | true radius | mode | samples/input | mean radius | over-claims | "
+          + " | ".join(f"r={r:g}" for r in args.radii) + " |")
+    print("|---" * (len(args.radii) + 6) + "|")
     for p, c in cov.items():
-        print(f"| {p} | {c['true_radius']:.3f} | {c['sequential_samples']:.0f} | {c['fixed_mean_radius']:.3f} | "
-              f"{c['sequential_mean_radius']:.3f} |")
+        for mode in ("fixed", "sequential"):
+            m = c[mode]
+            accs = " | ".join(f"{a:.3f}" for a in m["certified"].values())  # type: ignore[index]
+            print(f"| {p} | {c['true_radius']:.3f} | {mode} | {m['samples_per_input']:.0f} | "  # type: ignore[index]
+                  f"{m['mean_radius']:.3f} | {m['over_claims']} | {accs} |")  # type: ignore[index]
     path = Path(args.out) / f"sequential_vs_fixed_sigma{args.sigma:g}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {path}")

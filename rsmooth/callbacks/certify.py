@@ -51,6 +51,7 @@ class CertifyCallback(pl.Callback):
         mode: str = "fixed",
         sequential_first: int = 1024,
         sequential_growth: float = 2.0,
+        sequential_futility: float = 0.05,
     ) -> None:
         super().__init__()
         check_alpha(alpha)
@@ -69,7 +70,8 @@ class CertifyCallback(pl.Callback):
             raise ConfigError(f"mode must be one of {MODES}, got {mode!r}")
         self.mode = mode
         # sequential: n is the budget, stopping once ``radii`` are settled (same guarantee, fewer samples)
-        self.schedule = SampleSchedule.geometric(n, sequential_first, sequential_growth) if mode == "sequential" else None
+        self.schedule = SampleSchedule.geometric(
+            n, sequential_first, sequential_growth, sequential_futility) if mode == "sequential" else None
 
     def _due(self, trainer: pl.Trainer) -> bool:
         if trainer.sanity_checking or trainer.fast_dev_run:

@@ -17,12 +17,15 @@ Stopping rule (``radii`` = the radii a curve is read at, Horváth et al. 2022):
 * abstain early when the upper bound UCB_k (also at α/K) on p_A is ≤ 1/2: no sample budget can
   certify this input (one-sided certificates abstain unless p̲_A > 1/2);
 * stop when LCB_k certifies every requested radius;
-* stop when the smallest radius not yet certified is out of reach: its radius at p = UCB_k is
-  smaller than it;
+* stop when the smallest radius not yet certified is out of reach within the budget (futility): take an
+  optimistic p̃ = the upper bound on p_A at the ``futility`` level (0.05: p_A ≤ p̃ with 95 %
+  confidence) and the lower bound that n_max samples at rate p̃ would give at α/K; if even that bound
+  does not certify the radius (or is ≤ 1/2 for radius 0), more samples would most likely be wasted;
 * else sample until n_max.
-The rule only decides *when* to stop; soundness never depends on it. Stage sizes are multiples of
-the engine's block size, so the N_k samples are exactly the first N_k of the input's fixed-n
-stream: run to n_max, sequential mode sees the same counts as fixed n (at level α/K).
+The rule only decides *when* to stop; soundness never depends on it (the futility level is not part of
+the failure probability: stopping early only ever reports a smaller radius than sampling on might).
+Stage sizes are multiples of the engine's block size, so the N_k samples are exactly the first N_k of
+the input's fixed-n stream: run to n_max, sequential mode sees the same counts as fixed n (at level α/K).
 """
 
 from __future__ import annotations
@@ -43,18 +46,22 @@ MODES = ("fixed", "sequential")
 
 @dataclass(frozen=True)
 class SampleSchedule:
-    """Cumulative estimation sample sizes N_1 < … < N_K = n_max at which sequential CERTIFY looks."""
+    """Cumulative estimation sample sizes N_1 < … < N_K = n_max at which sequential CERTIFY looks, and
+    the ``futility`` level at which it gives up on a radius it cannot reach (see the module docstring)."""
 
     sizes: tuple[int, ...]
+    futility: float = 0.05
 
     def __post_init__(self) -> None:
+        if not (isinstance(self.futility, (int, float)) and 0.0 < self.futility < 0.5):
+            raise ConfigError(f"sequential.futility must be a level in (0, 0.5), got {self.futility!r}")
         if not self.sizes or any(b <= a for a, b in zip(self.sizes, self.sizes[1:])) or self.sizes[0] < 1:
             raise ConfigError(f"a sample schedule must be increasing sizes >= 1, got {self.sizes}")
         if any(s % BLOCK_SIZE for s in self.sizes[:-1]):
             raise ConfigError(f"every stage but the last must be a multiple of {BLOCK_SIZE} samples, got {self.sizes}")
 
     @classmethod
-    def geometric(cls, n_max: int, first: int = 1024, growth: float = 2.0) -> SampleSchedule:
+    def geometric(cls, n_max: int, first: int = 1024, growth: float = 2.0, futility: float = 0.05) -> SampleSchedule:
         """first, first·growth, … (each rounded up to a multiple of the block size), then n_max."""
         n_max, first = check_count("n", n_max), check_count("sequential.first", first)
         if not (isinstance(growth, (int, float)) and math.isfinite(growth) and growth > 1.0):
@@ -64,7 +71,7 @@ class SampleSchedule:
         while size < n_max:
             sizes.append(size)
             size = max(size + BLOCK_SIZE, -(-math.ceil(size * growth) // BLOCK_SIZE) * BLOCK_SIZE)
-        return cls((*sizes, n_max))
+        return cls((*sizes, n_max), futility)
 
     @property
     def stages(self) -> int:
@@ -90,28 +97,34 @@ def check_sequential_certificate(cert: Certificate) -> None:
 class StoppingRule:
     """When sequential CERTIFY may stop for one input (see the module docstring)."""
 
-    def __init__(self, cert: Certificate, stage_alpha: float, dim: int, radii: Sequence[float] | None) -> None:
+    def __init__(self, cert: Certificate, schedule: SampleSchedule, alpha: float, dim: int,
+                 radii: Sequence[float] | None) -> None:
         check_sequential_certificate(cert)
         self.radius: Callable[[float, int], float] = cert.radius  # type: ignore[attr-defined]
-        self.stage_alpha, self.dim = stage_alpha, dim
+        self.stage_alpha, self.dim = schedule.stage_alpha(alpha), dim
+        self.n_max, self.futility = schedule.n_max, schedule.futility
         targets = sorted({float(r) for r in radii or ()})
         if any(not math.isfinite(r) or r < 0 for r in targets):
             raise ConfigError(f"sequential radii must be finite numbers >= 0, got {list(radii or ())}")
         self.targets = targets
 
+    def certified(self, p_lower: float) -> float:
+        """The radius a lower bound certifies; −1 when it certifies nothing (abstain)."""
+        return self.radius(p_lower, self.dim) if p_lower > 0.5 else -1.0
+
     def should_stop(self, votes: VoteCounts) -> bool:
-        upper = clopper_pearson_upper(votes.n_a, votes.n, self.stage_alpha)
-        if not upper > 0.5:
+        if not clopper_pearson_upper(votes.n_a, votes.n, self.stage_alpha) > 0.5:
             return True  # abstains whatever the budget
         if not self.targets:
             return False
-        lower = clopper_pearson_lower(votes.n_a, votes.n, self.stage_alpha)
-        certified = self.radius(lower, self.dim) if lower > 0.5 else -1.0
+        certified = self.certified(clopper_pearson_lower(votes.n_a, votes.n, self.stage_alpha))
         pending = [r for r in self.targets if r > certified]
         if not pending:
             return True  # every requested radius is certified
-        reach = self.radius(upper, self.dim)
-        return pending[0] > 0 and reach < pending[0]  # the next radius is out of reach
+        # futility: n_max samples at an optimistic rate p̃ would still not certify the next radius
+        optimistic = clopper_pearson_upper(votes.n_a, votes.n, self.futility)
+        projected = clopper_pearson_lower(math.floor(optimistic * self.n_max), self.n_max, self.stage_alpha)
+        return self.certified(projected) < pending[0]
 
 
 def sequential_votes(

@@ -224,7 +224,7 @@ class Smooth:
         if schedule.n_max != n:
             raise ConfigError(f"the sample schedule ends at {schedule.n_max}, not at the budget n={n}")
         stage_alpha = schedule.stage_alpha(alpha)
-        rule = StoppingRule(self.certificate, stage_alpha, dim, radii)
+        rule = StoppingRule(self.certificate, schedule, alpha, dim, radii)
         self.prepare(dim)
         votes = sequential_votes(self.counter, xs, ids, n0, schedule, batch_size, rule, progress)
         # every stage's bounds are at α/K: the union bound over the K stages gives α in total

@@ -50,7 +50,8 @@ def sequential_plan(smooth: Smooth, cert: DictConfig) -> tuple[str, list[float] 
                           "sequential mode is for Monte Carlo families")
     seq = cert.get("sequential") or {}
     check_sequential_certificate(smooth.certificate)
-    schedule = SampleSchedule.geometric(cert.n, seq.get("first", 1024), seq.get("growth", 2.0))
+    schedule = SampleSchedule.geometric(cert.n, seq.get("first", 1024), seq.get("growth", 2.0),
+                                        seq.get("futility", 0.05))
     radii = seq.get("radii")
     return mode, None if radii is None else [float(r) for r in radii], schedule
 
@@ -60,7 +61,7 @@ def provenance(smooth: Smooth, cert: DictConfig, checkpoint: dict[str, Any], dat
     alpha = None if smooth.exact else float(cert.alpha)
     mode, radii, schedule = sequential_plan(smooth, cert)
     sequential = {} if schedule is None else {"stages": list(schedule.sizes), "stage_alpha": schedule.stage_alpha(alpha),
-                                              "radii": radii}
+                                              "radii": radii, "futility": schedule.futility}
     # primary settings first: a refused resume names the first field that differs
     return {
         "certification": {

@@ -61,6 +61,22 @@ def test_stops_early_and_does_not_depend_on_batching_or_grouping() -> None:
     assert out.prediction == -1 and out.n == 1024
 
 
+def test_gives_up_on_a_radius_out_of_reach_within_the_budget() -> None:
+    # the target sits 1 % above the true radius: no budget certifies it. The futility rule sees, from an
+    # optimistic (95 %) bound on p_A, that n_max samples would not either, and stops long before n_max;
+    # at a tiny futility level it samples on, mostly to the budget. Neither changes the guarantee: radius <= margin.
+    smooth, x, margin = half_space(0.9)
+    xs, radii = x.expand(8, 1, 4, 4), [0.0, margin * 1.01]
+    bold = smooth.certify_many(xs, 64, 100_000, 0.001, 4096, mode="sequential", radii=radii)
+    careful = smooth.certify_many(xs, 64, 100_000, 0.001, 4096, mode="sequential", radii=radii,
+                                  schedule=SampleSchedule.geometric(100_000, futility=1e-6))
+    mean_bold, mean_careful = (sum(r.n for r in rs) / len(rs) for rs in (bold, careful))
+    assert mean_bold < 20_000 and mean_careful > 60_000
+    assert all(0.5 < r.radius <= margin for r in bold + careful)
+    with pytest.raises(ConfigError, match="futility"):
+        SampleSchedule.geometric(1000, futility=0.5)
+
+
 class Quadrants(torch.nn.Module):
     """Class 2·[z₀ > 0.5] + [z₁ > 0.5]: at x = 0.5 under symmetric noise each class has probability 1/4."""
 
