@@ -1,0 +1,158 @@
+"""Coverage: how often CERTIFY claims more than the truth, on classifiers whose smoothed probability is known.
+
+For a half-space classifier the smoothed class probability p is known in closed form, and so is the
+true (tight) radius R*: under Gaussian noise p = Φ(m/σ) and R* = m (Cohen Prop. 4: the smoothed
+classifier of a linear classifier is that classifier); under uniform noise on [−λ, λ]^d, a half-space
+on one coordinate has p = (λ + m)/2λ and ℓ1 radius R* = m. Run CERTIFY many times at a large α and
+count over-claims (a certified class other than the true one, or a radius > R*). Each is an event of
+probability ≤ α, so the measured rate must be ≤ α within three binomial standard deviations.
+
+Each test is shown to be able to fail: with the Clopper–Pearson bound patched into the point estimate
+p̂ = n_A/n, or with the selection samples reused as the estimate, the same check fails.
+
+``pytest -m slow`` runs the long versions (10× the trials) and prints the measured rates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from unittest import mock
+
+import pytest
+import torch
+from scipy.stats import norm
+
+from rsmooth.certify import Smooth
+from rsmooth.certify.sampling import Phase, VoteCounter
+from rsmooth.noise import GaussianNoise, UniformL1Noise
+from tests.conftest import LinearTwoClass
+
+ALPHA, N0, N = 0.1, 64, 200
+FAST, LONG = 2000, 20_000
+
+
+def margin(trials: int, alpha: float = ALPHA) -> float:
+    """Three binomial standard deviations of a rate α measured over ``trials`` trials."""
+    return 3 * math.sqrt(alpha * (1 - alpha) / trials)
+
+
+@dataclass
+class Case:
+    """A smoothed classifier at an input where its class (``label``, None for a tie) and tight radius are known."""
+
+    name: str
+    smooth: Smooth
+    x: torch.Tensor
+    label: int | None
+    true_radius: float
+
+
+def gaussian_half_space(p: float, sigma: float = 0.5) -> Case:
+    """Class 1 iff Σx/4 + m > 0 on 16 pixels (‖w‖₂ = 1); at x = 0, p = Φ(m/σ), R* = m (ℓ2)."""
+    m = sigma * float(norm.ppf(p))
+    smooth = Smooth(LinearTwoClass(torch.ones(16) / 4, m), GaussianNoise(sigma), 2, seed=0)
+    return Case(f"gaussian p={p}", smooth, torch.zeros(1, 4, 4), None if p == 0.5 else 1, m)
+
+
+def uniform_l1_half_space(p: float, sigma: float = 0.5) -> Case:
+    """Class 1 iff x₁ + z₁ > ½ − m; at x = ½, p = P(z₁ > −m) = (λ + m)/2λ and R* = m (ℓ1: only x₁ matters,
+    and moving x₁ by m reaches the boundary of the smoothed classifier, which is the half-space x₁ = ½ − m)."""
+    noise = UniformL1Noise(sigma)
+    m = noise.lam * (2 * p - 1)
+    w = torch.zeros(16)
+    w[0] = 1.0
+    smooth = Smooth(LinearTwoClass(w, m - 0.5), noise, 2, seed=0)
+    return Case(f"uniform_l1 p={p}", smooth, torch.full((1, 4, 4), 0.5), None if p == 0.5 else 1, m)
+
+
+def overclaim_rate(case: Case, trials: int, n0: int = N0) -> float:
+    """Share of ``trials`` independent CERTIFY runs (one example id each) that claim more than the truth."""
+    xs = case.x.expand(trials, *case.x.shape)
+    results = case.smooth.certify_many(xs, n0, N, ALPHA, 8192, ids=list(range(trials)))
+    over = [r.prediction != -1 and (r.prediction != case.label or r.radius > case.true_radius) for r in results]
+    return sum(over) / trials
+
+
+def wrong_prediction_rate(case: Case, trials: int) -> float:
+    """Share of PREDICT runs that return a class other than g(x) (any class, at a tie)."""
+    wrong = [case.smooth.predict(case.x, N, ALPHA, 4096, id=i).prediction not in (-1, case.label)
+             for i in range(trials)]
+    return sum(wrong) / trials
+
+
+CASES = [lambda: gaussian_half_space(0.9), lambda: gaussian_half_space(0.5), lambda: uniform_l1_half_space(0.8),
+         lambda: uniform_l1_half_space(0.5)]
+
+
+def _check(rate: float, trials: int, what: str) -> None:
+    print(f"{what}: over-claim rate {rate:.4f} (alpha {ALPHA}, margin {margin(trials):.4f}, {trials} trials)")
+    assert rate <= ALPHA + margin(trials), what
+
+
+@pytest.mark.parametrize("make", CASES, ids=["gaussian-0.9", "gaussian-tie", "uniform_l1-0.8", "uniform_l1-tie"])
+def test_certify_overclaims_at_most_alpha(make) -> None:  # type: ignore[no-untyped-def]
+    case = make()
+    _check(overclaim_rate(case, FAST), FAST, case.name)
+
+
+@pytest.mark.parametrize("make", [CASES[1], CASES[3]], ids=["gaussian-tie", "uniform_l1-tie"])
+def test_predict_returns_a_wrong_class_at_most_alpha(make) -> None:  # type: ignore[no-untyped-def]
+    # at a tie every returned class is wrong: the hardest case for PREDICT's binomial test
+    case = make()
+    _check(wrong_prediction_rate(case, FAST // 4), FAST // 4, f"PREDICT {case.name}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make", CASES, ids=["gaussian-0.9", "gaussian-tie", "uniform_l1-0.8", "uniform_l1-tie"])
+def test_certify_overclaims_at_most_alpha_long(make) -> None:  # type: ignore[no-untyped-def]
+    case = make()
+    _check(overclaim_rate(case, LONG), LONG, case.name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make", [CASES[1], CASES[3]], ids=["gaussian-tie", "uniform_l1-tie"])
+def test_predict_returns_a_wrong_class_at_most_alpha_long(make) -> None:  # type: ignore[no-untyped-def]
+    case = make()
+    _check(wrong_prediction_rate(case, LONG // 4), LONG // 4, f"PREDICT {case.name}")
+
+
+# ------------------------------------------------------------------ the checks can fail
+@contextmanager
+def point_estimate_instead_of_lower_bound() -> Iterator[None]:
+    """The classic bug: certify from p̂ = n_A/n instead of its lower confidence bound."""
+    with mock.patch("rsmooth.certify.certificate.clopper_pearson_lower", lambda k, n, a: k / n):
+        yield
+
+
+@contextmanager
+def selection_samples_reused() -> Iterator[None]:
+    """The other classic bug: the estimate counts the very samples ĉ_A was picked from (with n0 = n)."""
+    count = VoteCounter.count
+
+    def same_samples(self, xs, n, phase, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return count(self, xs, n, Phase.SELECTION if phase == Phase.ESTIMATION else phase, *args, **kwargs)
+
+    with mock.patch.object(VoteCounter, "count", same_samples):
+        yield
+
+
+@pytest.mark.parametrize("make", [CASES[0], CASES[2]], ids=["gaussian-0.9", "uniform_l1-0.8"])
+def test_coverage_check_fails_with_the_point_estimate(make) -> None:  # type: ignore[no-untyped-def]
+    case = make()
+    with point_estimate_instead_of_lower_bound():
+        rate = overclaim_rate(case, FAST)
+    print(f"{case.name}, point estimate: over-claim rate {rate:.3f}")
+    assert rate > ALPHA + margin(FAST), rate  # p̂ > p about half the time
+
+
+@pytest.mark.parametrize("make", [CASES[1], CASES[3]], ids=["gaussian-tie", "uniform_l1-tie"])
+def test_coverage_check_fails_when_selection_samples_are_reused(make) -> None:  # type: ignore[no-untyped-def]
+    # at a tie the guess is the majority of the same samples: its count is max(k, n − k), not Bin(n, ½)
+    case = make()
+    with selection_samples_reused():
+        rate = overclaim_rate(case, FAST, n0=N)
+    print(f"{case.name}, selection samples reused: over-claim rate {rate:.3f}")
+    assert rate > ALPHA + margin(FAST), rate
