@@ -20,6 +20,7 @@ def plot_curves(
     norm: str = "l2",
     title: str | None = None,
     dashed: Sequence[str] = (),
+    ylabel: str = "certified accuracy",
 ) -> Path:
     """Draw certified accuracy against radius for each named curve ``(radii, accuracies)`` and save to
     ``path`` (format from the suffix). Give the points of
@@ -34,7 +35,7 @@ def plot_curves(
         lo, hi = min(lo, min(xs)), max(hi, max(xs))
     symbol = {"l1": r"\ell_1", "l2": r"\ell_2", "linf": r"\ell_\infty"}.get(norm, norm)
     ax.set_xlabel(f"radius (${symbol}$, pixel units)")
-    ax.set_ylabel("certified accuracy")
+    ax.set_ylabel(ylabel)
     ax.set_ylim(0.0, 1.0)
     ax.set_xlim(lo if lo < hi else 0.0, hi if lo < hi else 1.0)
     ax.grid(alpha=0.3)

@@ -21,10 +21,12 @@ from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.config import config_dir
 from rsmooth.data.base import ImageDataModule
 from rsmooth.errors import ConfigError
+from rsmooth.noise.base import NoiseFamily
 from rsmooth.trusted import DATA_MODULES, instantiate_trusted
 
 
-def _load(cfg: DictConfig, dm: ImageDataModule | None, trusted: list[str]) -> LoadedClassifier:
+def load_source(cfg: DictConfig, dm: ImageDataModule | None, trusted: list[str]) -> LoadedClassifier:
+    """The base classifier ``cfg.checkpoint`` (or ``cfg.weights`` with ``cfg.model``) names."""
     if bool(cfg.get("checkpoint")) == bool(cfg.get("weights")):
         raise ConfigError("give checkpoint=PATH (an rsmooth or Cohen-format checkpoint) or weights=PATH "
                           "(a plain state dict, with model=..., data=... and noise=...)")
@@ -35,17 +37,24 @@ def _load(cfg: DictConfig, dm: ImageDataModule | None, trusted: list[str]) -> Lo
     return load_weights(cfg.weights, OmegaConf.to_container(cfg.model, resolve=True), dm.spec(), trusted)  # type: ignore[arg-type]
 
 
-def certify(cfg: DictConfig) -> dict[str, Any]:
-    """Certify the test split of ``cfg.data`` (default: the data the checkpoint was trained on)
-    under ``cfg.noise`` (default: its training noise) into ``cfg.output``."""
+def load_job(cfg: DictConfig) -> tuple[LoadedClassifier, ImageDataModule, NoiseFamily]:
+    """The classifier, data module and noise a certify (or attack) config names: ``cfg.data`` and
+    ``cfg.noise`` default to the checkpoint's own."""
     trusted = [str(m) for m in cfg.get("trusted_modules") or []]
     dm: ImageDataModule | None = instantiate(cfg.data) if cfg.get("data") else None
-    loaded = _load(cfg, dm, trusted)
+    loaded = load_source(cfg, dm, trusted)
     if dm is None:  # an rsmooth checkpoint names its data module (allow-listed classes only)
         dm = instantiate_trusted(loaded.record["data"]["config"], ImageDataModule, (*DATA_MODULES, *trusted),
                                  where=f"{cfg.checkpoint} data")
         check_data_matches(loaded.data, dm.spec())
     noise = select_noise(loaded, instantiate(cfg.noise) if cfg.get("noise") else None)
+    return loaded, dm, noise
+
+
+def certify(cfg: DictConfig) -> dict[str, Any]:
+    """Certify the test split of ``cfg.data`` (default: the data the checkpoint was trained on)
+    under ``cfg.noise`` (default: its training noise) into ``cfg.output``."""
+    loaded, dm, noise = load_job(cfg)
     out = Path(cfg.paths.output_dir)
     tsv = Path(cfg.output) if cfg.get("output") else out / "certify.tsv"
     summary = run_certification_job(loaded.model, noise, loaded.num_classes, dm.certification_dataset(), dm.info(),
