@@ -51,6 +51,19 @@ def test_a_crafted_pickle_is_refused_and_runs_nothing(checkpoint: Path, tmp_path
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("damage", ["truncated", "random bytes", "empty"])
+def test_a_damaged_file_is_named_as_no_checkpoint(checkpoint: Path, tmp_path: Path, damage: str) -> None:  # noqa: F811
+    data = checkpoint.read_bytes()
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes({"truncated": data[: len(data) // 2], "random bytes": b"\x13" + os.urandom(4096), "empty": b""}[damage])
+    with pytest.raises(CheckpointError, match="is not a PyTorch checkpoint: neither a zip archive"):
+        load_classifier(bad)
+    run = subprocess.run([sys.executable, "-m", "rsmooth.certify", *_certify_overrides(bad, tmp_path / "c.tsv")],
+                         cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 2 and "is not a PyTorch checkpoint" in run.stderr and "Traceback" not in run.stderr
+    assert "weights_only` set to `False`" not in run.stderr  # never advise a user to run code from a bad file
+
+
 @pytest.mark.parametrize("part, record", [
     ("noise", {"_target_": "shutil.copyfile", "src": "/etc/hostname", "dst": "COPY"}),
     ("noise", {"_target_": "os.system", "command": "touch COPY"}),
