@@ -21,6 +21,7 @@ from enum import IntEnum
 import torch
 from torch import nn
 
+from rsmooth.errors import ConfigError
 from rsmooth.noise.base import NoiseFamily
 
 #: samples per independently seeded block of noise
@@ -152,8 +153,13 @@ class VoteCounter:
         try:
             with torch.inference_mode():
                 for owner, noisy in batches:
-                    with self._autocast(device):
-                        logits = self.base(noisy)
+                    try:
+                        with self._autocast(device):
+                            logits = self.base(noisy)
+                    except RuntimeError as err:  # e.g. 3 channels into a 1-channel network: name the shapes
+                        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                        raise ConfigError(f"the base classifier cannot classify inputs of shape "
+                                          f"{tuple(noisy.shape[1:])} (a batch of {noisy.shape[0]}): {first}") from err
                     if logits.ndim != 2 or logits.shape[1] != k:
                         raise ValueError(f"base classifier returned shape {tuple(logits.shape)}, expected (batch, {k})")
                     # index_add_ (not bincount): no host sync on CUDA

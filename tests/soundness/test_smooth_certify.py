@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from rsmooth.certify import ABSTAIN, Phase, Smooth
+from rsmooth.errors import ConfigError
 from rsmooth.noise import GaussianNoise
 from tests.conftest import CountingModel, LinearTwoClass
 
@@ -204,6 +205,9 @@ def test_wrong_input_shape_and_wrong_model_output_are_clear_errors() -> None:
         smooth.certify(torch.rand(1, 4, 4), n0=1, n=1, alpha=0.01, batch_size=1)
     with pytest.raises(TypeError, match="NoiseFamily"):
         Smooth(LinearTwoClass(torch.ones(16), 0.0), "gaussian", 2)  # type: ignore[arg-type]
+    conv = Smooth(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.LazyLinear(2)), GaussianNoise(0.25), 2)
+    with pytest.raises(ConfigError, match=r"cannot classify inputs of shape \(3, 4, 4\).*channels"):
+        conv.certify(torch.rand(3, 4, 4), n0=1, n=1, alpha=0.01, batch_size=1)  # 3 channels into a 1-channel net
 
 
 def test_model_mode_is_restored_after_sampling() -> None:
