@@ -26,3 +26,7 @@ class ResultsFileError(RsmoothError, ValueError):
 
 class DatasetNotFoundError(RsmoothError, FileNotFoundError):
     """A dataset is not where the config says; the message names the path and the expected layout."""
+
+
+class ResultsFileNotFoundError(RsmoothError, FileNotFoundError):
+    """A results file (or a pattern meant to match some) names nothing on disk."""

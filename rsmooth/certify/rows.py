@@ -26,6 +26,8 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from pathlib import Path
 from typing import Any
 
+from rsmooth.errors import ResultsFileError, ResultsFileNotFoundError
+
 COHEN_COLUMNS: tuple[str, ...] = ("idx", "label", "predict", "radius", "correct", "time")
 RSMOOTH_COLUMNS: tuple[str, ...] = (
     "pA_lower", "pB_upper", "nA", "nB", "n", "norm", "noise", "certificate", "alpha", "radius_exact",
@@ -145,20 +147,29 @@ def _parse_line(header: list[str], line: str) -> CertificationRow:
     if "crc" in rec and _crc(values[:-1]) != rec["crc"]:
         raise ValueError("checksum mismatch (a corrupt, edited or half-written row)")
 
+    def req(name: str, cast):  # type: ignore[no-untyped-def]
+        try:
+            return cast(rec[name])
+        except (ValueError, TypeError):
+            raise ValueError(f"column {name}: expected {_KIND.get(cast, 'a value')}, got {rec[name]!r}") from None
+
     def opt(name: str, cast):  # type: ignore[no-untyped-def]
-        v = rec.get(name, "")
-        return cast(v) if v != "" else None
+        return req(name, cast) if rec.get(name, "") != "" else None
 
     exact = opt("radius_exact", lambda s: tuple(int(p) for p in s.split("/")))
     return CertificationRow(
-        idx=int(rec["idx"]), label=int(rec["label"]), predict=int(rec["predict"]), radius=float(rec["radius"]),
-        correct=bool(int(rec["correct"])), time=parse_time(rec["time"]),
+        idx=req("idx", int), label=req("label", int), predict=req("predict", int), radius=req("radius", float),
+        correct=bool(req("correct", int)), time=req("time", parse_time),
         p_lower=opt("pA_lower", float), p_upper=opt("pB_upper", float), count=opt("nA", int),
         count_runner_up=opt("nB", int), n=opt("n", int), norm=opt("norm", str), noise=opt("noise", str),
         certificate=opt("certificate", str), alpha=opt("alpha", float), exact_radius=exact,
-        extra_radii={k[len(EXTRA_PREFIX):]: float(v) for k, v in rec.items()
+        extra_radii={k[len(EXTRA_PREFIX):]: req(k, float) for k, v in rec.items()
                      if k.startswith(EXTRA_PREFIX) and k != "radius_exact"},
     )
+
+
+#: what a column's parser expects, for error messages
+_KIND = {int: "an integer", float: "a number", parse_time: "a time (seconds or H:MM:SS)"}
 
 
 @dataclass
@@ -179,7 +190,7 @@ def parse_file(path: str | os.PathLike[str]) -> ParsedFile:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"results file not found: {path}")
+        raise ResultsFileNotFoundError(f"results file not found: {path}")
     data = path.read_bytes()
     lines = data.split(b"\n")
     tail = lines.pop()  # b"" when the file ends with a newline
@@ -190,7 +201,7 @@ def parse_file(path: str | os.PathLike[str]) -> ParsedFile:
     header = lines[0].decode().split("\t")
     missing = [c for c in COHEN_COLUMNS if c not in header]
     if missing:
-        raise ValueError(f"{path}: not a certification TSV (missing columns {missing}; header {header})")
+        raise ResultsFileError(f"{path}: not a certification TSV (missing columns {missing}; header {header})")
     rows: list[CertificationRow] = []
     seen: dict[int, int] = {}
     for number, raw in enumerate(lines[1:], start=2):
@@ -199,9 +210,9 @@ def parse_file(path: str | os.PathLike[str]) -> ParsedFile:
         try:
             row = _parse_line(header, raw.decode())
         except (ValueError, UnicodeDecodeError) as err:
-            raise ValueError(f"{path}:{number}: {err}") from None
+            raise ResultsFileError(f"{path}:{number}: {err}") from None
         if row.idx in seen:
-            raise ValueError(f"{path}: idx {row.idx} appears twice (lines {seen[row.idx]} and {number}); "
+            raise ResultsFileError(f"{path}: idx {row.idx} appears twice (lines {seen[row.idx]} and {number}); "
                              "a file must hold each example once")
         seen[row.idx] = number
         rows.append(row)

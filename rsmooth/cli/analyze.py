@@ -31,6 +31,7 @@ from rsmooth.analysis.tables import latex_table, markdown_table
 from rsmooth.certify.results_file import read_provenance
 from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.config import config_dir
+from rsmooth.errors import ResultsFileNotFoundError
 
 
 def expand_inputs(inputs: Any) -> list[Path]:
@@ -44,7 +45,7 @@ def expand_inputs(inputs: Any) -> list[Path]:
         else:
             matches = sorted(Path(m) for m in glob.glob(str(p)))
         if not matches:
-            raise FileNotFoundError(f"no certification TSV matches {pattern!r}")
+            raise ResultsFileNotFoundError(f"no certification TSV matches {pattern!r}")
         paths.extend(matches)
     return paths
 

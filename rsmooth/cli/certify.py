@@ -31,6 +31,9 @@ def load_source(cfg: DictConfig, dm: ImageDataModule | None, trusted: list[str])
         raise ConfigError("give checkpoint=PATH (an rsmooth or Cohen-format checkpoint) or weights=PATH "
                           "(a plain state dict, with model=..., data=... and noise=...)")
     if cfg.get("checkpoint"):
+        if cfg.get("model"):
+            raise ConfigError("model= is for weights=PATH (a plain state dict); checkpoint=PATH names its own "
+                              "architecture, so drop model=")
         return load_classifier(cfg.checkpoint, data=dm.spec() if dm else None, trusted_modules=trusted)
     if not cfg.get("model") or dm is None:
         raise ConfigError("weights= needs model=<architecture> and data=<dataset> (e.g. model=resnet50 data=imagenet)")

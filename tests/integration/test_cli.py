@@ -340,3 +340,17 @@ def test_attack_beside_the_certified_curve_and_the_inside_check(checkpoint: Path
     run = subprocess.run([sys.executable, "-m", "rsmooth.cli.attack", f"checkpoint={checkpoint}",
                           f"paths.output_dir={tmp_path / 'bad'}", "attack.norm=l3"], capture_output=True, text=True)
     assert run.returncode == 2 and "attack.norm must be one of" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_results_file_and_model_mistakes_are_one_line(checkpoint: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("idx\tlabel\tpredict\tradius\tcorrect\ttime\n0\t1\t1\tabc\t1\t0:00:01\n")
+    for script, args, expect in (
+        ("rsmooth.cli.analyze", [f"inputs=[{bad}]"], f"{bad}:2: column radius: expected a number, got 'abc'"),
+        ("rsmooth.cli.analyze", [f"inputs=[{tmp_path / 'none.tsv'}]"], "no certification TSV matches"),
+        ("rsmooth.cli.certify", [f"checkpoint={checkpoint}", "model=resnet20"], "model= is for weights=PATH"),
+    ):
+        run = subprocess.run([sys.executable, "-m", script, *args, f"paths.output_dir={tmp_path / 'o'}"],
+                             capture_output=True, text=True)
+        assert run.returncode == 2, run.stderr[-2000:]
+        assert expect in run.stderr and "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1
