@@ -35,6 +35,14 @@ def test_linear_classifier_radius_is_sound_and_tight(margin: float) -> None:
     assert cert.radius <= exact
     assert cert.radius >= 0.95 * exact
     assert cert.norm == "l2" and cert.n == 200_000
+    # the closed-form attack δ* = −(wᵀx+b)w/‖w‖² reaches the boundary at exactly ‖δ*‖ = R: 10 % short of it g
+    # keeps its class, 10 % past it g flips (PREDICT at large n; g = f for a linear f)
+    w, b = model.w, model.b
+    delta = -(float(x.flatten() @ w) + b) * w / float(w @ w)
+    assert float(delta.norm()) == pytest.approx(exact, rel=1e-5)
+    for scale, expected in ((0.9, cert.prediction), (1.1, 1 - cert.prediction)):
+        moved = (x.flatten() + scale * delta).view(1, 4, 4)
+        assert smooth.predict(moved, n=200_000, alpha=0.001, batch_size=50_000).prediction == expected
 
 
 def test_linf_radius_of_linear_classifier_is_l2_over_sqrt_d() -> None:
