@@ -52,6 +52,7 @@ class CertifyCallback(pl.Callback):
         sequential_first: int = 1024,
         sequential_growth: float = 2.0,
         sequential_futility: float = 0.05,
+        sequential_final_share: float = 0.75,
     ) -> None:
         super().__init__()
         check_alpha(alpha)
@@ -71,7 +72,7 @@ class CertifyCallback(pl.Callback):
         self.mode = mode
         # sequential: n is the budget, stopping once ``radii`` are settled (same guarantee, fewer samples)
         self.schedule = SampleSchedule.geometric(
-            n, sequential_first, sequential_growth, sequential_futility) if mode == "sequential" else None
+            n, sequential_first, sequential_growth, sequential_futility, sequential_final_share) if mode == "sequential" else None
 
     def _due(self, trainer: pl.Trainer) -> bool:
         if trainer.sanity_checking or trainer.fast_dev_run:

@@ -223,16 +223,16 @@ class Smooth:
         schedule = schedule or SampleSchedule.geometric(n)
         if schedule.n_max != n:
             raise ConfigError(f"the sample schedule ends at {schedule.n_max}, not at the budget n={n}")
-        stage_alpha = schedule.stage_alpha(alpha)
+        levels = schedule.stage_alphas(alpha)
         rule = StoppingRule(self.certificate, schedule, alpha, dim, radii)
         self.prepare(dim)
-        votes = sequential_votes(self.counter, xs, ids, n0, schedule, batch_size, rule, progress)
-        # every stage's bounds are at α/K: the union bound over the K stages gives α in total
-        return [self._result(v, stage_alpha, alpha, dim) for v in votes]
+        stopped = sequential_votes(self.counter, xs, ids, n0, schedule, batch_size, rule, progress)
+        # stage k's bounds are at α_k, Σα_k = α: the union bound over the K stages gives α in total
+        return [self._result(v, levels[k], alpha, dim) for v, k in stopped]
 
     def _result(self, votes: VoteCounts, level: float, alpha: float, dim: int) -> CertifyResult:
         """The certificates of ``votes`` with confidence bounds at ``level``; ``alpha`` is the run's
-        total (they differ in sequential mode, where each stage's bounds are at α/K)."""
+        total (they differ in sequential mode, where stage k's bounds are at α_k)."""
         main = self.certificate.certify(votes, level, dim)
         extra = {}
         for cert in self.extra_certificates:

@@ -51,7 +51,7 @@ def sequential_plan(smooth: Smooth, cert: DictConfig) -> tuple[str, list[float] 
     seq = cert.get("sequential") or {}
     check_sequential_certificate(smooth.certificate)
     schedule = SampleSchedule.geometric(cert.n, seq.get("first", 1024), seq.get("growth", 2.0),
-                                        seq.get("futility", 0.05))
+                                        seq.get("futility", 0.05), seq.get("final_share", 0.75))
     radii = seq.get("radii")
     return mode, None if radii is None else [float(r) for r in radii], schedule
 
@@ -60,7 +60,8 @@ def provenance(smooth: Smooth, cert: DictConfig, checkpoint: dict[str, Any], dat
     """What a results file records about the run that wrote it; resuming compares all but the version."""
     alpha = None if smooth.exact else float(cert.alpha)
     mode, radii, schedule = sequential_plan(smooth, cert)
-    sequential = {} if schedule is None else {"stages": list(schedule.sizes), "stage_alpha": schedule.stage_alpha(alpha),
+    sequential = {} if schedule is None else {"stages": list(schedule.sizes),
+                                              "stage_alphas": list(schedule.stage_alphas(alpha)),  # type: ignore[arg-type]
                                               "radii": radii, "futility": schedule.futility}
     # primary settings first: a refused resume names the first field that differs
     return {

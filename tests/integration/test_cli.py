@@ -309,7 +309,7 @@ def test_sequential_mode_from_the_command_line(checkpoint: Path, tmp_path: Path)
     assert len(rows) == 8 and {r.n for r in rows} <= {256, 512, 1024, 2048} and min(r.n for r in rows) < 2048
     record = read_provenance(tsv)["certification"]
     assert record["mode"] == "sequential" and record["stages"] == [256, 512, 1024, 2048]
-    assert record["stage_alpha"] == pytest.approx(0.001 / 4) and record["radii"] == [0.0, 0.1]
+    assert sum(record["stage_alphas"]) == pytest.approx(0.001) and record["radii"] == [0.0, 0.1]
     with pytest.raises(ResultsFileError, match="mode"):
         certify(compose("certify", _certify_overrides(checkpoint, tsv, n=2048) + ["certification.max=9"]))
 

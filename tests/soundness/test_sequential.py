@@ -29,7 +29,10 @@ def half_space(p: float) -> tuple[Smooth, torch.Tensor, float]:
 def test_schedule_is_geometric_in_blocks_and_ends_at_the_budget() -> None:
     assert SampleSchedule.geometric(100_000).sizes == (1024, 2048, 4096, 8192, 16384, 32768, 65536, 100_000)
     assert SampleSchedule.geometric(500, first=1024).sizes == (500,)
-    assert SampleSchedule.geometric(100_000).stage_alpha(0.001) == pytest.approx(0.001 / 8)
+    levels = SampleSchedule.geometric(100_000).stage_alphas(0.001)  # 3/4 of α to the last stage
+    assert sum(levels) == pytest.approx(0.001) and levels[-1] == pytest.approx(0.00075)
+    assert levels[:-1] == pytest.approx([0.00025 / 7] * 7)
+    assert SampleSchedule((1024,)).stage_alphas(0.01) == (0.01,)
     for bad in ({"growth": 1.0}, {"first": 0}, {"growth": float("nan")}):
         with pytest.raises(ConfigError):
             SampleSchedule.geometric(1000, **bad)  # type: ignore[arg-type]
@@ -43,7 +46,7 @@ def test_run_to_the_budget_it_sees_exactly_the_fixed_n_counts() -> None:
     fixed = smooth.certify_many(xs, 64, 5000, 0.001, 700, mode="fixed")
     seq = smooth.certify_many(xs, 64, 5000, 0.001, 700, mode="sequential", radii=None)
     assert [r.count for r in seq] == [r.count for r in fixed] and {r.n for r in seq} == {5000}
-    # ... certified at α/K per stage, so never larger than fixed n's radius; the total stays α
+    # ... certified at α_K < α at the last stage, so never larger than fixed n's radius; the total stays α
     assert all(s.radius <= f.radius for s, f in zip(seq, fixed)) and {r.alpha for r in seq} == {0.001}
 
 
@@ -75,6 +78,8 @@ def test_gives_up_on_a_radius_out_of_reach_within_the_budget() -> None:
     assert all(0.5 < r.radius <= margin for r in bold + careful)
     with pytest.raises(ConfigError, match="futility"):
         SampleSchedule.geometric(1000, futility=0.5)
+    with pytest.raises(ConfigError, match="final_share"):
+        SampleSchedule.geometric(1000, final_share=1.0)
 
 
 class Quadrants(torch.nn.Module):
@@ -109,8 +114,9 @@ def test_coverage_holds_with_optional_stopping() -> None:
 
 def test_coverage_test_fails_without_the_union_bound() -> None:
     # every stage at the full α: peeking after each stage inflates the error well past α
-    with mock.patch.object(SampleSchedule, "stage_alpha", lambda self, a: a):
+    with mock.patch.object(SampleSchedule, "stage_alphas", lambda self, a: (a,) * self.stages):
         rate = _overclaim_rate(TRIALS, ALPHA)
+    print(f"every stage at the full alpha: over-claim rate {rate:.3f} (limit {ALPHA + MARGIN:.3f})")
     assert rate > ALPHA + MARGIN
 
 
