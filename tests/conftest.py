@@ -12,6 +12,14 @@ os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("WANDB_MODE", "offline")
 
 
+@pytest.fixture(autouse=True)
+def _table_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Functional-certificate tables go to this session's temporary directory, not ~/.cache."""
+    from rsmooth.certify.functional import CACHE_ENV
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path_factory.getbasetemp() / "tables"))
+
+
 class LinearTwoClass(nn.Module):
     """f(x) = 1[wᵀx + b > 0] as two logits (0, wᵀx + b): class 1 iff wᵀx + b > 0."""
 

@@ -3,6 +3,8 @@
 from rsmooth.noise.base import NORMS, EnumerableNoise, NoiseFamily, Norm
 from rsmooth.noise.exponential_linf import ExponentialLinfNoise
 from rsmooth.noise.gaussian import GaussianNoise
+from rsmooth.noise.mixed_linf import MixedLinfNoise
+from rsmooth.noise.power_l2 import PowerL2Noise
 from rsmooth.noise.splitting import DeterministicSplittingNoise, SplittingNoise, split_midpoint
 from rsmooth.noise.uniform_l1 import UniformL1Noise
 
@@ -12,8 +14,10 @@ __all__ = [
     "EnumerableNoise",
     "ExponentialLinfNoise",
     "GaussianNoise",
+    "MixedLinfNoise",
     "NoiseFamily",
     "Norm",
+    "PowerL2Noise",
     "SplittingNoise",
     "UniformL1Noise",
     "split_midpoint",

@@ -2,38 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 
 from rsmooth.certify.pure_dp import PureDPLinfCertificate, exponential_scale
 from rsmooth.noise.base import NoiseFamily, check_positive
-
-
-def sample_gamma(shape: float, count: int, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
-    """``count`` draws of Gamma(shape, 1), shape ≥ 1, in float64 (Marsaglia & Tsang 2000).
-
-    Exact rejection sampler: with d = shape − 1/3, c = 1/√(9d), x ~ N(0,1), u ~ U(0,1) and
-    v = (1 + cx)³, accept d·v when v > 0 and ln u < x²/2 + d − dv + d ln v. The acceptance rate is
-    above 0.95 for every shape ≥ 1 (above 0.99 for shape ≥ 10), so a few rounds finish every draw.
-    Uses ``generator`` only, in a fixed order: the same generator state gives the same draws.
-    """
-    if not shape >= 1.0:
-        raise ValueError(f"shape must be >= 1, got {shape}")
-    d = shape - 1.0 / 3.0
-    c = 1.0 / math.sqrt(9.0 * d)
-    out = torch.empty(count, dtype=torch.float64, device=device)
-    todo = torch.arange(count, device=device)
-    while todo.numel() > 0:
-        m = todo.numel()
-        x = torch.randn(m, generator=generator, device=device, dtype=torch.float64)
-        u = torch.rand(m, generator=generator, device=device, dtype=torch.float64)
-        v = (1.0 + c * x) ** 3
-        accept = (v > 0) & (torch.log(u) < 0.5 * x * x + d - d * v + d * torch.log(v.clamp_min(1e-300)))
-        out[todo[accept]] = d * v[accept]
-        todo = todo[~accept]
-    return out
+from rsmooth.noise.gamma import sample_gamma
 
 
 class ExponentialLinfNoise(NoiseFamily):

@@ -124,6 +124,8 @@ def test_every_experiment_composes_and_runs_one_step(tmp_path: Path, experiment:
         "certification.max=1",
         "certification.progress=false",
     ]
+    if "table" in compose("train", overrides).noise:  # a functional table: small, for one step
+        overrides.append("++noise.table={num_samples:4000,pilot_samples:2000,chunk:2000,radius_max:3.0}")
     cfg = compose("train", overrides)
     assert cfg.data._target_.startswith("rsmooth.data.")
     result = train(cfg)

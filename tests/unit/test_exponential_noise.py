@@ -14,10 +14,10 @@ from rsmooth.certify import VoteCounts, exponential_scale, pure_dp_radius
 from rsmooth.certify.pure_dp import PureDPLinfCertificate
 from rsmooth.errors import ConfigError
 from rsmooth.noise import ExponentialLinfNoise
-from rsmooth.noise.exponential_linf import sample_gamma
+from rsmooth.noise.gamma import sample_gamma
 
 
-@pytest.mark.parametrize("shape", [1.0, 3.5, 65.0, 3073.0])
+@pytest.mark.parametrize("shape", [0.5, 0.93, 1.0, 3.5, 65.0, 3073.0])
 def test_gamma_sampler_is_exact(shape: float) -> None:
     g = torch.Generator().manual_seed(int(shape * 10))
     draws = sample_gamma(shape, 20_000, g, torch.device("cpu")).numpy()
