@@ -78,11 +78,11 @@ class TableSettings:
     ``scale`` the family's σ in the input's dimension; ``alpha`` is α_D."""
 
     num_samples: int = 10**7
-    pilot_samples: int = 10**6
+    pilot_samples: int = 2 * 10**6
     alpha: float = 0.001
     radius_min: float = 0.02
     radius_max: float = 6.0
-    radius_ratio: float = 1.02
+    radius_ratio: float = 1.015
     seed: int = 0
     chunk: int = 10**6
 
