@@ -63,7 +63,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks, default_root_dir=str(out))
     for lg in loggers:
         lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
-    trainer.fit(module, datamodule=dm, ckpt_path=cfg.get("resume_from"))
+    # a resumed checkpoint is a user's file: tensors and plain containers only
+    trainer.fit(module, datamodule=dm, ckpt_path=cfg.get("resume_from"), weights_only=True)
     checkpoint = out / "checkpoints" / "final.ckpt"
     trainer.save_checkpoint(checkpoint)
 

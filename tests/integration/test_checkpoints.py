@@ -106,6 +106,20 @@ def test_resuming_training_with_another_noise_is_refused(checkpoint: Path, tmp_p
         train(cfg)
 
 
+def test_resuming_training_loads_the_checkpoint_with_weights_only(checkpoint: Path, tmp_path: Path) -> None:  # noqa: F811
+    """A matching run resumes from the checkpoint (Lightning loads it with weights_only=True) and goes on
+    from its epoch."""
+    cfg = compose("train", [
+        "data=fake", "model=digits_cnn", "data.num_classes=4", "data.input_shape=[1,8,8]", "data.train_size=64",
+        "data.test_size=24", "trainer.max_epochs=3", "trainer.accelerator=cpu", "logger=csv", "~callbacks",
+        "certification.enabled=false", f"paths.output_dir={tmp_path}", f"resume_from={checkpoint}", "noise.sigma=0.25",
+    ])
+    before = torch.load(checkpoint, map_location="cpu", weights_only=True)["epoch"]
+    result = train(cfg)
+    after = torch.load(result["checkpoint"], map_location="cpu", weights_only=True)
+    assert after["epoch"] == 3 > before
+
+
 LIGHTNING_FREE = """
 import sys
 from rsmooth.checkpoint import load_classifier
