@@ -56,6 +56,9 @@ TABLE_VERSION = 1
 MARGINS = (1.0, 1.5, 2.5, 4.0)
 #: environment variable naming the directory of cached tables (default ~/.cache/rsmooth/tables)
 CACHE_ENV = "RSMOOTH_CACHE_DIR"
+#: tables already loaded or built in this process, by cache path, with the file's (mtime, size) when read:
+#: a new certificate object (``noise.radius(p, d)`` builds one per call) reads an unchanged file once
+_LOADED: dict[str, tuple[tuple[int, int], FunctionalTable]] = {}
 
 
 class ShiftFamily(Protocol):
@@ -203,6 +206,11 @@ def build_table(family: ShiftFamily, dim: int, settings: TableSettings) -> Funct
     return FunctionalTable(radii, p_needed, table_key(family, dim, settings), time.perf_counter() - start, checks)
 
 
+def _signature(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size
+
+
 def load_or_build(family: ShiftFamily, dim: int, settings: TableSettings, directory: Path | None = None) -> FunctionalTable:
     """The cached table for (family, dim, settings), built and cached (atomically) when missing.
 
@@ -211,6 +219,8 @@ def load_or_build(family: ShiftFamily, dim: int, settings: TableSettings, direct
     key = table_key(family, dim, settings)
     directory = cache_dir() if directory is None else Path(directory)
     path = directory / f"{family.name}-d{dim}-{_digest(key)}.json"
+    if str(path) in _LOADED and path.is_file() and _LOADED[str(path)][0] == _signature(path):
+        return _LOADED[str(path)][1]
     if path.is_file():
         try:
             data = json.loads(path.read_text())
@@ -218,7 +228,9 @@ def load_or_build(family: ShiftFamily, dim: int, settings: TableSettings, direct
                 radii = np.asarray(data["radii"], dtype=np.float64)
                 p_needed = np.asarray(data["p_needed"], dtype=np.float64)
                 if radii.shape == p_needed.shape:
-                    return FunctionalTable(radii, p_needed, key, 0.0, dict(data.get("checks", {})))
+                    table = FunctionalTable(radii, p_needed, key, 0.0, dict(data.get("checks", {})))
+                    _LOADED[str(path)] = (_signature(path), table)
+                    return table
         except (ValueError, KeyError, TypeError):
             pass
     table = build_table(family, dim, settings)
@@ -227,6 +239,7 @@ def load_or_build(family: ShiftFamily, dim: int, settings: TableSettings, direct
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(table.to_json()))
         os.replace(tmp, path)
+        _LOADED[str(path)] = (_signature(path), FunctionalTable(table.radii, table.p_needed, key, 0.0, table.checks))
     except OSError:
         pass  # an unwritable cache only costs a rebuild next time
     return table

@@ -60,6 +60,13 @@ class NormEnvelope:
         self.cell_lo, self.cell_hi = torch.from_numpy(a), torch.from_numpy(b)
         self.cell_env = torch.from_numpy(cell_env)
         self.rate = rate
+        self._on_device: dict[torch.device, tuple[torch.Tensor, ...]] = {}
+
+    def _tables(self, device: torch.device) -> tuple[torch.Tensor, ...]:
+        """(cdf, cell_lo, cell_hi, cell_env) on ``device``, copied there once."""
+        if device not in self._on_device:
+            self._on_device[device] = tuple(t.to(device) for t in (self.cdf, self.cell_lo, self.cell_hi, self.cell_env))
+        return self._on_device[device]
 
     def log_density(self, m: np.ndarray | torch.Tensor) -> Any:
         """g(m) up to a constant (numpy or torch, float64)."""
@@ -70,10 +77,10 @@ class NormEnvelope:
 
     def sample(self, count: int, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
         """``count`` exact draws of m (float64 on ``device``); the generator is used in a fixed order."""
-        cdf = self.cdf.to(device)
+        cdf, cell_lo, cell_hi, cell_env = self._tables(device)
         out = torch.empty(count, dtype=torch.float64, device=device)
         todo = torch.arange(count, device=device)
-        cells = self.cell_lo.numel()
+        cells = cell_lo.numel()
         while todo.numel() > 0:
             n = todo.numel()
             pick = torch.rand(n, generator=generator, device=device, dtype=torch.float64)
@@ -81,9 +88,9 @@ class NormEnvelope:
             keep = torch.rand(n, generator=generator, device=device, dtype=torch.float64)
             piece = torch.searchsorted(cdf, pick, right=True).clamp_max(cells + 1)  # 0 left, 1..cells, cells+1 tail
             cell = (piece - 1).clamp(0, cells - 1)
-            lo, hi = self.cell_lo.to(device)[cell], self.cell_hi.to(device)[cell]
+            lo, hi = cell_lo[cell], cell_hi[cell]
             m = lo + (hi - lo) * where
-            env = self.cell_env.to(device)[cell]
+            env = cell_env[cell]
             left, tail = piece == 0, piece == cells + 1
             m_left = self.a0 * where.clamp_min(1e-300).pow(1.0 / (self.dim - self.k))
             m_tail = self.m_tail - torch.log1p(-where) / self.rate

@@ -174,6 +174,7 @@ def test_tables_are_cached_by_every_parameter_and_a_damaged_cache_is_rebuilt(tmp
     assert len(files) == 1 and first.build_seconds > 0
     again = load_or_build(family, 64, settings, tmp_path)
     assert again.build_seconds == 0.0 and np.array_equal(again.p_needed, first.p_needed)
+    assert load_or_build(family, 64, settings, tmp_path) is again  # an unchanged file is read once per process
     load_or_build(PowerL2Noise(0.25, 3), 64, settings, tmp_path)
     load_or_build(family, 32, settings, tmp_path)
     assert len(list(tmp_path.glob("*.json"))) == 3
