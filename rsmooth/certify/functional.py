@@ -20,16 +20,23 @@ Only a c just below the median of L matters, so the table needs one number per r
 
     p_needed(r) = upper bound on P_π0(L ≤ −c_r)   with a lower bound on P_π0(L ≥ c_r) above 1/2.
 
-Soundness of the table. c_r is chosen from a *pilot* sample (independent of the main sample), as the
-pilot's quantile of L at 0.5 − m for four margins m; the main sample of N draws gives one-sided
-Clopper–Pearson bounds on both probabilities at every (radius, margin), all union-bounded at α_D.
-A count compares L with the threshold moved by 1e-9·(1 + |c|) against the claim, so float64 rounding
-in L cannot help it. An input is certified at the largest grid radius r with p_needed(r) ≤ p̲_A
-(round down to the grid); its failure probability is α (for p̲_A) + α_D (for the table).
+Soundness of the table. For each radius, C candidate thresholds c are fixed before the main sample is
+drawn: the order statistics of L on an independent *pilot* sample at the levels of
+:func:`candidate_levels` (a window just below the median, in steps of ¼ of the main sample's standard
+error). The main sample of N draws gives one-sided Clopper–Pearson bounds on P(L ≥ c) and P(L ≤ −c) for
+every (radius, candidate), all 2·C·R of them union-bounded at α_D; per radius the table takes the largest
+candidate whose lower bound on P(L ≥ c) is above 1/2 (a bisection, as that count falls as c grows) and
+reports the upper bound on P(L ≤ −c) there. A count compares L with the threshold moved by 1e-9·(1 + |c|)
+against the claim it supports, so float64 rounding in L cannot help it. An input is certified at the
+largest grid radius r with p_needed(r) ≤ p̲_A (round down to the grid); its failure probability is
+α (for p̲_A) + α_D (for the table).
 
 The family supplies two things (duck-typed; this module imports no family):
 ``shift_statistics(dim, count, rng)`` → per-sample statistics of z ∼ π0 (count, s) float64 tensor (a few
 scalars per draw), and ``log_ratio(stats, radii, dim)`` → L(z) at δ* of each radius (count, R) float64.
+Optionally ``level_counter(stats, radii, dim, bins)`` → an object whose ``at_least(c)`` / ``at_most(c)``
+return #{L ≥ c_j} / #{L ≤ c_j} per radius without L per draw (never more / never less than the exact
+counts): the power family's sorted 2-D draws (:mod:`rsmooth.certify.power_counts`).
 """
 
 from __future__ import annotations
@@ -47,13 +54,11 @@ import numpy as np
 import torch
 
 from rsmooth.certify.certificate import ABSTAIN, Certificate, CertifiedRadius, VoteCounts
-from rsmooth.certify.stats import clopper_pearson_lower, clopper_pearson_upper
+from rsmooth.certify.stats import clopper_pearson_bounds, clopper_pearson_lower
 from rsmooth.errors import ConfigError
 
 #: bumped whenever the way a table is computed changes, so older cached tables are not reused
-TABLE_VERSION = 1
-#: the pilot quantile levels are 0.5 − m·MARGINS, m the base margin (see :func:`build_table`)
-MARGINS = (1.0, 1.5, 2.5, 4.0)
+TABLE_VERSION = 2
 #: environment variable naming the directory of cached tables (default ~/.cache/rsmooth/tables)
 CACHE_ENV = "RSMOOTH_CACHE_DIR"
 #: tables already loaded or built in this process, by cache path, with the file's (mtime, size) when read:
@@ -81,15 +86,18 @@ class TableSettings:
     ``scale`` the family's σ in the input's dimension; ``alpha`` is α_D."""
 
     num_samples: int = 10**7
-    pilot_samples: int = 2 * 10**6
+    pilot_samples: int = 2 * 10**5
     alpha: float = 0.001
     radius_min: float = 0.02
     radius_max: float = 6.0
-    radius_ratio: float = 1.015
+    radius_ratio: float = 1.01
     seed: int = 0
     chunk: int = 10**6
+    bins: int = 1024
 
     def __post_init__(self) -> None:
+        if isinstance(self.bins, bool) or not isinstance(self.bins, int) or self.bins < 1:
+            raise ConfigError(f"table bins must be an integer >= 1, got {self.bins!r}")
         for name in ("num_samples", "pilot_samples", "chunk"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1000:
@@ -147,32 +155,85 @@ def cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "rsmooth" / "tables"
 
 
-def _base_margin(settings: TableSettings, cells: int) -> float:
-    """Half-width that keeps P(L ≥ c) provably above 1/2 after the pilot's and the main sample's error.
+class SampleLevelCounter:
+    """Exact counts of {L ≥ c_j} and {L ≤ c_j} from L evaluated on every draw, (N, R) float64 (any family)."""
 
-    Main sample: a one-sided CP bound at α_D/cells sits ≈ z·½/√N below the estimate near 1/2, with
-    z = √(2 ln(cells/α_D)); pilot: its quantile's level is off by ≈ ½/√N_pilot (one standard error; the
-    larger margins of :data:`MARGINS` are there for the radii where the pilot erred further).
+    def __init__(self, log_ratios: torch.Tensor) -> None:
+        self.log_ratios = log_ratios
+
+    def at_least(self, c: np.ndarray) -> np.ndarray:
+        return torch.count_nonzero(self.log_ratios >= torch.as_tensor(c).view(1, -1), dim=0).numpy()
+
+    def at_most(self, c: np.ndarray) -> np.ndarray:
+        return torch.count_nonzero(self.log_ratios <= torch.as_tensor(c).view(1, -1), dim=0).numpy()
+
+
+def candidate_levels(settings: TableSettings, radii: int) -> tuple[np.ndarray, float]:
+    """The pilot quantile levels the thresholds c are taken at, ascending, and the per-bound level α_D/cells.
+
+    The threshold of a radius must keep a lower bound on P(L ≥ c) above 1/2, so the best c sits at the level
+    ≈ 1/2 − z·½/√N of L (z from the bound's level). The pilot places that level only to within ≈ ½/√N_pilot,
+    so the candidates cover 1/2 − 2w … 1/2 with w = z·½/√N + 6·½/√N_pilot, in steps of ¼ of the main
+    sample's standard error (the most a candidate grid can lose). Every (radius, candidate, side) is a cell of
+    the union bound, whether or not the search below looks at it.
     """
-    z = math.sqrt(2.0 * math.log(cells / settings.alpha))
-    return z * 0.5 / math.sqrt(settings.num_samples) + 0.5 / math.sqrt(settings.pilot_samples)
+    z = 0.0
+    for _ in range(3):  # z depends on the number of cells, which depends on z through w: a fixed point
+        step = 0.25 * 0.5 / math.sqrt(settings.num_samples)
+        width = (z if z else 6.0) * 0.5 / math.sqrt(settings.num_samples) + 6.0 * 0.5 / math.sqrt(settings.pilot_samples)
+        count = int(math.ceil(2.0 * width / step)) + 1
+        level = settings.alpha / (2 * count * radii)
+        z = math.sqrt(2.0 * math.log(1.0 / level))
+    levels = np.linspace(max(0.5 - 2.0 * width, 1e-6), 0.5, count)
+    return levels, level
+
+
+def _certify_radii(counter: Any, candidates: np.ndarray, n: int, level: float) -> np.ndarray:
+    """p_needed for a batch of radii: per radius, the largest candidate c (ascending, (R, C)) whose lower
+    bound on P(L ≥ c) is above 1/2, found by bisection (the count is non-increasing in c), and then the
+    upper bound on P(L ≤ −c). ≥ 1 where no candidate qualifies.
+
+    A count compares L with c moved by 1e-9·(1 + |c|) against the claim it supports, so float rounding
+    in L cannot help it."""
+    radii, count = candidates.shape
+    lo = np.full(radii, -1)  # largest index known to qualify (−1: none yet)
+    hi = np.full(radii, count)  # smallest index known not to
+    rows = np.arange(radii)
+    while np.any(hi - lo > 1):
+        mid = (lo + hi) // 2
+        mid_c = candidates[rows, np.clip(mid, 0, count - 1)]
+        above = counter.at_least(mid_c + 1e-9 * (1.0 + np.abs(mid_c)))
+        good = clopper_pearson_bounds(above, n, level)[0] > 0.5
+        active = hi - lo > 1
+        lo = np.where(active & good, mid, lo)
+        hi = np.where(active & ~good, mid, hi)
+    best = candidates[rows, np.clip(lo, 0, count - 1)]
+    below = counter.at_most(-best + 1e-9 * (1.0 + np.abs(best)))
+    p_needed = clopper_pearson_bounds(below, n, level)[1]
+    return np.where(lo >= 0, p_needed, np.inf)
 
 
 def build_table(family: ShiftFamily, dim: int, settings: TableSettings) -> FunctionalTable:
     """Estimate p_needed(r) over the radius grid from N fresh draws of π0 (see the module docstring).
 
-    Each radius costs one evaluation of L on the pilot and on the main draws (float64, CPU) and two counts.
+    Thresholds come from the pilot's quantiles of L (per radius, at :func:`candidate_levels`); counts come
+    from the family's ``level_counter`` when it has one (the power family: sorted 2-D draws, no per-draw L),
+    else from L on every draw, a few radii at a time.
     """
     start = time.perf_counter()
     radii = settings.radii(family.scale(dim))
-    cells = 2 * len(MARGINS) * len(radii)
-    level = settings.alpha / cells  # every bound of every cell, union-bounded
-    base = _base_margin(settings, cells)
-    levels = [0.5 - base * m for m in MARGINS]  # ascending margins: descending levels
-    if not levels[-1] > 0.0:
-        raise ConfigError(f"table num_samples={settings.num_samples} and pilot_samples={settings.pilot_samples} "
-                          "are too few for any margin below 1/2; use more samples")
+    levels, level = candidate_levels(settings, len(radii))
     pilot = family.shift_statistics(dim, settings.pilot_samples, np.random.default_rng([settings.seed, 1]))
+    # candidates[j] = the pilot's quantiles of L at radius j: order statistics, of which only the window
+    # [first, last] is sorted (after a partition around its ends)
+    picks = np.minimum((levels * settings.pilot_samples).astype(np.int64), settings.pilot_samples - 1)
+    first, last = int(picks[0]), int(picks[-1])
+    candidates = np.empty((len(radii), len(levels)))
+    for s in range(0, len(radii), 32):
+        pilot_l = family.log_ratio(pilot, radii[s : s + 32], dim).T.contiguous().numpy()  # (radii, pilot)
+        window = np.sort(np.partition(pilot_l, (first, last), axis=1)[:, first : last + 1], axis=1)
+        candidates[s : s + 32] = window[:, picks - first]
+    del pilot
     rng = np.random.default_rng([settings.seed, 2])
     chunks, remaining = [], settings.num_samples
     while remaining > 0:
@@ -181,27 +242,21 @@ def build_table(family: ShiftFamily, dim: int, settings: TableSettings) -> Funct
     main = torch.cat(chunks)
     del chunks
     n = settings.num_samples
-    needed: list[float] = []
-    for r in radii:
-        radius = np.asarray([r])
-        # thresholds from the pilot only (so the main sample's bounds hold for them), smallest margin first
-        thresholds = np.quantile(family.log_ratio(pilot, radius, dim)[:, 0].numpy(), levels)
-        log_ratio = family.log_ratio(main, radius, dim)[:, 0]
-        best = math.inf
-        for c in thresholds:
-            slack = 1e-9 * (1.0 + abs(float(c)))  # moves each comparison against the claim it supports
-            above = int(torch.count_nonzero(log_ratio >= c + slack))  # undercounts P(L ≥ c)
-            if clopper_pearson_lower(above, n, level) > 0.5:
-                below = int(torch.count_nonzero(log_ratio <= -c + slack))  # overcounts P(L ≤ −c)
-                best = clopper_pearson_upper(below, n, level)  # a larger c gives a smaller P(L ≤ −c)
-                break
-        if not best < 1.0:
-            break  # no p̲_A < 1 certifies r, nor (up to Monte Carlo noise) any larger radius
-        needed.append(best)
-    radii = radii[: len(needed)]
-    p_needed = np.asarray(needed, dtype=np.float64)
+    make_counter = getattr(family, "level_counter", None)
+    if make_counter is not None:
+        p_needed = _certify_radii(make_counter(main, radii, dim, settings.bins), candidates, n, level)
+    else:
+        batch = max(1, 2**24 // n)
+        p_needed = np.concatenate([
+            _certify_radii(SampleLevelCounter(family.log_ratio(main, radii[s : s + batch], dim)),
+                           candidates[s : s + batch], n, level)
+            for s in range(0, len(radii), batch)])
+    # the table stops at the first radius no p̲_A < 1 certifies (nor, up to Monte Carlo noise, any larger one)
+    stop = np.nonzero(~(p_needed < 1.0))[0]
+    keep = int(stop[0]) if stop.size else len(radii)
+    radii, p_needed = radii[:keep], p_needed[:keep]
     drops = int(np.count_nonzero(np.diff(p_needed) < 0)) if p_needed.size > 1 else 0
-    checks = {"radii": len(needed), "decreasing_steps": drops,
+    checks = {"radii": keep, "candidates": len(levels), "decreasing_steps": drops,
               "largest_decrease": float(-np.min(np.diff(p_needed))) if drops else 0.0}
     return FunctionalTable(radii, p_needed, table_key(family, dim, settings), time.perf_counter() - start, checks)
 

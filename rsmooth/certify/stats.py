@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
 from scipy.stats import binomtest
 from statsmodels.stats.proportion import proportion_confint
 
@@ -67,6 +68,16 @@ def clopper_pearson_upper(k: int, n: int, alpha: float) -> float:
     _check_counts(k, n)
     alpha = check_alpha(alpha)
     return float(proportion_confint(k, n, alpha=2 * alpha, method="beta")[1])
+
+
+def clopper_pearson_bounds(k: np.ndarray, n: int, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Elementwise one-sided (1 − α) Clopper–Pearson (lower, upper) bounds for an array of counts ``k`` of n
+    (the vector form of :func:`clopper_pearson_lower` / :func:`clopper_pearson_upper`)."""
+    k = np.asarray(k, dtype=np.int64)
+    if n < 1 or k.size and (k.min() < 0 or k.max() > n):
+        raise ValueError(f"counts must be in [0, n={n}]")
+    lower, upper = proportion_confint(k, n, alpha=2 * check_alpha(alpha), method="beta")
+    return np.asarray(lower, dtype=np.float64).reshape(k.shape), np.asarray(upper, dtype=np.float64).reshape(k.shape)
 
 
 def binomial_test_pvalue(n_a: int, n_b: int) -> float:

@@ -3,6 +3,7 @@
 from rsmooth.noise.base import NORMS, EnumerableNoise, NoiseFamily, Norm
 from rsmooth.noise.exponential_linf import ExponentialLinfNoise
 from rsmooth.noise.gaussian import GaussianNoise
+from rsmooth.noise.linf_power import LinfPowerNoise
 from rsmooth.noise.mixed_linf import MixedLinfNoise
 from rsmooth.noise.power_l2 import PowerL2Noise
 from rsmooth.noise.splitting import DeterministicSplittingNoise, SplittingNoise, split_midpoint
@@ -14,6 +15,7 @@ __all__ = [
     "EnumerableNoise",
     "ExponentialLinfNoise",
     "GaussianNoise",
+    "LinfPowerNoise",
     "MixedLinfNoise",
     "NoiseFamily",
     "Norm",

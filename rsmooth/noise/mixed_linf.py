@@ -158,6 +158,10 @@ class MixedLinfNoise(NoiseFamily):
         z = self.sample(x.shape[0], x[0].numel(), generator, x.device)
         return x + z.to(torch.float32).view_as(x)
 
+    def log_density(self, z: torch.Tensor) -> torch.Tensor:
+        """log π0(z) up to a constant, for rows of z (N, d) in float64 (σ in z's dimension)."""
+        return -self.k * torch.log(z.abs().amax(1)) - (z**2).sum(1) / (2.0 * self.scale(z.shape[1]) ** 2)
+
     # ------------------------------------------------------- the functional certificate's per-sample scalars
     def shift_statistics(self, dim: int, count: int, rng: np.random.Generator) -> torch.Tensor:
         """(‖z‖∞, max z, min z, Σz) for ``count`` draws z ∼ π0, (count, 4) float64, from d-dimensional

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from rsmooth.certify.functional import FunctionalCertificate, TableSettings
+from rsmooth.certify.power_counts import PowerL2LevelCounter
 from rsmooth.errors import ConfigError
 from rsmooth.noise.base import NoiseFamily, Norm, check_norm, check_positive
 from rsmooth.noise.gamma import sample_gamma
@@ -81,6 +82,11 @@ class PowerL2Noise(NoiseFamily):
         u = g / g.norm(dim=1, keepdim=True).clamp_min(1e-30)
         return x + (u * rho.to(torch.float32).unsqueeze(1)).view_as(x)
 
+    def log_density(self, z: torch.Tensor) -> torch.Tensor:
+        """log π0(z) up to a constant, for rows of z (N, d) in float64 (σ in z's dimension)."""
+        norm = z.norm(dim=1)
+        return -self.k * torch.log(norm) - norm**2 / (2.0 * self.scale(z.shape[1]) ** 2)
+
     # ----------------------------------------------------------- the functional certificate's 2-D reduction
     def shift_statistics(self, dim: int, count: int, rng: np.random.Generator) -> torch.Tensor:
         """(ρ², z₁) for ``count`` draws z ∼ π0, (count, 2) float64: ρ = σχ_{d−k}, z₁ = ρ·t with
@@ -102,6 +108,11 @@ class PowerL2Noise(NoiseFamily):
         if self.k:
             out -= (0.5 * self.k) * torch.log1p(u / rho2)
         return out
+
+    def level_counter(self, stats: torch.Tensor, radii: np.ndarray, dim: int, bins: int) -> PowerL2LevelCounter:
+        """Counts of {L ≥ c} and {L ≤ c} from the draws sorted by (ρ², z₁), without L per draw (the table's
+        fast path; :mod:`rsmooth.certify.power_counts`)."""
+        return PowerL2LevelCounter(stats, radii, self.scale(dim), self.k, bins)
 
     def default_certificate(self) -> FunctionalCertificate:
         return FunctionalCertificate(self, self.norm_choice, self.table_settings,

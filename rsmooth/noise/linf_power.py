@@ -1,0 +1,62 @@
+"""The pure ℓ∞ power family π0(z) ∝ ‖z‖∞^(−k)·exp(−‖z‖∞²/2σ²) (Zhang et al. 2020, eq. (10))."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from rsmooth.certify.coordinate_tv import CoordinateTVCertificate
+from rsmooth.errors import ConfigError
+from rsmooth.noise.base import NoiseFamily, check_positive
+from rsmooth.noise.gamma import sample_gamma
+from rsmooth.noise.power_l2 import check_power
+
+
+class LinfPowerNoise(NoiseFamily):
+    """z = a·s/‖s‖∞ with a = σ√(2G), G ∼ Gamma((d−k)/2), and s uniform on [−1, 1]^d (proof of Theorem 4).
+
+    Why: in "polar" form for the ℓ∞ norm, the surface of the cube of half-width a has measure ∝ a^{d−1}, so
+    ‖z‖∞ has density ∝ a^{d−1}·a^{−k}e^{−a²/2σ²} — a scaled χ with d − k degrees of freedom — and, π0 being a
+    function of ‖z‖∞ only, z/‖z‖∞ is uniform on the cube's surface, which s/‖s‖∞ is (each face equally
+    likely, uniform on it). Needs k < d.
+
+    The paper's negative example for ℓ∞ (Theorem 4: its certified ℓ∞ radius vanishes as d grows): here for
+    the Figure 4 comparison (``experiments/figure4_pareto.py``) and for training. Certified by
+    :class:`~rsmooth.certify.coordinate_tv.CoordinateTVCertificate` (total variation, coordinate by
+    coordinate; sound, no table).
+    """
+
+    name = "linf_power"
+
+    def __init__(self, sigma: float, k: float) -> None:
+        self.sigma = check_positive("sigma", sigma)
+        self.k = check_power(k)
+
+    def _params(self) -> dict[str, Any]:
+        return {"sigma": self.sigma, "k": self.k}
+
+    def check_dim(self, dim: int) -> None:
+        if not self.k < dim:
+            raise ConfigError(f"linf_power needs k < d, got k={self.k} for inputs of dimension d={dim}")
+
+    def perturb(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        x = x.float()
+        batch, dim = x.shape[0], x[0].numel()
+        self.check_dim(dim)
+        # ‖z‖∞ = σ·√(2·Gamma((d−k)/2)) in float64; the direction s/‖s‖∞ in float32
+        a = self.sigma * torch.sqrt(2.0 * sample_gamma((dim - self.k) / 2.0, batch, generator, x.device))
+        s = torch.rand(x.shape, generator=generator, device=x.device, dtype=torch.float32).view(batch, dim) * 2.0 - 1.0
+        direction = s / s.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)
+        return x + (direction * a.to(torch.float32).unsqueeze(1)).view_as(x)
+
+    def log_density(self, z: torch.Tensor) -> torch.Tensor:
+        """log π0(z) up to a constant, for rows of z (N, d) in float64."""
+        top = z.abs().amax(1)
+        return -self.k * torch.log(top) - top**2 / (2.0 * self.sigma**2)
+
+    def default_certificate(self) -> CoordinateTVCertificate:
+        return CoordinateTVCertificate(self.sigma, self.k)
+
+    def certificates(self) -> list[CoordinateTVCertificate]:  # type: ignore[override]
+        return [CoordinateTVCertificate(self.sigma, self.k), CoordinateTVCertificate(self.sigma, self.k, bilateral=True)]
