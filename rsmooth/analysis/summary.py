@@ -7,18 +7,38 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rsmooth.analysis.bounds import certificate_columns
 from rsmooth.analysis.curves import certified_accuracy, certified_accuracy_lower_bound, curve_points, load_rows
 from rsmooth.analysis.metrics import summarize_rows
 from rsmooth.analysis.plots import plot_curves
 from rsmooth.analysis.tables import markdown_table
+from rsmooth.certify.rows import CertificationRow
+from rsmooth.errors import ConfigError, ResultsFileNotFoundError
+
+
+def baseline_column(path: str | Path, norm: str) -> tuple[list[CertificationRow], str | None, str]:
+    """(rows, certificate, label) of a baseline results file read in threat norm ``norm``: its rows' own
+    radius when it is in ``norm``, else its first hard extra column in ``norm`` (e.g. the Gaussian run of
+    experiment=digits_gaussian_bounds holds Cohen's ℓ∞ and ℓ2 radii). A clear error when it has none."""
+    path = Path(path)
+    if not path.is_file():
+        raise ResultsFileNotFoundError(f"baseline results file {str(path)!r} does not exist")
+    rows = load_rows(path)
+    for column in certificate_columns(path, rows):
+        if column.hard and column.norm == norm:
+            certificate = None if column.name == (rows[0].certificate or "radius") else column.name
+            return rows, certificate, f"baseline: {rows[0].noise or path.stem} ({column.name})"
+    raise ConfigError(f"baseline {str(path)!r} holds no radius in {norm}; certify it in that norm "
+                      "(or with an extra certificate in it, e.g. cohen_linf)")
 
 
 def summarize_file(
     tsv: str | Path, radii: Sequence[float], out_dir: str | Path, norm: str, name: str = "certified",
-    extra: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None, baselines: Sequence[str | Path] = (),
 ) -> dict[str, Any]:
-    """Write ``certified_accuracy.png`` (the step curve and its Appendix-D bound) and
-    ``summary.json``/``summary.md`` next to the TSV; return the summary (plus ``extra``)."""
+    """Write ``certified_accuracy.png`` (the step curve and its Appendix-D bound, and each baseline's curve
+    in the same norm, :func:`baseline_column`) and ``summary.json``/``summary.md`` next to the TSV; return
+    the summary (plus ``extra``, and ``baselines``: certified accuracy at ``radii`` per baseline)."""
     rows = load_rows(tsv)
     out_dir = Path(out_dir)
     summary = summarize_rows(rows, radii)
@@ -29,11 +49,18 @@ def summarize_file(
         label = f"{name} (App. D lower bound, ρ=0.001)"
         curves[label] = (xs, certified_accuracy_lower_bound(rows, xs))
         dashed.append(label)
+    table = {name: summary.certified_accuracy}
+    compared: dict[str, list[float]] = {}
+    for path in baselines:
+        base_rows, certificate, label = baseline_column(path, norm)
+        base_xs = curve_points(base_rows, max(summary.radii) if summary.radii else 1.0, certificate)
+        curves[label] = (base_xs, certified_accuracy(base_rows, base_xs, certificate))
+        compared[label] = table[label] = certified_accuracy(base_rows, summary.radii, certificate)
     plot_curves(curves, out_dir / "certified_accuracy.png", norm=norm, dashed=dashed)
-    result = {**summary.as_dict(), "norm": norm, "tsv": str(tsv), **(extra or {})}
+    result = {**summary.as_dict(), "norm": norm, "tsv": str(tsv), **({"baselines": compared} if compared else {}),
+              **(extra or {})}
     (out_dir / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
     (out_dir / "summary.md").write_text(
-        markdown_table({name: summary.certified_accuracy}, summary.radii,
-                       extra={name: {"ACR": summary.acr, "abstain": summary.abstain}})
+        markdown_table(table, summary.radii, extra={name: {"ACR": summary.acr, "abstain": summary.abstain}})
     )
     return result

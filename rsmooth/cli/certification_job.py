@@ -21,7 +21,7 @@ from rsmooth.certify.sequential import MODES, SampleSchedule, check_sequential_c
 from rsmooth.certify.smooth import Smooth
 from rsmooth.certify.stats import check_alpha, check_count
 from rsmooth.config import resolve_device
-from rsmooth.errors import ConfigError
+from rsmooth.errors import ConfigError, ResultsFileNotFoundError
 from rsmooth.noise.base import NoiseFamily
 
 PRECISIONS: dict[str | None, torch.dtype | None] = {None: None, "fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -93,6 +93,10 @@ def run_certification_job(
     for name in ("n0", "n", "batch_size", "group_size"):
         check_count(f"certification.{name}", cert[name])
     check_count("certification.seed", cert.seed, minimum=0)
+    baselines = [str(b) for b in cert.get("baselines") or []]
+    for path in baselines:  # a missing baseline is refused now, not after hours of certifying
+        if not Path(path).is_file():
+            raise ResultsFileNotFoundError(f"certification.baselines: {path!r} does not exist")
     smooth = build_smooth(model, noise, num_classes, cert)
     indices = select_indices(len(dataset), cert.start, cert.end, cert.skip, cert.max)  # type: ignore[arg-type]
     if indices:
@@ -108,4 +112,4 @@ def run_certification_job(
     if done.table_seconds > 0.01:
         print(f"certificate tables built in {done.table_seconds:.2f} s (before the first row; in no row's time)")
     info = {"new_rows": len(done.rows), "already": already, "table_seconds": done.table_seconds}
-    return summarize_file(tsv, cert.radii, tsv.parent, smooth.certificate.norm, extra=info)
+    return summarize_file(tsv, cert.radii, tsv.parent, smooth.certificate.norm, extra=info, baselines=baselines)
