@@ -126,9 +126,10 @@ class PowerL2LevelCounter:
         self.sigma, self.k = float(sigma), float(k)
         self.radii = torch.as_tensor(np.asarray(radii, dtype=np.float64))
         n = stats.shape[0]
-        bins = max(1, min(int(bins), n))
-        self.width = width = -(-n // bins)  # ceil: the last bin is padded with z₁ = +∞
-        pad = bins * width - n
+        width = -(-n // max(1, min(int(bins), n)))  # draws per bin (ceil)
+        bins = -(-n // width)  # so that only the last bin is short: its padding is < width
+        self.width = width
+        pad = bins * width - n  # z₁ = +∞ fills the last bin; valid counts exclude it
         order = torch.argsort(stats[:, 0])
         p_binned = torch.cat([stats[order, 0], stats[order[-1:], 0].expand(pad)]).view(bins, width)
         z_binned = torch.cat([stats[order, 1], torch.full((pad,), float("inf"), dtype=torch.float64)]).view(bins, width)
@@ -136,8 +137,8 @@ class PowerL2LevelCounter:
         z_sorted, within = torch.sort(z_binned, dim=1)  # +∞ padding sorts last
         self.z1 = z_sorted
         self.p = torch.gather(p_binned, 1, within).view(-1)  # P of each draw, in the same (bin, z₁) order
-        self.valid = torch.full((bins, 1), width, dtype=torch.int64)
-        self.valid[-1] -= pad
+        # draws per bin that are real (not padding): width, except the last bin
+        self.valid = (n - torch.arange(bins, dtype=torch.int64) * width).clamp(0, width).view(bins, 1)
 
     def _split(self, c: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(first, last, ge, le): per (bin, radius), the sorted positions of T_lo and T_hi and the numbers of

@@ -28,6 +28,21 @@ def test_sorted_counts_bracket_the_exact_counts(dim: int, k: float, bins: int) -
         assert np.array_equal(fast.at_most(c), exact.at_most(c))
 
 
+@pytest.mark.parametrize(("count", "bins"), [(100_000, 1024), (4_000, 1024), (1_000, 3), (997, 1000)])
+def test_counts_are_exact_whatever_the_bins_leave_as_padding(count: int, bins: int) -> None:
+    """N not a multiple of the bin width (padding larger than one bin if split naively) must not count the
+    padding as draws: at a huge radius every draw has L ≤ −c, none has L ≥ c beyond the exact count."""
+    family = PowerL2Noise(0.25, 0.0)
+    stats = family.shift_statistics(64, count, np.random.default_rng(2))
+    radii = 0.25 * np.array([0.1, 1.0, 6.0])
+    exact = SampleLevelCounter(family.log_ratio(stats, radii, 64))
+    fast = PowerL2LevelCounter(stats, radii, 0.25, 0.0, bins)
+    c = exact.log_ratios.median(dim=0).values.numpy()
+    assert np.array_equal(fast.at_least(c), exact.at_least(c))
+    assert np.array_equal(fast.at_most(-c), exact.at_most(-c))
+    assert fast.at_most(-c)[-1] == count
+
+
 @pytest.mark.parametrize("shift", [-1.0, 1.0])
 def test_a_wrong_start_of_the_one_by_one_range_only_errs_on_the_safe_side(monkeypatch: pytest.MonkeyPatch,
                                                                             shift: float) -> None:
@@ -76,3 +91,15 @@ def test_root_from_below_is_below_the_root() -> None:
         assert torch.all(torch.isfinite(t))
         value = log_ratio(p, t, r, 0.3, k)
         assert torch.all(value <= c)  # at or left of the root: L(t) ≤ c
+
+
+@pytest.mark.parametrize("count", [4_000, 100_000])
+def test_small_tables_never_exceed_the_exact_gaussian_radius(count: int) -> None:
+    """k = 0 with N not a multiple of the default bins: every table radius is at most σΦ⁻¹(p)."""
+    from rsmooth.certify import cohen_radius
+    from rsmooth.certify.functional import TableSettings, build_table
+
+    table = build_table(PowerL2Noise(0.25, 0.0), 64, TableSettings(num_samples=count, pilot_samples=20_000,
+                                                                    radius_ratio=1.05))
+    for p in (0.6, 0.9, 0.99, 0.999, 0.99999):
+        assert table.radius(p) <= cohen_radius(p, 1 - p, 0.25)
