@@ -7,7 +7,7 @@ Left: each family's Pareto frontier of the accuracy term P_π0(‖z‖₂ ≤ 0.
 λ nor ε). Right: the value of eq. (7), max over λ, σ, k, against ε: the lower bound each family certifies for
 f# at x0 + δ. Definitions: :mod:`rsmooth.analysis.pareto`.
 
-    python experiments/figure4_pareto.py --out figure4        (about two minutes on 2 CPU cores)
+    python experiments/figure4_pareto.py --out figure4        (about 7 minutes on 2 CPU cores)
 """
 
 from __future__ import annotations
