@@ -9,7 +9,7 @@ import pytorch_lightning as pl
 
 from rsmooth.analysis.curves import certified_accuracy, curve_points
 from rsmooth.analysis.metrics import CertificationRows, summarize_rows
-from rsmooth.certify.loop import certify_examples, select_indices
+from rsmooth.certify.loop import certify_examples, group_size_setting, select_indices
 from rsmooth.certify.results_file import ResultsWriter
 from rsmooth.certify.sequential import MODES, SampleSchedule
 from rsmooth.certify.smooth import Smooth
@@ -45,7 +45,7 @@ class CertifyCallback(pl.Callback):
         alpha: float = 0.001,
         batch_size: int = 1000,
         radii: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
-        group_size: int = 8,
+        group_size: int | str | None = "auto",
         seed: int = 0,
         output_dir: str | None = None,
         mode: str = "fixed",
@@ -57,8 +57,9 @@ class CertifyCallback(pl.Callback):
         super().__init__()
         check_alpha(alpha)
         for name, v in (("every_n_epochs", every_n_epochs), ("n0", n0), ("n", n), ("batch_size", batch_size),
-                        ("skip", skip), ("group_size", group_size)):
+                        ("skip", skip)):
             check_count(name, v)
+        group_size_setting(group_size)
         self.every_n_epochs = every_n_epochs
         self.skip = skip
         self.max_examples = max_examples

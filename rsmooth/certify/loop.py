@@ -32,6 +32,19 @@ def select_indices(total: int, start: int = 0, end: int | None = None, skip: int
     return out
 
 
+def group_size_setting(value: int | str | None, name: str = "group_size") -> int | None:
+    """A group-size setting: an integer ≥ 1, or ``auto``/None (fill the batches, :func:`auto_group_size`)."""
+    if value is None or value == "auto":
+        return None
+    return check_count(name, value)
+
+
+def auto_group_size(batch_size: int, samples_per_input: int) -> int:
+    """Inputs per group so that even the smallest sampling phase fills a batch: ⌈batch / samples⌉
+    (e.g. n0 = 100 at batch 1000: 10 inputs share each selection batch). 1 when one input fills it."""
+    return max(1, -(-batch_size // max(1, samples_per_input)))
+
+
 def row_from_result(idx: int, label: int, result: CertifyResult, seconds: float, noise: str) -> CertificationRow:
     """The results-file row of one example's :class:`CertifyResult`."""
     return CertificationRow(
@@ -61,7 +74,7 @@ def certify_examples(
     alpha: float,
     batch_size: int,
     writer: ResultsWriter | None = None,
-    group_size: int = 1,
+    group_size: int | str | None = None,
     progress: bool = False,
     mode: str = "fixed",
     radii: Sequence[float] | None = None,
@@ -70,14 +83,20 @@ def certify_examples(
     """CERTIFY each ``dataset[i]`` for i in ``indices`` (skipping those already in ``writer``), with
     the dataset index i as the example id that seeds its noise.
 
-    ``group_size`` inputs share forward batches (useful when n is small); a row's ``time`` is its
-    group's wall time divided by the group size. Rows go to ``writer`` as soon as their group is done.
+    ``group_size`` inputs share forward batches; None or ``auto`` (default): enough to fill a batch
+    in the smallest phase (:func:`auto_group_size` of n0, of the first sequential stage, or of DSSN's L).
+    Results do not depend on it (each input's noise is its own); a row's ``time`` is its group's wall
+    time divided by the group size. Rows go to ``writer`` as soon as their group is done.
     ``mode``/``radii``/``schedule``: fixed-n or sequential CERTIFY (:meth:`Smooth.certify`).
     """
-    group_size = check_count("group_size", group_size)
+    size = group_size_setting(group_size)
     pending = [int(i) for i in indices if writer is None or int(i) not in writer.done]
     if not pending:
         return CertifiedExamples([], 0.0)
+    if size is None:
+        smallest = smooth.noise.num_draws() if smooth.exact else min(n0, n, schedule.sizes[0] if schedule else n)
+        size = auto_group_size(check_count("batch_size", batch_size), int(smallest or 1))
+    group_size = size
     table_seconds = smooth.prepare(int(torch.as_tensor(dataset[pending[0]][0]).numel()))
     groups = [pending[s : s + group_size] for s in range(0, len(pending), group_size)]
     iterator: Any = groups

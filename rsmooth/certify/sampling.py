@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from enum import IntEnum
 
 import torch
@@ -30,6 +31,27 @@ BLOCK_SIZE = 256
 RNG_SCHEME = f"block{BLOCK_SIZE}-splitmix64-torch.Generator-v1"
 
 _MASK64 = (1 << 64) - 1
+
+#: on CPU, rows drawn (in parallel, block by block) before batches are handed to the model
+CPU_FILL_ROWS = 4096
+#: … and at most this many bytes of them
+CPU_FILL_BYTES = 64 * 2**20
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _cpu_workers() -> int:
+    """Threads that draw noise blocks on CPU: torch's intra-op thread count (``torch.set_num_threads``)."""
+    return max(1, torch.get_num_threads())
+
+
+def _cpu_pool() -> ThreadPoolExecutor:
+    """A process-wide pool of ``_cpu_workers() - 1`` helper threads (the caller is the other one)."""
+    global _POOL
+    workers = max(1, _cpu_workers() - 1)
+    if _POOL is None or _POOL._max_workers != workers:
+        _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rsmooth-noise")
+    return _POOL
 
 
 class Phase(IntEnum):
@@ -60,7 +82,12 @@ class VoteCounter:
 
     Inputs are (m, C, H, W) in [0, 1], already validated. Forward batches hold ``batch_size``
     samples, laid out input-major, so one batch may hold copies of several inputs. The noise is
-    drawn and added in float32 outside autocast; only the forward pass may run in ``autocast_dtype``.
+    drawn and added in float32 outside autocast, into a buffer reused across batches; only the
+    forward pass may run in ``autocast_dtype``. ``channels_last`` hands the model its batches in that
+    memory layout (same values; the network's kernels, and so its logits, may differ).
+
+    Nothing in the loop reads a value back to the host: votes are summed on the device with
+    ``index_add_`` and the caller makes one transfer per call (``tests/unit/test_sampling_engine.py``).
     """
 
     def __init__(
@@ -70,9 +97,12 @@ class VoteCounter:
         num_classes: int,
         seed: int = 0,
         autocast_dtype: torch.dtype | None = None,
+        channels_last: bool = False,
     ) -> None:
         self.base, self.noise, self.num_classes = base, noise, num_classes
-        self.seed, self.autocast_dtype = seed, autocast_dtype
+        self.seed, self.autocast_dtype, self.channels_last = seed, autocast_dtype, channels_last
+        self._buffer_key: tuple[object, ...] | None = None
+        self._owner_buf = self._noisy_buf = torch.empty(0)
 
     def device(self) -> torch.device:
         for t in (*self.base.parameters(), *self.base.buffers()):
@@ -80,33 +110,97 @@ class VoteCounter:
         return torch.device("cpu")
 
     # ------------------------------------------------------------------ batches of noisy copies
+    def _buffers(self, rows: int, shape: torch.Size, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """(owner (rows,) int64, noisy (rows, C, H, W) float32) on ``device``, reused across calls."""
+        key = (rows, tuple(shape), device)
+        if self._buffer_key != key:
+            self._buffer_key = key
+            self._owner_buf = torch.empty(rows, dtype=torch.int64, device=device)
+            self._noisy_buf = torch.empty((rows, *shape), dtype=torch.float32, device=device)
+        return self._owner_buf, self._noisy_buf
+
+    def _fill_rows(self, batch_size: int, shape: torch.Size, device: torch.device) -> int:
+        """How many rows to draw before handing batches out: one batch on an accelerator (its kernels
+        run asynchronously anyway); on CPU, whole batches up to ~:data:`CPU_FILL_ROWS` rows (at most
+        :data:`CPU_FILL_BYTES`), so the blocks can be drawn in parallel in large enough pieces."""
+        if device.type != "cpu" or _cpu_workers() == 1:
+            return batch_size
+        row_bytes = 4 * max(1, shape.numel())
+        rows = max(batch_size, min(CPU_FILL_ROWS, CPU_FILL_BYTES // row_bytes))
+        return batch_size * (rows // batch_size)
+
+    def _draw_blocks(self, xs: torch.Tensor, tasks: list[tuple[int, int, int, int]], out: torch.Tensor) -> None:
+        """Draw each block (input i, block seed, first row, rows) into its rows of ``out``.
+
+        Blocks are independent (own generator, own rows), so on CPU they are drawn in parallel
+        by :func:`_cpu_workers` threads (torch releases the GIL in its kernels); the values do not
+        depend on which thread draws which block.
+        """
+        device = out.device
+        inference = torch.is_inference_mode_enabled()
+
+        def draw(part: list[tuple[int, int, int, int]]) -> None:
+            with torch.inference_mode(inference):
+                for i, seed, row, size in part:
+                    gen = torch.Generator(device=device)
+                    gen.manual_seed(seed)
+                    self.noise.perturb_into(xs[i], out[row : row + size], generator=gen)
+
+        workers = _cpu_workers() if device.type == "cpu" else 1
+        if workers == 1 or len(tasks) < 2 * workers:
+            draw(tasks)
+            return
+        futures = [_cpu_pool().submit(draw, tasks[w::workers]) for w in range(1, workers)]
+        draw(tasks[::workers])  # this thread draws its share too
+        for future in futures:
+            future.result()  # re-raises a worker's exception here
+
     def _random_batches(
         self, xs: torch.Tensor, num: int, phase: Phase, ids: Sequence[int], batch_size: int, start: int = 0
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """(owner (b,), noisy (b, C, H, W)) batches: copies ``start`` … ``start + num − 1`` of each input's
-        stream, seeded per block (``start`` is a multiple of :data:`BLOCK_SIZE`)."""
+        stream, seeded per block (``start`` is a multiple of :data:`BLOCK_SIZE`).
+
+        Blocks are drawn straight into one buffer of fill + BLOCK_SIZE rows (a block is never split
+        across two draws, which would change its values); every batch_size rows go to the model as a
+        view, and the rows past the last full batch move to the front. The yielded views are valid
+        until the next one is requested (the consumer runs the model on them first, in stream order).
+        """
         device, shape = xs.device, xs.shape[1:]
-        owners: list[torch.Tensor] = []
-        pieces: list[torch.Tensor] = []
-        pending = 0
+        fill = self._fill_rows(batch_size, shape, device)
+        owner_buf, noisy_buf = self._buffers(fill + BLOCK_SIZE, shape, device)
+        pos = 0  # rows of the buffer planned and not yet handed out
+        tasks: list[tuple[int, int, int, int]] = []  # blocks planned and not yet drawn
         first = start // BLOCK_SIZE
+
+        def flush(final: bool) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            nonlocal pos
+            self._draw_blocks(xs, tasks, noisy_buf)
+            tasks.clear()
+            done = 0
+            while pos - done >= batch_size or (final and pos > done):
+                size = min(batch_size, pos - done)
+                yield owner_buf[done : done + size], noisy_buf[done : done + size]
+                done += size
+            if pos > done:  # fewer than batch_size rows left, all at or after row `done` >= batch_size
+                noisy_buf[: pos - done].copy_(noisy_buf[done:pos])
+                owner_buf[: pos - done].copy_(owner_buf[done:pos])
+            pos -= done
+
         for i, example_id in enumerate(ids):
             for block, offset in enumerate(range(0, num, BLOCK_SIZE), start=first):
                 size = min(BLOCK_SIZE, num - offset)
-                gen = torch.Generator(device=device)
-                gen.manual_seed(block_seed(self.seed, example_id, phase, block))
-                pieces.append(self.noise.perturb(xs[i].expand(size, *shape), generator=gen))
-                owners.append(torch.full((size,), i, dtype=torch.int64, device=device))
-                pending += size
-                while pending >= batch_size:
-                    owner, noisy, owners, pieces = _take(owners, pieces, batch_size)
-                    pending -= batch_size
-                    yield owner, noisy
-        if pending:
-            yield _take(owners, pieces, pending)[:2]
+                tasks.append((i, block_seed(self.seed, example_id, phase, block), pos, size))
+                owner_buf[pos : pos + size].fill_(i)
+                pos += size
+                if pos >= fill:
+                    yield from flush(final=False)
+        if pos:
+            yield from flush(final=True)
 
     def _draw_batches(self, xs: torch.Tensor, num_draws: int, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """(owner, noisy) batches holding every draw j = 0 … L−1 of every input exactly once."""
+        """(owner, noisy) batches holding every draw j = 0 … L−1 of every input exactly once, L·m in all,
+        batches filled across inputs."""
         device = xs.device
         for start in range(0, xs.shape[0] * num_draws, batch_size):
             flat = torch.arange(start, min(start + batch_size, xs.shape[0] * num_draws), device=device)
@@ -144,6 +238,7 @@ class VoteCounter:
         k = self.num_classes
         device = self.device()
         counts = torch.zeros(m * k, dtype=torch.int64, device=device)
+        ones = torch.ones(0, dtype=torch.int64, device=device)
         if progress:
             from tqdm.auto import tqdm
 
@@ -153,6 +248,10 @@ class VoteCounter:
         try:
             with torch.inference_mode():
                 for owner, noisy in batches:
+                    if ones.shape[0] < owner.shape[0]:
+                        ones = torch.ones(owner.shape[0], dtype=torch.int64, device=device)
+                    if self.channels_last and noisy.ndim == 4:  # a layout change only: the same values
+                        noisy = noisy.contiguous(memory_format=torch.channels_last)
                     try:
                         with self._autocast(device):
                             logits = self.base(noisy)
@@ -162,8 +261,8 @@ class VoteCounter:
                                           f"{tuple(noisy.shape[1:])} (a batch of {noisy.shape[0]}): {first}") from err
                     if logits.ndim != 2 or logits.shape[1] != k:
                         raise ValueError(f"base classifier returned shape {tuple(logits.shape)}, expected (batch, {k})")
-                    # index_add_ (not bincount): no host sync on CUDA
-                    counts.index_add_(0, owner * k + logits.argmax(dim=1), torch.ones_like(owner))
+                    # index_add_ (not bincount, which reads min and max): no host sync on CUDA
+                    counts.index_add_(0, owner * k + logits.argmax(dim=1), ones[: owner.shape[0]])
         finally:
             self.base.train(was_training)
         return counts.view(m, k)
@@ -173,13 +272,3 @@ class VoteCounter:
             return contextlib.nullcontext()
         return torch.autocast(device_type=device.type, dtype=self.autocast_dtype)
 
-
-def _take(
-    owners: list[torch.Tensor], pieces: list[torch.Tensor], k: int
-) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
-    """The first k pending samples as one batch, and what is left (as one piece)."""
-    owner = owners[0] if len(owners) == 1 else torch.cat(owners)
-    noisy = pieces[0] if len(pieces) == 1 else torch.cat(pieces)
-    rest_o, rest_n = owner[k:], noisy[k:]
-    left = ([rest_o], [rest_n]) if rest_o.numel() else ([], [])
-    return owner[:k], noisy[:k], left[0], left[1]

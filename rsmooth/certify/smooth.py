@@ -77,6 +77,7 @@ class Smooth:
     ``seed`` always draws the same noise (:mod:`rsmooth.certify.sampling`). ``certificate`` (a
     :class:`Certificate` or a name from ``noise.certificates()``; default: the family's) gives the
     prediction and radius; each of ``extra_certificates`` adds a radius from the same counts.
+    ``autocast_dtype`` (bf16/fp16) and ``channels_last`` apply to the network's forward pass only.
     """
 
     def __init__(
@@ -88,6 +89,7 @@ class Smooth:
         certificate: Certificate | str | None = None,
         extra_certificates: Sequence[Certificate | str] = (),
         autocast_dtype: torch.dtype | None = None,
+        channels_last: bool = False,
     ) -> None:
         if not isinstance(noise, NoiseFamily):
             raise TypeError(f"noise must be a rsmooth.noise.NoiseFamily, got {type(noise).__name__}")
@@ -107,7 +109,7 @@ class Smooth:
             raise ConfigError(f"certificates {names} mix exact enumeration and Monte Carlo counts")
         if self.exact and noise.num_draws() is None:
             raise ConfigError(f"{self.certificate.name} needs exact enumeration, which {noise.describe()} cannot do")
-        self.counter = VoteCounter(base, noise, self.num_classes, self.seed, autocast_dtype)
+        self.counter = VoteCounter(base, noise, self.num_classes, self.seed, autocast_dtype, channels_last)
         self._prepared: set[int] = set()
 
     @property

@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 
 from rsmooth import __version__
 from rsmooth.analysis.summary import summarize_file
-from rsmooth.certify.loop import certify_examples, select_indices
+from rsmooth.certify.loop import certify_examples, group_size_setting, select_indices
 from rsmooth.certify.results_file import ResultsWriter
 from rsmooth.certify.sampling import RNG_SCHEME
 from rsmooth.certify.sequential import MODES, SampleSchedule, check_sequential_certificate
@@ -27,15 +27,41 @@ from rsmooth.noise.base import NoiseFamily
 PRECISIONS: dict[str | None, torch.dtype | None] = {None: None, "fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+#: forward-pass switches of the certification config; each may change the network's logits (never the noise)
+SPEED_SWITCHES = ("channels_last", "compile", "cudnn_benchmark")
+
+
+def speed_switches(cert: DictConfig) -> dict[str, bool]:
+    """The switches that are on (``certification.channels_last`` / ``compile`` / ``cudnn_benchmark``)."""
+    on = {}
+    for name in SPEED_SWITCHES:
+        value = cert.get(name, False)
+        if not isinstance(value, bool):
+            raise ConfigError(f"certification.{name} must be true or false, got {value!r}")
+        if value:
+            on[name] = True
+    return on
+
+
 def build_smooth(model: nn.Module, noise: NoiseFamily, num_classes: int, cert: DictConfig) -> Smooth:
-    """``Smooth`` from the certification config (device, seed, certificates, forward precision)."""
+    """``Smooth`` from the certification config (device, seed, certificates, forward precision and the
+    speed switches: channels_last memory layout, ``torch.compile`` of the network, cuDNN autotuning)."""
     precision = cert.get("precision")
     if precision not in PRECISIONS:
         raise ConfigError(f"certification.precision must be one of {sorted(k for k in PRECISIONS if k)} or null, "
                           f"got {precision!r}")
+    switches = speed_switches(cert)
     device = resolve_device(cert.device)
-    return Smooth(model.to(device), noise, num_classes, seed=cert.seed, certificate=cert.get("certificate"),
-                  extra_certificates=list(cert.get("extra_certificates") or []), autocast_dtype=PRECISIONS[precision])
+    model = model.to(device)
+    if switches.get("channels_last"):
+        model = model.to(memory_format=torch.channels_last)
+    if switches.get("cudnn_benchmark"):
+        torch.backends.cudnn.benchmark = True  # process-wide: cuDNN times the algorithms of each new shape
+    if switches.get("compile"):
+        model = torch.compile(model)  # type: ignore[assignment]  # compiled on the first batch of each shape
+    return Smooth(model, noise, num_classes, seed=cert.seed, certificate=cert.get("certificate"),
+                  extra_certificates=list(cert.get("extra_certificates") or []), autocast_dtype=PRECISIONS[precision],
+                  channels_last=bool(switches.get("channels_last")))
 
 
 def sequential_plan(smooth: Smooth, cert: DictConfig) -> tuple[str, list[float] | None, SampleSchedule | None]:
@@ -68,7 +94,8 @@ def provenance(smooth: Smooth, cert: DictConfig, checkpoint: dict[str, Any], dat
         "certification": {
             "mode": "exact" if smooth.exact else ("monte_carlo" if mode == "fixed" else "sequential"),
             "n0": None if smooth.exact else int(cert.n0), "n": None if smooth.exact else int(cert.n),
-            "alpha": alpha, "seed": smooth.seed, "precision": cert.get("precision"), **sequential,
+            "alpha": alpha, "seed": smooth.seed, "precision": cert.get("precision"), **speed_switches(cert),
+            **sequential,
         },
         "checkpoint": checkpoint,
         "data": data,
@@ -90,8 +117,9 @@ def run_certification_job(
     summary plus ``new_rows``, ``already`` and ``table_seconds`` (certificate tables, not in any row)."""
     # Everything a user can get wrong is checked before the results file is touched.
     check_alpha(cert.alpha)
-    for name in ("n0", "n", "batch_size", "group_size"):
+    for name in ("n0", "n", "batch_size"):
         check_count(f"certification.{name}", cert[name])
+    group_size_setting(cert.group_size, "certification.group_size")
     check_count("certification.seed", cert.seed, minimum=0)
     baselines = [str(b) for b in cert.get("baselines") or []]
     for path in baselines:  # a missing baseline is refused now, not after hours of certifying

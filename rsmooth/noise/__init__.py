@@ -1,6 +1,6 @@
 """Smoothing distributions (pure core: torch/numpy/scipy only). One module per family."""
 
-from rsmooth.noise.base import NORMS, EnumerableNoise, NoiseFamily, Norm
+from rsmooth.noise.base import NORMS, AdditiveNoise, EnumerableNoise, NoiseFamily, Norm
 from rsmooth.noise.exponential_linf import ExponentialLinfNoise
 from rsmooth.noise.gaussian import GaussianNoise
 from rsmooth.noise.linf_power import LinfPowerNoise
@@ -11,6 +11,7 @@ from rsmooth.noise.uniform_l1 import UniformL1Noise
 
 __all__ = [
     "NORMS",
+    "AdditiveNoise",
     "DeterministicSplittingNoise",
     "EnumerableNoise",
     "ExponentialLinfNoise",

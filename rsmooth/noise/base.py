@@ -6,6 +6,8 @@ means one new module, one YAML file in `conf/noise/` and one test:
 
 * ``perturb(x, generator)``: a noisy copy of a batch ``x`` of shape (B, C, H, W),
   float32, on ``x``'s device, drawn from ``generator`` only;
+* ``perturb_into(x, out, generator)``: the same draw written into a float32 buffer ``out``
+  (the sampling engine reuses one buffer across batches; additive families draw in place);
 * ``default_certificate()`` / ``certificates()``: the certificates
   (:mod:`rsmooth.certify.certificate`) that turn vote counts into radii for this
   distribution, the default first;
@@ -48,6 +50,14 @@ class NoiseFamily(ABC):
         ``generator`` (optional) makes the draw reproducible; it must live on
         ``x.device``.
         """
+
+    def perturb_into(self, x: torch.Tensor, out: torch.Tensor, generator: torch.Generator | None = None) -> None:
+        """Write ``len(out)`` noisy copies of one input ``x`` (C, H, W) into ``out`` (m, C, H, W), float32.
+
+        The values are exactly those of ``perturb(x.expand(m, C, H, W), generator)``. This default
+        allocates that result and copies it; :class:`AdditiveNoise` draws straight into ``out``.
+        """
+        out.copy_(self.perturb(x.expand(out.shape), generator))
 
     @abstractmethod
     def default_certificate(self) -> Certificate:
@@ -161,6 +171,32 @@ def check_norm(norm: str, allowed: tuple[str, ...]) -> Norm:
     return norm  # type: ignore[return-value]
 
 
+class AdditiveNoise(NoiseFamily):
+    """A family whose noisy copy is x + z with z ∼ π0 drawn independently of x, in float32.
+
+    Subclasses implement :meth:`sample_noise`; they may override :meth:`noise_into` to draw into a
+    buffer without allocating (Gaussian, uniform). ``perturb`` and ``perturb_into`` give the same bits:
+    x + z and z + x round alike.
+    """
+
+    @abstractmethod
+    def sample_noise(self, shape: torch.Size | tuple[int, ...], generator: torch.Generator | None,
+                     device: torch.device) -> torch.Tensor:
+        """z of shape (B, C, H, W), float32, on ``device``, drawn from ``generator`` only."""
+
+    def noise_into(self, out: torch.Tensor, generator: torch.Generator | None = None) -> None:
+        """Write z (same law and bits as :meth:`sample_noise` of ``out.shape``) into ``out``."""
+        out.copy_(self.sample_noise(out.shape, generator, out.device))
+
+    def perturb(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        x = x.float()  # noise is drawn and added in float32 whatever the model runs in
+        return x + self.sample_noise(x.shape, generator, x.device)
+
+    def perturb_into(self, x: torch.Tensor, out: torch.Tensor, generator: torch.Generator | None = None) -> None:
+        self.noise_into(out, generator)
+        out.add_(x)
+
+
 class EnumerableNoise(NoiseFamily):
     """A family with finitely many equally likely draws j = 0 … L−1, so that the smoothed
     classifier can be computed *exactly* from L base-classifier votes (DSSN, Levine & Feizi 2021).
@@ -179,6 +215,16 @@ class EnumerableNoise(NoiseFamily):
         """Noisy copies of x (B, C, H, W) for the draw indices ``draws`` (B,) in [0, L)."""
 
     def perturb(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """One uniformly random draw per example (training)."""
+        """One uniformly random draw per example (training).
+
+        The first batch of each input shape is checked with :meth:`check_input` (a misconfigured
+        pipeline fails at once, with a clear message); later batches are not, because the check
+        reads a value back to the host every step. A later off-grid value cannot leak an off-grid
+        draw: the transform itself rounds x·q to the grid. Certification checks every input.
+        """
+        checked: set[tuple[int, ...]] = self.__dict__.setdefault("_checked_shapes", set())
+        shape = tuple(x.shape[1:])
         draws = torch.randint(0, self.num_draws(), (x.shape[0],), generator=generator, device=x.device)
-        return self.perturb_draws(x, draws)
+        out = self.perturb_draws(x, draws, check=shape not in checked)
+        checked.add(shape)
+        return out

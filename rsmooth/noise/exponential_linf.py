@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 
 from rsmooth.certify.pure_dp import PureDPLinfCertificate, exponential_scale
-from rsmooth.noise.base import NoiseFamily, check_positive
+from rsmooth.noise.base import AdditiveNoise, check_positive
 from rsmooth.noise.gamma import sample_gamma
 
 
-class ExponentialLinfNoise(NoiseFamily):
+class ExponentialLinfNoise(AdditiveNoise):
     """π0(z) ∝ exp(−‖z‖∞/σ′), σ the per-coordinate standard deviation (SPEC §2.4).
 
     Sampler (Steinke & Ullman 2015): R ~ Gamma(d+1, σ′), then z ~ Uniform([−R, R]^d). The density of
@@ -34,14 +35,13 @@ class ExponentialLinfNoise(NoiseFamily):
         """σ′ for inputs of dimension ``dim``."""
         return exponential_scale(self.sigma, dim)
 
-    def perturb(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        x = x.float()
-        batch, dim = x.shape[0], x[0].numel()
-        radius = sample_gamma(dim + 1.0, batch, generator, x.device) * self.scale(dim)  # (B,) float64
-        u = torch.rand(x.shape, generator=generator, device=x.device, dtype=torch.float32)
-        # z = R·(2u − 1), drawn and added in float32 whatever the model runs in
-        z = (2.0 * u - 1.0) * radius.to(torch.float32).view(batch, *([1] * (x.dim() - 1)))
-        return x + z
+    def sample_noise(self, shape: torch.Size | tuple[int, ...], generator: torch.Generator | None,
+                     device: torch.device) -> torch.Tensor:
+        batch, dim = shape[0], math.prod(shape[1:])
+        radius = sample_gamma(dim + 1.0, batch, generator, device) * self.scale(dim)  # (B,) float64
+        u = torch.rand(shape, generator=generator, device=device, dtype=torch.float32)
+        # z = R·(2u − 1) in float32
+        return (2.0 * u - 1.0) * radius.to(torch.float32).view(batch, *([1] * (len(shape) - 1)))
 
     def default_certificate(self) -> PureDPLinfCertificate:
         return PureDPLinfCertificate(self.sigma)

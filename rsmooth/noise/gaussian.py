@@ -12,10 +12,10 @@ from rsmooth.certify.gaussian_bound import GaussianBoundCertificate
 from rsmooth.certify.lecuyer import LecuyerCertificate
 from rsmooth.certify.li_renyi import LiRenyiCertificate
 from rsmooth.certify.total_variation import TotalVariationCertificate
-from rsmooth.noise.base import NoiseFamily, Norm, check_norm, check_positive
+from rsmooth.noise.base import AdditiveNoise, Norm, check_norm, check_positive
 
 
-class GaussianNoise(NoiseFamily):
+class GaussianNoise(AdditiveNoise):
     """z ~ N(0, σ² I) added in pixel space (SPEC §2.1).
 
     Certified by :class:`~rsmooth.certify.cohen.CohenCertificate` (Cohen et al. 2019, Theorem 1):
@@ -31,11 +31,13 @@ class GaussianNoise(NoiseFamily):
     def _params(self) -> dict[str, Any]:
         return {"sigma": self.sigma, "norm": self.norm_choice}
 
-    def perturb(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        # Noise is drawn and added in float32 whatever the model runs in.
-        x = x.float()
-        z = torch.randn(x.shape, generator=generator, device=x.device, dtype=torch.float32)
-        return x + self.sigma * z
+    def sample_noise(self, shape: torch.Size | tuple[int, ...], generator: torch.Generator | None,
+                     device: torch.device) -> torch.Tensor:
+        return self.sigma * torch.randn(shape, generator=generator, device=device, dtype=torch.float32)
+
+    def noise_into(self, out: torch.Tensor, generator: torch.Generator | None = None) -> None:
+        torch.randn(out.shape, generator=generator, out=out)  # the same stream as randn(shape), no allocation
+        out.mul_(self.sigma)
 
     def default_certificate(self) -> CohenCertificate:
         return CohenCertificate(self.sigma, self.norm_choice)

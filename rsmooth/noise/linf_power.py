@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 
 from rsmooth.certify.coordinate_tv import CoordinateTVCertificate
 from rsmooth.errors import ConfigError
-from rsmooth.noise.base import NoiseFamily, check_positive
+from rsmooth.noise.base import AdditiveNoise, check_positive
 from rsmooth.noise.gamma import sample_gamma
 from rsmooth.noise.power_l2 import check_power
 
 
-class LinfPowerNoise(NoiseFamily):
+class LinfPowerNoise(AdditiveNoise):
     """z = a·s/‖s‖∞ with a = σ√(2G), G ∼ Gamma((d−k)/2), and s uniform on [−1, 1]^d (proof of Theorem 4).
 
     Why: in "polar" form for the ℓ∞ norm, the surface of the cube of half-width a has measure ∝ a^{d−1}, so
@@ -40,15 +41,15 @@ class LinfPowerNoise(NoiseFamily):
         if not self.k < dim:
             raise ConfigError(f"linf_power needs k < d, got k={self.k} for inputs of dimension d={dim}")
 
-    def perturb(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        x = x.float()
-        batch, dim = x.shape[0], x[0].numel()
+    def sample_noise(self, shape: torch.Size | tuple[int, ...], generator: torch.Generator | None,
+                     device: torch.device) -> torch.Tensor:
+        batch, dim = shape[0], math.prod(shape[1:])
         self.check_dim(dim)
         # ‖z‖∞ = σ·√(2·Gamma((d−k)/2)) in float64; the direction s/‖s‖∞ in float32
-        a = self.sigma * torch.sqrt(2.0 * sample_gamma((dim - self.k) / 2.0, batch, generator, x.device))
-        s = torch.rand(x.shape, generator=generator, device=x.device, dtype=torch.float32).view(batch, dim) * 2.0 - 1.0
+        a = self.sigma * torch.sqrt(2.0 * sample_gamma((dim - self.k) / 2.0, batch, generator, device))
+        s = torch.rand(shape, generator=generator, device=device, dtype=torch.float32).view(batch, dim) * 2.0 - 1.0
         direction = s / s.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)
-        return x + (direction * a.to(torch.float32).unsqueeze(1)).view_as(x)
+        return (direction * a.to(torch.float32).unsqueeze(1)).view(shape)
 
     def log_density(self, z: torch.Tensor) -> torch.Tensor:
         """log π0(z) up to a constant, for rows of z (N, d) in float64."""

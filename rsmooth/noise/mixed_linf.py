@@ -11,7 +11,7 @@ from scipy.special import erf
 
 from rsmooth.certify.functional import FunctionalCertificate, TableSettings
 from rsmooth.errors import ConfigError
-from rsmooth.noise.base import NoiseFamily, check_positive
+from rsmooth.noise.base import AdditiveNoise, check_positive
 from rsmooth.noise.power_l2 import check_power, matched_sigma
 
 #: cells of the piecewise-constant envelope of the density of m = ‖z‖∞
@@ -104,7 +104,7 @@ class NormEnvelope:
         return out
 
 
-class MixedLinfNoise(NoiseFamily):
+class MixedLinfNoise(AdditiveNoise):
     """Exact sampler (SPEC §2.3): m = ‖z‖∞ from :class:`NormEnvelope`; one coordinate, uniform, set to ±m
     (sign uniform); the other d − 1 coordinates i.i.d. N(0, σ²) truncated to [−m, m] (inverse CDF,
     z = σ√2·erfinv(erf(m/σ√2)·(2v − 1)), v uniform). All in float64, returned in float32.
@@ -153,10 +153,9 @@ class MixedLinfNoise(NoiseFamily):
         z[torch.arange(count, device=device), axis] = sign * m
         return z
 
-    def perturb(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        x = x.float()
-        z = self.sample(x.shape[0], x[0].numel(), generator, x.device)
-        return x + z.to(torch.float32).view_as(x)
+    def sample_noise(self, shape: torch.Size | tuple[int, ...], generator: torch.Generator | None,
+                     device: torch.device) -> torch.Tensor:
+        return self.sample(shape[0], math.prod(shape[1:]), generator, device).to(torch.float32).view(shape)
 
     def log_density(self, z: torch.Tensor) -> torch.Tensor:
         """log π0(z) up to a constant, for rows of z (N, d) in float64 (σ in z's dimension)."""

@@ -11,7 +11,7 @@ import torch
 from rsmooth.certify.functional import FunctionalCertificate, TableSettings
 from rsmooth.certify.power_counts import PowerL2LevelCounter
 from rsmooth.errors import ConfigError
-from rsmooth.noise.base import NoiseFamily, Norm, check_norm, check_positive
+from rsmooth.noise.base import AdditiveNoise, Norm, check_norm, check_positive
 from rsmooth.noise.gamma import sample_gamma
 
 
@@ -33,7 +33,7 @@ def matched_sigma(sigma0: float, k: float, dim: int) -> float:
     return sigma0 * math.sqrt((dim - 1.0) / (dim - 1.0 - k))
 
 
-class PowerL2Noise(NoiseFamily):
+class PowerL2Noise(AdditiveNoise):
     """z = ρ·u with ρ = σ·χ_{d−k} and u uniform on the unit sphere, independent (SPEC §2.2).
 
     In polar form the density of ‖z‖ is ∝ ρ^{d−1}·ρ^{−k}e^{−ρ²/2σ²} (Lemma 2 of the paper), a scaled
@@ -73,14 +73,14 @@ class PowerL2Noise(NoiseFamily):
         self.check_dim(dim)
         return matched_sigma(self.sigma, self.k, dim) if self.match_sigma0 else self.sigma
 
-    def perturb(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        x = x.float()
-        batch, dim = x.shape[0], x[0].numel()
+    def sample_noise(self, shape: torch.Size | tuple[int, ...], generator: torch.Generator | None,
+                     device: torch.device) -> torch.Tensor:
+        batch, dim = shape[0], math.prod(shape[1:])
         # ρ² = σ²·χ²_{d−k} = σ²·2·Gamma((d−k)/2, 1), in float64; the direction from a normalized Gaussian
-        rho = self.scale(dim) * torch.sqrt(2.0 * sample_gamma((dim - self.k) / 2.0, batch, generator, x.device))
-        g = torch.randn(x.shape, generator=generator, device=x.device, dtype=torch.float32).view(batch, dim)
+        rho = self.scale(dim) * torch.sqrt(2.0 * sample_gamma((dim - self.k) / 2.0, batch, generator, device))
+        g = torch.randn(shape, generator=generator, device=device, dtype=torch.float32).view(batch, dim)
         u = g / g.norm(dim=1, keepdim=True).clamp_min(1e-30)
-        return x + (u * rho.to(torch.float32).unsqueeze(1)).view_as(x)
+        return (u * rho.to(torch.float32).unsqueeze(1)).view(shape)
 
     def log_density(self, z: torch.Tensor) -> torch.Tensor:
         """log π0(z) up to a constant, for rows of z (N, d) in float64 (σ in z's dimension)."""

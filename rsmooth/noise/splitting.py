@@ -83,6 +83,7 @@ class DeterministicSplittingNoise(EnumerableNoise, LipschitzL1Noise):
             )
         self.lam = self.L / (2 * q)  # effective λ: the radius formulas of LipschitzL1Noise use it
         self._offsets: dict[int, torch.Tensor] = {}
+        self._device_offsets: dict[tuple[int, str], torch.Tensor] = {}  # (dim, device) → int32 copy
 
     def _params(self) -> dict[str, Any]:
         return {"sigma": self.sigma, "q": self.q, "seed": self.seed}
@@ -115,6 +116,7 @@ class DeterministicSplittingNoise(EnumerableNoise, LipschitzL1Noise):
             if vec.numel() != int(d) or (vec.numel() and (int(vec.min()) < 0 or int(vec.max()) >= self.L)):
                 raise ValueError(f"DSSN offsets for d={d} in the checkpoint are not in {{0..{self.L - 1}}}^{d}")
             self._offsets[int(d)] = vec
+        self._device_offsets.clear()
 
     # ---------------------------------------------------------------- sampling
     def check_input(self, x: torch.Tensor) -> None:
@@ -134,18 +136,31 @@ class DeterministicSplittingNoise(EnumerableNoise, LipschitzL1Noise):
         With a = x·q, m = (v + j) mod L and k = ceil((a − m − 1/2)/L) = ⌊(a − m − 1)/L⌋ + 1,
         hi = min(kL + m + 1/2, q)/q and lo = max((k−1)L + m + 1/2, 0)/q, so
         x̃ = (min(2kL + 2m + 1, 2q) + max(2(k−1)L + 2m + 1, 0)) / (4q).
+
+        int32 throughout (|2kL + 2m + 1| ≤ 2q + 4L + 1, far below 2³¹ for any q an image has), with
+        the offsets cached on x's device: no float64/int64 copy of the batch, no host transfer.
         """
         if check:
             self.check_input(x)
         b = x.shape[0]
         dim = int(x[0].numel())
-        a = torch.round(x.double() * self.q).long()  # (B, C, H, W) integers in [0, q]
-        v = self.offsets(dim).to(x.device).view(1, *x.shape[1:])
-        m = (v + draws.to(x.device).view(b, *([1] * (x.ndim - 1)))) % self.L
+        # x·q of a grid value k/q is within float32 rounding of k, so round() recovers k exactly
+        a = torch.round(x.float() * self.q).to(torch.int32)  # (B, C, H, W) integers in [0, q]
+        v = self.device_offsets(dim, x.device).view(1, *x.shape[1:])
+        m = (v + draws.to(device=x.device, dtype=torch.int32).view(b, *([1] * (x.ndim - 1)))) % self.L
         k = torch.div(a - m - 1, self.L, rounding_mode="floor") + 1
         hi = torch.clamp(2 * k * self.L + 2 * m + 1, max=2 * self.q)
         lo = torch.clamp(2 * (k - 1) * self.L + 2 * m + 1, min=0)
         return (hi + lo).float() / (4 * self.q)
+
+    def device_offsets(self, dim: int, device: torch.device) -> torch.Tensor:
+        """:meth:`offsets` as int32 on ``device``, copied there once."""
+        key = (dim, str(device))
+        cached = self._device_offsets.get(key)
+        if cached is None:
+            cached = self.offsets(dim).to(device=device, dtype=torch.int32)
+            self._device_offsets[key] = cached
+        return cached
 
     # ---------------------------------------------------------------- certificates
     def default_certificate(self) -> ExactSplittingCertificate:  # type: ignore[override]

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from rsmooth.certify.lipschitz_l1 import LipschitzL1Certificate
-from rsmooth.noise.base import NoiseFamily, check_positive
+from rsmooth.noise.base import AdditiveNoise, NoiseFamily, check_positive
 
 
 class LipschitzL1Noise(NoiseFamily):
@@ -32,7 +32,7 @@ class LipschitzL1Noise(NoiseFamily):
         return [LipschitzL1Certificate(self.lam), LipschitzL1Certificate(self.lam, bilateral=True)]
 
 
-class UniformL1Noise(LipschitzL1Noise):
+class UniformL1Noise(AdditiveNoise, LipschitzL1Noise):
     """z ~ Uniform([−λ, λ]^d) with λ = √3·σ (σ is the per-coordinate standard deviation; SPEC §2.5).
 
     Guarantee (Lee et al. 2019; Yang et al. 2020): each smoothed class probability is
@@ -41,7 +41,11 @@ class UniformL1Noise(LipschitzL1Noise):
 
     name = "uniform_l1"
 
-    def perturb(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        x = x.float()
-        u = torch.rand(x.shape, generator=generator, device=x.device, dtype=torch.float32)
-        return x + (2.0 * u - 1.0) * self.lam
+    def sample_noise(self, shape: torch.Size | tuple[int, ...], generator: torch.Generator | None,
+                     device: torch.device) -> torch.Tensor:
+        u = torch.rand(shape, generator=generator, device=device, dtype=torch.float32)
+        return (2.0 * u - 1.0) * self.lam
+
+    def noise_into(self, out: torch.Tensor, generator: torch.Generator | None = None) -> None:
+        torch.rand(out.shape, generator=generator, out=out)
+        out.mul_(2.0).sub_(1.0).mul_(self.lam)  # the roundings of (2u − 1)·λ, in place
