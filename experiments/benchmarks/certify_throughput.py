@@ -1,82 +1,402 @@
-"""Certify throughput vs forward-only throughput of the same model (SPEC §8 target: ≥ 97 %).
+"""Certification speed against the forward pass and against the peers (SPEC §8; issue "Performance").
 
-Both are measured in one run, interleaved, at the same batch size and device:
-* forward-only: the model on a pre-built batch, argmax, nothing else;
-* certify: the sampling loop (`Smooth.counter.count`) — per-example seeded noise, forward, argmax, vote count.
+Every figure comes from one run, the implementations alternating within each repetition (medians of
+``--repeats``), so drift on a noisy machine hits them alike. Sections (``--sections``):
 
-    python experiments/benchmarks/certify_throughput.py --model digits_cnn --batch-size 1000
-    python experiments/benchmarks/certify_throughput.py --model resnet110 --device cuda --batch-size 400
+* ``throughput``: for each model and noise family, CERTIFY's samples/s (rsmooth ``certify_many`` on a group
+  of inputs, n0 + n samples each; DSSN: its L draws) as a ratio to the forward-only floor (the model and
+  argmax on a pre-made noisy batch of the same size). For Gaussian noise also a reference-style loop
+  (Cohen et al.'s CERTIFY in this project's words: ``x.repeat``, ``randn_like``, per-batch ``.cpu()`` and a
+  Python count) and ART's ``PyTorchRandomizedSmoothing.certify`` (``pip install -e '.[bench]'``), both one
+  input at a time, compared with rsmooth certifying that one input (``rsmooth_single``: the same batches).
+* ``overhead``: the same three CERTIFYs on a near-free model (one linear layer, digits shape): µs per
+  sample beyond the forward pass.
+* ``grouping``: 64 digits images at n0 = 16, n = 128: one input per call vs batches filled across inputs
+  (``group_size: auto``); the results must be identical.
+* ``dssn``: evaluations per image (must be L) and seconds per image, one input per call (the old default)
+  vs filled batches, and uniform noise at the same σ (n0 + n samples) for comparison.
+* ``tables``: build and lookup time of the functional certificates (power_l2, mixed_linf) at each model's d.
 
-Prints samples/s for both and their ratio.
+    python experiments/benchmarks/certify_throughput.py --out bench.json
+    python experiments/benchmarks/certify_throughput.py --models resnet110 --device cuda --batch-size 400 \\
+        --precision bf16 --channels-last --sections throughput
 """
 
 from __future__ import annotations
 
-import argparse
-import time
+import rsmooth  # noqa: F401  # first: it sets OMP_WAIT_POLICY before torch loads OpenMP, as the CLIs do
 
+import argparse
+import json
+import math
+import os
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
 import torch
 from hydra.utils import instantiate
+from scipy.stats import beta, norm
+from torch import nn
 
-from rsmooth.certify import Phase, Smooth
+from rsmooth.certify import Smooth
+from rsmooth.certify.certificate import VoteCounts
+from rsmooth.certify.loop import auto_group_size
 from rsmooth.config import compose
 from rsmooth.models import build_classifier
-from rsmooth.noise import GaussianNoise
+from rsmooth.noise import DeterministicSplittingNoise, GaussianNoise, NoiseFamily, UniformL1Noise
 
 SHAPES = {"digits_cnn": (1, 8, 8), "resnet20": (3, 32, 32), "resnet110": (3, 32, 32), "wrn_40_2": (3, 32, 32),
           "resnet50": (3, 224, 224)}
+FAMILIES = ("gaussian", "uniform_l1", "ssn", "dssn", "exponential_linf", "power_l2", "mixed_linf", "linf_power")
+SIGMA = 0.25
 
 
-def _sync(device: torch.device) -> None:
+# ---------------------------------------------------------------------------------------------- set-up
+def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
 
 
+def build_model(name: str, device: torch.device, channels_last: bool) -> nn.Module:
+    """A randomly initialised network of the zoo (speed does not depend on the weights), or ``linear``."""
+    if name == "linear":
+        model: nn.Module = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    else:
+        shape = SHAPES[name]
+        factory = instantiate(compose("train", [f"model={name}"]).model)
+        model = build_classifier(factory, 10, shape, [0.5] * shape[0], [0.25] * shape[0])
+    model = model.to(device).eval()
+    return model.to(memory_format=torch.channels_last) if channels_last and name != "linear" else model
+
+
+def inputs(shape: tuple[int, ...], count: int, q: int) -> torch.Tensor:
+    """Real digits test images for (1, 8, 8) (q = 16); otherwise q-quantized random images."""
+    if shape == (1, 8, 8):
+        from sklearn.datasets import load_digits
+
+        images = load_digits().images[-count:] / 16.0
+        return torch.tensor(images, dtype=torch.float32).unsqueeze(1)
+    gen = torch.Generator().manual_seed(0)
+    return torch.randint(0, q + 1, (count, *shape), generator=gen).float() / q
+
+
+def family(name: str, q: int) -> NoiseFamily:
+    """The family as its conf/noise YAML builds it (σ = 0.25; DSSN σ = 0.5 at the data's q)."""
+    overrides = [f"noise={name}"] + ([f"noise.q={q}"] if name == "dssn" else [f"noise.sigma={SIGMA}"])
+    return instantiate(compose("train", overrides).noise)  # type: ignore[no-any-return]
+
+
+def median_rates(impls: dict[str, Callable[[], float]], repeats: int) -> dict[str, float]:
+    """Median of each implementation's rate over ``repeats`` rounds, alternating within a round."""
+    for fn in impls.values():  # warm-up
+        fn()
+    rates: dict[str, list[float]] = {k: [] for k in impls}
+    for r in range(repeats):
+        order = list(impls) if r % 2 == 0 else list(reversed(impls))  # neither goes first every time
+        for name in order:
+            rates[name].append(impls[name]())
+    return {k: statistics.median(v) for k, v in rates.items()}
+
+
+def forward_only(model: nn.Module, batch: torch.Tensor, samples: int, autocast: torch.dtype | None) -> Callable[[], float]:
+    """samples/s of the model + argmax on a pre-made noisy batch (the physical floor)."""
+    steps = max(1, samples // batch.shape[0])
+    device = batch.device
+
+    def run() -> float:
+        sync(device)
+        start = time.perf_counter()
+        with torch.inference_mode(), torch.autocast(device.type, autocast or torch.float32, enabled=autocast is not None):
+            for _ in range(steps):
+                model(batch).argmax(1)
+        sync(device)
+        return steps * batch.shape[0] / (time.perf_counter() - start)
+
+    return run
+
+
+# ---------------------------------------------------------------------------------------------- the peers
+def reference_certify(model: nn.Module, x: torch.Tensor, sigma: float, n0: int, n: int, alpha: float,
+                      batch_size: int, num_classes: int = 10) -> tuple[int, float]:
+    """Cohen et al.'s CERTIFY as their code does it, in this project's words: each batch repeats x, adds
+    ``randn_like`` noise, moves the predictions to the host and counts them in a Python loop."""
+
+    def sample(num: int) -> np.ndarray:
+        counts = np.zeros(num_classes, dtype=int)
+        with torch.no_grad():
+            while num > 0:
+                size = min(batch_size, num)
+                num -= size
+                batch = x.repeat((size, 1, 1, 1))
+                noise = torch.randn_like(batch) * sigma
+                for c in model(batch + noise).argmax(1).cpu().numpy():
+                    counts[c] += 1
+        return counts
+
+    guess = int(sample(n0).argmax())
+    n_a = int(sample(n)[guess])
+    p_lower = float(beta.ppf(alpha, n_a, n - n_a + 1)) if n_a > 0 else 0.0
+    return (guess, sigma * float(norm.ppf(p_lower))) if p_lower > 0.5 else (-1, 0.0)
+
+
+def art_certifier(model: nn.Module, shape: tuple[int, ...], sigma: float, n0: int, alpha: float) -> Any | None:
+    """ART's PyTorchRandomizedSmoothing on the same model, or None when ART is not installed."""
+    try:
+        from art.estimators.certification.randomized_smoothing import PyTorchRandomizedSmoothing
+    except ImportError:
+        return None
+    device_type = "gpu" if next(model.parameters()).is_cuda else "cpu"
+    return PyTorchRandomizedSmoothing(model=model, loss=nn.CrossEntropyLoss(), input_shape=shape, nb_classes=10,
+                                      clip_values=(0.0, 1.0), device_type=device_type, sample_size=n0,
+                                      scale=sigma, alpha=alpha)
+
+
+# ---------------------------------------------------------------------------------------------- sections
+def certify_rates(model: nn.Module, noise: NoiseFamily, xs: torch.Tensor, n0: int, n: int, batch: int,
+                  repeats: int, autocast: torch.dtype | None, channels_last: bool, peers: bool) -> dict[str, Any]:
+    """samples/s of forward-only, rsmooth CERTIFY (and, for Gaussian noise, the reference loop and ART)."""
+    device = xs.device
+    smooth = Smooth(model, noise, 10, autocast_dtype=autocast, channels_last=channels_last)
+    dim = int(xs[0].numel())
+    table_seconds = smooth.prepare(dim)
+    per_input = noise.num_draws() if smooth.exact else n0 + n
+    group = xs[: auto_group_size(batch, noise.num_draws() if smooth.exact else n0)]
+    noisy = noise.perturb(xs[:1].expand(batch, *xs.shape[1:]).contiguous(), torch.Generator(device).manual_seed(0))
+    if channels_last:
+        noisy = noisy.contiguous(memory_format=torch.channels_last)
+    impls: dict[str, Callable[[], float]] = {"forward": forward_only(model, noisy, len(group) * per_input, autocast)}
+
+    def rsmooth() -> float:
+        sync(device)
+        start = time.perf_counter()
+        smooth.certify_many(group, n0, n, 0.001, batch)
+        sync(device)
+        return len(group) * per_input / (time.perf_counter() - start)
+
+    impls["rsmooth"] = rsmooth
+    if peers and isinstance(noise, GaussianNoise):
+        # the peers certify one input at a time; so does this rsmooth call, with the very same batches
+        # (n0, then n in batch_size pieces), so batch-size effects on the network cancel out
+        def rsmooth_single() -> float:
+            sync(device)
+            start = time.perf_counter()
+            smooth.certify_many(xs[:1], n0, n, 0.001, batch)
+            sync(device)
+            return (n0 + n) / (time.perf_counter() - start)
+
+        impls["rsmooth_single"] = rsmooth_single
+
+        def reference() -> float:
+            sync(device)
+            start = time.perf_counter()
+            reference_certify(model, xs[0], noise.sigma, n0, n, 0.001, batch)
+            sync(device)
+            return (n0 + n) / (time.perf_counter() - start)
+
+        impls["reference"] = reference
+        art = art_certifier(model, tuple(xs.shape[1:]), noise.sigma, n0, 0.001)
+        if art is not None:
+            x0 = xs[:1].cpu().numpy()
+
+            def art_rate() -> float:
+                start = time.perf_counter()
+                art.certify(x0, n=n, batch_size=batch)
+                sync(device)
+                return (n0 + n) / (time.perf_counter() - start)
+
+            impls["art"] = art_rate
+    rates = median_rates(impls, repeats)
+    out: dict[str, Any] = {"samples_per_s": rates, "group": len(group), "samples_per_input": per_input,
+                           "table_seconds": table_seconds}
+    out["ratio_to_forward"] = {k: v / rates["forward"] for k, v in rates.items() if k != "forward"}
+    for peer in ("reference", "art"):
+        if peer in rates:
+            out[f"rsmooth_over_{peer}"] = rates["rsmooth_single"] / rates[peer]
+    return out
+
+
+def throughput(args: argparse.Namespace, device: torch.device, autocast: torch.dtype | None) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for model_name in args.models:
+        shape = SHAPES[model_name]
+        q = 16 if shape == (1, 8, 8) else 255
+        model = build_model(model_name, device, args.channels_last)
+        xs = inputs(shape, 64, q).to(device)
+        n = args.n if shape == (1, 8, 8) else args.n_large
+        for name in args.families:
+            noise = family(name, q)
+            r = certify_rates(model, noise, xs, args.n0, n, args.batch_size, args.repeats, autocast, args.channels_last,
+                              peers=True)
+            results[f"{model_name}/{name}"] = r
+            line = "  ".join(f"{k} {v:.3f}" for k, v in r["ratio_to_forward"].items())
+            print(f"{model_name:>10} {name:>16}: forward {r['samples_per_s']['forward']:>9,.0f}/s  ratio to forward: {line}"
+                  + "".join(f"  rsmooth_single/{p} {r[f'rsmooth_over_{p}']:.3f}" for p in ("reference", "art")
+                            if f"rsmooth_over_{p}" in r), flush=True)
+    return results
+
+
+def overhead(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
+    """µs per sample beyond the forward pass, near-free model (one linear layer), digits shape, Gaussian."""
+    model = build_model("linear", device, False)
+    xs = inputs((1, 8, 8), 64, 16).to(device)
+    n = args.overhead_n
+    r = certify_rates(model, GaussianNoise(SIGMA), xs, args.n0, n, args.batch_size, args.repeats, None, False, peers=True)
+    fwd_us = 1e6 / r["samples_per_s"]["forward"]
+    us = {k: 1e6 / v - fwd_us for k, v in r["samples_per_s"].items() if k != "forward"}
+    out = {"forward_us_per_sample": fwd_us, "overhead_us_per_sample": us}
+    if "reference" in us:  # one input each, the same batches
+        out["rsmooth_over_reference"] = us["rsmooth_single"] / us["reference"]
+    print(f"engine overhead beyond the forward pass (µs/sample; forward {fwd_us:.3f}): "
+          + "  ".join(f"{k} {v:.3f}" for k, v in us.items())
+          + (f"  rsmooth_single/reference {out['rsmooth_over_reference']:.2f}" if "rsmooth_over_reference" in out else ""))
+    return out
+
+
+def grouping(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
+    """64 digits images, n0 = 16, n = 128: one input per call vs filled batches; identical results."""
+    model = build_model("digits_cnn", device, False)
+    xs = inputs((1, 8, 8), 64, 16).to(device)
+    smooth = Smooth(model, GaussianNoise(SIGMA), 10)
+    n0, n, batch = 16, 128, args.batch_size
+    group = auto_group_size(batch, n0)
+    found: dict[str, list[Any]] = {}
+
+    def one_at_a_time() -> float:
+        start = time.perf_counter()
+        found["single"] = [smooth.certify_many(xs[i : i + 1], n0, n, 0.001, batch, ids=[i])[0] for i in range(64)]
+        sync(device)
+        return 64 / (time.perf_counter() - start)
+
+    def filled() -> float:
+        start = time.perf_counter()
+        res = []
+        for s in range(0, 64, group):
+            res += smooth.certify_many(xs[s : s + group], n0, n, 0.001, batch, ids=list(range(s, min(s + group, 64))))
+        found["grouped"] = res
+        sync(device)
+        return 64 / (time.perf_counter() - start)
+
+    rates = median_rates({"one_at_a_time": one_at_a_time, "filled": filled}, args.repeats)
+    identical = found["single"] == found["grouped"]
+    out = {"images_per_s": rates, "group": group, "speedup": rates["filled"] / rates["one_at_a_time"],
+           "identical_results": identical}
+    print(f"grouping (64 digits, n0=16, n=128, batch {batch}): one at a time {rates['one_at_a_time']:.1f} img/s, "
+          f"filled (group {group}) {rates['filled']:.1f} img/s, speed-up {out['speedup']:.2f}, identical: {identical}")
+    return out
+
+
+def dssn(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
+    """DSSN: L evaluations per image, seconds per image one at a time vs filled batches; uniform at equal σ."""
+    results: dict[str, Any] = {}
+    for model_name, q in (("digits_cnn", 16), ("resnet20", 255)):
+        shape = SHAPES[model_name]
+        model = build_model(model_name, device, False)
+        rows = [0]
+        model.register_forward_pre_hook(lambda _m, a: rows.__setitem__(0, rows[0] + a[0].shape[0]))
+        noise = DeterministicSplittingNoise(0.5, q)
+        count = auto_group_size(args.batch_size, noise.L)
+        xs = inputs(shape, max(count, 8), q).to(device)
+        smooth = Smooth(model, noise, 10)
+        uniform = Smooth(model, UniformL1Noise(0.5), 10)
+        n = args.n if shape == (1, 8, 8) else args.n_large
+        m = xs.shape[0]
+
+        def per_image(fn: Callable[[], None]) -> Callable[[], float]:
+            def run() -> float:
+                sync(device)
+                start = time.perf_counter()
+                fn()
+                sync(device)
+                return m / (time.perf_counter() - start)  # images/s
+            return run
+
+        impls = {
+            "dssn_one_at_a_time": per_image(lambda: [smooth.certify_many(xs[i : i + 1], 1, 1, 0.001, args.batch_size)
+                                                     for i in range(m)]),
+            "dssn_filled": per_image(lambda: [smooth.certify_many(xs[s : s + count], 1, 1, 0.001, args.batch_size)
+                                              for s in range(0, m, count)]),
+            "uniform_n0_plus_n": per_image(lambda: [uniform.certify_many(xs[s : s + 10], args.n0, n, 0.001, args.batch_size)
+                                                    for s in range(0, m, 10)]),
+        }
+        rows[0] = 0
+        smooth.certify_many(xs[:1], 1, 1, 0.001, args.batch_size)
+        evaluations = rows[0]
+        rates = median_rates(impls, args.repeats)
+        seconds = {k: 1.0 / v for k, v in rates.items()}
+        results[model_name] = {"L": noise.L, "evaluations_per_image": evaluations, "seconds_per_image": seconds,
+                               "uniform_n": args.n0 + n, "group": count}
+        print(f"dssn {model_name} (q={q}, L={noise.L}): {evaluations} evaluations/image; s/img one at a time "
+              f"{seconds['dssn_one_at_a_time']:.5f}, filled (group {count}) {seconds['dssn_filled']:.5f}; uniform "
+              f"(n0+n={args.n0 + n}) {seconds['uniform_n0_plus_n']:.4f}")
+    return results
+
+
+def tables(args: argparse.Namespace) -> dict[str, Any]:
+    """Build and lookup time of the functional certificates at each model's d (default table settings)."""
+    results: dict[str, Any] = {}
+    for model_name in args.models:
+        dim = math.prod(SHAPES[model_name])
+        for name in ("power_l2", "mixed_linf"):
+            noise = family(name, 255)
+            cert = noise.default_certificate()
+            start = time.perf_counter()
+            cert.prepare(dim)
+            build = time.perf_counter() - start
+            votes = VoteCounts(guess=3, counts=(0, 0, 0, 9900, 100, 0, 0, 0, 0, 0))
+            start = time.perf_counter()
+            for _ in range(1000):
+                cert.certify(votes, 0.001, dim)
+            lookup_ms = (time.perf_counter() - start)
+            results[f"{name}/d={dim}"] = {"build_s": build, "lookup_ms": lookup_ms}
+            print(f"table {name} d={dim}: build {build:.1f} s, lookup {lookup_ms:.3f} ms")
+    return results
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="digits_cnn", choices=sorted(SHAPES))
+    ap.add_argument("--sections", nargs="+", default=["overhead", "grouping", "dssn", "throughput", "tables"],
+                    choices=["throughput", "overhead", "grouping", "dssn", "tables"])
+    ap.add_argument("--models", nargs="+", default=["digits_cnn", "resnet20"], choices=sorted(SHAPES))
+    ap.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
     ap.add_argument("--batch-size", type=int, default=1000)
-    ap.add_argument("--samples", type=int, default=50_000, help="samples per timed repetition")
+    ap.add_argument("--n0", type=int, default=100)
+    ap.add_argument("--n", type=int, default=10_000, help="estimation samples per digits image")
+    ap.add_argument("--n-large", type=int, default=900, help="estimation samples per 3x32x32 or larger image")
+    ap.add_argument("--overhead-n", type=int, default=200_000)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--precision", choices=["bf16", "fp16"], default=None, help="autocast for the network only")
     ap.add_argument("--channels-last", action="store_true")
+    ap.add_argument("--out", default=None, help="write the results as JSON here")
     args = ap.parse_args()
 
     device = torch.device(args.device)
-    shape = SHAPES[args.model]
-    factory = instantiate(compose("train", [f"model={args.model}"]).model)
-    model = build_classifier(factory, 10, shape, [0.5] * shape[0], [0.25] * shape[0]).to(device).eval()
-    if args.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    x = torch.rand(shape, device=device)
-    smooth = Smooth(model, GaussianNoise(0.25), 10)
-    batch = torch.rand((args.batch_size, *shape), device=device)
-    steps = max(1, args.samples // args.batch_size)
-    total = steps * args.batch_size
-
-    def forward_only() -> float:
-        _sync(device)
-        t = time.perf_counter()
-        with torch.inference_mode():
-            for _ in range(steps):
-                model(batch).argmax(1)
-        _sync(device)
-        return total / (time.perf_counter() - t)
-
-    def certify_loop() -> float:
-        _sync(device)
-        t = time.perf_counter()
-        smooth.counter.count(x.unsqueeze(0), total, Phase.ESTIMATION, [0], args.batch_size).cpu()
-        return total / (time.perf_counter() - t)
-
-    forward_only(), certify_loop()  # warm-up
-    fwd, cert = [], []
-    for _ in range(args.repeats):  # interleaved, so drift hits both alike
-        fwd.append(forward_only())
-        cert.append(certify_loop())
-    f, c = sorted(fwd)[len(fwd) // 2], sorted(cert)[len(cert) // 2]
-    print(f"model={args.model} device={device} batch={args.batch_size} threads={torch.get_num_threads()}")
-    print(f"forward-only: {f:,.0f} samples/s   certify: {c:,.0f} samples/s   ratio: {c / f:.3f}")
+    autocast = {"bf16": torch.bfloat16, "fp16": torch.float16, None: None}[args.precision]
+    header = {"device": str(device), "threads": torch.get_num_threads(), "batch_size": args.batch_size,
+              "repeats": args.repeats, "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
+              "precision": args.precision, "channels_last": args.channels_last,
+              "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY")}
+    if device.type == "cuda":
+        header["gpu"] = torch.cuda.get_device_name(device)
+    print(" ".join(f"{k}={v}" for k, v in header.items()), flush=True)
+    report: dict[str, Any] = {"setup": header}
+    for section in args.sections:
+        if section == "throughput":
+            report[section] = throughput(args, device, autocast)
+        elif section == "overhead":
+            report[section] = overhead(args, device)
+        elif section == "grouping":
+            report[section] = grouping(args, device)
+        elif section == "dssn":
+            report[section] = dssn(args, device)
+        else:
+            report[section] = tables(args)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(report, f, indent=1, default=str)
 
 
 if __name__ == "__main__":

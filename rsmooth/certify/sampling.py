@@ -140,9 +140,9 @@ class VoteCounter:
         inference = torch.is_inference_mode_enabled()
 
         def draw(part: list[tuple[int, int, int, int]]) -> None:
+            gen = torch.Generator(device=device)  # reseeding resets its whole state: as good as a new one
             with torch.inference_mode(inference):
                 for i, seed, row, size in part:
-                    gen = torch.Generator(device=device)
                     gen.manual_seed(seed)
                     self.noise.perturb_into(xs[i], out[row : row + size], generator=gen)
 

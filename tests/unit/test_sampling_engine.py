@@ -1,0 +1,319 @@
+"""The sampling engine's performance contract (issue "Performance"): no host transfer per batch,
+noise drawn and added in float32 in every family (autocast on), a reused buffer that gives exactly the
+votes of drawing each block on its own, batches filled across inputs, DSSN's L evaluations per image."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from rsmooth.certify import Smooth
+from rsmooth.certify import sampling
+from rsmooth.certify.loop import auto_group_size, certify_examples, group_size_setting
+from rsmooth.certify.sampling import BLOCK_SIZE, Phase, VoteCounter, block_seed
+from rsmooth.cli.certification_job import build_smooth, speed_switches
+from rsmooth.config import compose, config_dir
+from rsmooth.errors import ConfigError
+from rsmooth.noise import AdditiveNoise, DeterministicSplittingNoise, GaussianNoise, NoiseFamily, SplittingNoise
+from rsmooth.noise.splitting import split_midpoint
+
+#: every family that has landed: one YAML per family in conf/noise/
+NOISE_NAMES = sorted(p.stem for p in (config_dir() / "noise").glob("*.yaml"))
+
+
+def conf_noise(name: str) -> NoiseFamily:
+    return instantiate(compose("train", [f"noise={name}"]).noise)  # type: ignore[no-any-return]
+
+
+def grid_inputs(noise: NoiseFamily, m: int, seed: int = 0) -> torch.Tensor:
+    """m images (1, 8, 8) on the family's q-grid (DSSN) or the digits grid (q = 16)."""
+    q = getattr(noise, "q", 16)
+    return torch.randint(0, q + 1, (m, 1, 8, 8), generator=torch.Generator().manual_seed(seed)).float() / q
+
+
+class Recorder(nn.Module):
+    """A linear classifier that keeps every batch it is handed (and its dtype and layout)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(64, 10)
+        self.batches: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.batches.append(x.detach().clone(memory_format=torch.preserve_format))
+        return self.linear(x.flatten(1))
+
+
+# ------------------------------------------------------------------------------ no host transfer per batch
+class HostReads(TorchDispatchMode):
+    """Counts the aten ops that read device values back to the host (.item(), bool(), nonzero …)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        if func in (torch.ops.aten._local_scalar_dense.default, torch.ops.aten.nonzero.default):
+            self.reads += 1
+        return func(*args, **(kwargs or {}))
+
+
+@contextmanager
+def count_host_transfers(monkeypatch: pytest.MonkeyPatch) -> Iterator[HostReads]:
+    """Count .item()/bool()/int()/nonzero (via the dispatcher; this thread's ops, so the caller runs the
+    engine with one noise thread) and .cpu()/.numpy()/.tolist() calls (a no-op on CPU, but still a call)."""
+    mode = HostReads()
+    for name in ("cpu", "numpy", "tolist"):
+        original = getattr(torch.Tensor, name)
+
+        def spy(self: torch.Tensor, *a: object, _orig: object = original, **k: object) -> object:
+            mode.reads += 1
+            return _orig(self, *a, **k)  # type: ignore[operator]
+
+        monkeypatch.setattr(torch.Tensor, name, spy)
+    monkeypatch.setattr(sampling, "_cpu_workers", lambda: 1)
+    with mode:
+        yield mode
+    monkeypatch.undo()
+
+
+@pytest.mark.parametrize("name", ["gaussian", "uniform_l1", "ssn", "dssn"])
+def test_sampling_loop_reads_nothing_back_per_batch(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    noise = conf_noise(name)
+    model = Recorder()
+    counter = VoteCounter(model, noise, 10, seed=3)
+    xs = grid_inputs(noise, 3)
+    with count_host_transfers(monkeypatch) as spy:
+        if noise.num_draws() is None:
+            votes = counter.count(xs, 3000, Phase.ESTIMATION, [0, 1, 2], batch_size=100)
+        else:
+            votes = counter.count_draws(xs, batch_size=100)
+    assert len(model.batches) >= 9  # many batches …
+    assert spy.reads == 0  # … and not one value read back while sampling
+    assert int(votes.sum()) == sum(b.shape[0] for b in model.batches)
+
+
+def test_certify_reads_back_per_call_not_per_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole of CERTIFY: its host reads do not grow with the number of batches."""
+    smooth = Smooth(Recorder(), GaussianNoise(0.25), 10)
+    xs = grid_inputs(smooth.noise, 2)
+    reads = []
+    for n in (1_000, 20_000):
+        with count_host_transfers(monkeypatch) as spy:
+            smooth.certify_many(xs, 100, n, 0.001, batch_size=200)
+        reads.append(spy.reads)
+    assert reads[0] == reads[1]
+    assert reads[1] <= 10  # a handful per call: selection counts, estimation counts
+
+
+def test_the_host_transfer_check_can_fail(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loop that reads its votes back per batch (as the reference codes do) is caught."""
+
+    class PerBatchRead(VoteCounter):
+        def _count(self, batches, m, total, progress):  # type: ignore[no-untyped-def]
+            for owner, noisy in batches:
+                self.base(noisy).argmax(1).cpu()
+            return torch.zeros(m, self.num_classes, dtype=torch.int64)
+
+    counter = PerBatchRead(Recorder(), GaussianNoise(0.25), 10)
+    with count_host_transfers(monkeypatch) as spy:
+        counter.count(torch.rand(1, 1, 8, 8), 1000, Phase.ESTIMATION, [0], batch_size=100)
+    assert spy.reads == 10
+
+
+# ------------------------------------------------------------------------------ float32 noise, autocast on
+def check_float32_noise(noise: NoiseFamily) -> None:
+    """The model's input is float32 and equals x + z computed in float32 (additive families; z from the
+    family's own sampler and not on a half-precision grid), or the splitting transform computed apart."""
+    x = grid_inputs(noise, 1, seed=5)
+    model = Recorder()
+    counter = VoteCounter(model, noise, 10, seed=11, autocast_dtype=torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # even a caller's autocast must not reach the noise
+        if noise.num_draws() is None:
+            counter.count(x, BLOCK_SIZE, Phase.ESTIMATION, [4], batch_size=BLOCK_SIZE)
+        else:
+            counter.count_draws(x, batch_size=10_000)
+    (seen,) = model.batches
+    assert seen.dtype == torch.float32
+    gen = torch.Generator().manual_seed(block_seed(11, 4, Phase.ESTIMATION, 0))
+    shape = (BLOCK_SIZE, *x.shape[1:])
+    if isinstance(noise, AdditiveNoise):
+        z = noise.sample_noise(shape, gen, x.device)
+        assert z.dtype == torch.float32
+        for half in (torch.bfloat16, torch.float16):  # float32 draws almost never sit on a 16-bit grid
+            assert (z.to(half).float() == z).float().mean() < 0.2, f"noise drawn in {half}"
+        assert torch.equal(seen, x.float() + z)  # added in float32: bit for bit
+        return
+    if isinstance(noise, DeterministicSplittingNoise):  # every draw j, from the offsets, in float64
+        j = torch.arange(noise.L).view(-1, 1)
+        s = ((noise.offsets(64).view(1, -1) + j) % noise.L + 0.5).double() / noise.q
+        expected = split_midpoint(x.double().flatten().view(1, -1), s, 2 * noise.lam).view(-1, *x.shape[1:])
+    else:
+        assert isinstance(noise, SplittingNoise)
+        s = torch.rand(shape, generator=gen, dtype=torch.float32) * (2 * noise.lam)
+        expected = split_midpoint(x.double(), s.double(), 2 * noise.lam)
+    assert torch.allclose(seen.double(), expected, rtol=0, atol=2e-7)  # half precision is off by ~1e-3
+
+
+@pytest.mark.parametrize("name", NOISE_NAMES)
+def test_every_family_hands_the_model_float32_x_plus_z(name: str) -> None:
+    check_float32_noise(conf_noise(name))
+
+
+class GaussianDrawnInHalf(GaussianNoise):
+    def sample_noise(self, shape, generator, device):  # type: ignore[no-untyped-def]
+        return (self.sigma * torch.randn(shape, generator=generator, device=device).to(torch.bfloat16)).float()
+
+
+class GaussianAddedInHalf(GaussianNoise):
+    def perturb_into(self, x, out, generator=None):  # type: ignore[no-untyped-def]
+        self.noise_into(out, generator)
+        out.copy_(out.half() + x.half())
+
+
+@pytest.mark.parametrize("broken", [GaussianDrawnInHalf(0.25), GaussianAddedInHalf(0.25)])
+def test_the_float32_check_fails_on_half_precision_noise(broken: NoiseFamily) -> None:
+    with pytest.raises(AssertionError):
+        check_float32_noise(broken)
+
+
+# ------------------------------------------------------------------------------ the buffer gives the same votes
+def votes_block_by_block(model: nn.Module, noise: NoiseFamily, xs: torch.Tensor, num: int, phase: Phase,
+                         ids: list[int], seed: int, start: int = 0) -> torch.Tensor:
+    """The definition: each block drawn on its own by ``perturb`` and classified on its own."""
+    out = torch.zeros(len(ids), 10, dtype=torch.int64)
+    with torch.inference_mode():
+        for i, example_id in enumerate(ids):
+            for block, offset in enumerate(range(0, num, BLOCK_SIZE), start=start // BLOCK_SIZE):
+                size = min(BLOCK_SIZE, num - offset)
+                gen = torch.Generator().manual_seed(block_seed(seed, example_id, phase, block))
+                noisy = noise.perturb(xs[i : i + 1].expand(size, *xs.shape[1:]), generator=gen)
+                out[i] += torch.bincount(model(noisy).argmax(1), minlength=10)
+    return out
+
+
+@pytest.mark.parametrize("name", NOISE_NAMES)
+def test_buffered_parallel_engine_gives_the_block_by_block_votes(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    noise = conf_noise(name)
+    if noise.num_draws() is not None:
+        pytest.skip("enumerated family: no random blocks")
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10)).eval()
+    xs = grid_inputs(noise, 3)
+    ids = [5, 0, 9]
+    expected = votes_block_by_block(model, noise, xs, 700, Phase.SELECTION, ids, seed=2, start=512)
+    for workers, fill in ((1, 4096), (2, 4096), (2, 300), (3, 64)):
+        monkeypatch.setattr(sampling, "_cpu_workers", lambda w=workers: w)
+        monkeypatch.setattr(sampling, "CPU_FILL_ROWS", fill)
+        for batch in (1, 7, 256, 333, 5000):
+            counter = VoteCounter(model, noise, 10, seed=2)
+            got = counter.count(xs, 700, Phase.SELECTION, ids, batch_size=batch, start=512)
+            assert torch.equal(got, expected), (workers, fill, batch)
+
+
+def test_perturb_into_equals_perturb_bit_for_bit() -> None:
+    for name in NOISE_NAMES:
+        noise = conf_noise(name)
+        x = grid_inputs(noise, 1)[0]
+        out = torch.empty(40, *x.shape)
+        noise.perturb_into(x, out, torch.Generator().manual_seed(1))
+        assert torch.equal(out, noise.perturb(x.expand(40, *x.shape), torch.Generator().manual_seed(1))), name
+
+
+def test_a_worker_error_reaches_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Failing(GaussianNoise):
+        def noise_into(self, out, generator=None):  # type: ignore[no-untyped-def]
+            raise RuntimeError("sampler broke")
+
+    monkeypatch.setattr(sampling, "_cpu_workers", lambda: 2)
+    counter = VoteCounter(Recorder(), Failing(0.25), 10)
+    with pytest.raises(RuntimeError, match="sampler broke"):
+        counter.count(torch.rand(1, 1, 8, 8), 4 * BLOCK_SIZE, Phase.ESTIMATION, [0], batch_size=BLOCK_SIZE)
+
+
+# ------------------------------------------------------------------------------ filled batches
+def test_auto_group_size_fills_the_smallest_phase() -> None:
+    assert auto_group_size(1000, 100) == 10
+    assert auto_group_size(1000, 16) == 63
+    assert auto_group_size(1000, 27) == 38  # DSSN on digits: L = 27
+    assert auto_group_size(1000, 100_000) == 1
+    assert group_size_setting("auto") is None and group_size_setting(None) is None
+    assert group_size_setting(4) == 4
+    with pytest.raises(ConfigError, match="group_size"):
+        group_size_setting("many")
+
+
+def test_filled_batches_give_one_at_a_time_results() -> None:
+    torch.manual_seed(0)
+    smooth = Smooth(nn.Sequential(nn.Flatten(), nn.Linear(64, 10)).eval(), GaussianNoise(0.25), 10)
+    data = [(x, 3) for x in grid_inputs(smooth.noise, 20)]
+    auto = certify_examples(smooth, data, range(20), n0=16, n=128, alpha=0.001, batch_size=1000).rows
+    single = certify_examples(smooth, data, range(20), n0=16, n=128, alpha=0.001, batch_size=1000, group_size=1).rows
+    strip = lambda rows: [r.__dict__ | {"time": 0} for r in rows]  # noqa: E731
+    assert strip(auto) == strip(single)
+
+
+def test_dssn_evaluates_each_draw_once_in_full_batches() -> None:
+    noise = DeterministicSplittingNoise(0.5, 16)  # L = 27
+    model = Recorder()
+    smooth = Smooth(model, noise, 10)
+    data = [(x, 1) for x in grid_inputs(noise, 50)]
+    certify_examples(smooth, data, range(50), n0=1, n=1, alpha=0.001, batch_size=100)
+    sizes = [b.shape[0] for b in model.batches]
+    assert sum(sizes) == 50 * noise.L  # exactly L evaluations per image
+    group = auto_group_size(100, noise.L)  # 4 images (108 draws) per group: one full batch and 8 left
+    assert group == 4
+    assert sizes.count(100) == 12 and len(sizes) == 25  # 12 full groups + 2 images in the last: 13 partial
+    assert noise._device_offsets[(64, "cpu")].dtype == torch.int32  # offsets kept on the device, int32
+
+
+def test_dssn_training_checks_the_first_batch_only() -> None:
+    noise = DeterministicSplittingNoise(0.5, 16)
+    with pytest.raises(ValueError, match="quantized"):
+        noise.perturb(torch.full((2, 1, 8, 8), 0.51))
+    noise.perturb(torch.full((2, 1, 8, 8), 0.5))  # first good batch of this shape: checked, passes
+    later = noise.perturb(torch.full((2, 1, 8, 8), 0.51), torch.Generator().manual_seed(3))  # not checked …
+    on_grid = noise.perturb(torch.full((2, 1, 8, 8), 0.5), torch.Generator().manual_seed(3))
+    assert torch.equal(later, on_grid)  # … and rounded to the grid by the transform: 0.51·16 → 8
+    with pytest.raises(ValueError, match="quantized"):  # a new shape is checked again
+        noise.perturb(torch.full((2, 1, 4, 4), 0.51))
+
+
+# ------------------------------------------------------------------------------ speed switches
+def test_speed_switches_are_checked_and_recorded() -> None:
+    cert = OmegaConf.create({"device": "cpu", "seed": 0, "precision": None, "channels_last": True,
+                             "compile": False, "cudnn_benchmark": False})
+    assert speed_switches(cert) == {"channels_last": True}
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(144, 10))
+    seen: list[torch.Tensor] = []
+    model.register_forward_pre_hook(lambda _m, a: seen.append(a[0]))
+    smooth = build_smooth(model, GaussianNoise(0.25), 10, cert)
+    assert smooth.base[0].weight.is_contiguous(memory_format=torch.channels_last)
+    xs = torch.rand(2, 1, 8, 8)
+    votes = smooth.counter.count(xs, 300, Phase.ESTIMATION, [0, 1], batch_size=128)
+    assert all(b.is_contiguous(memory_format=torch.channels_last) for b in seen)
+    plain = VoteCounter(model.to(memory_format=torch.contiguous_format), GaussianNoise(0.25), 10)
+    assert (votes - plain.count(xs, 300, Phase.ESTIMATION, [0, 1], batch_size=128)).abs().max() <= 2
+    with pytest.raises(ConfigError, match="certification.compile must be true or false"):
+        speed_switches(OmegaConf.create({"compile": "yes"}))
+
+
+@pytest.mark.slow
+def test_compiled_network_certifies_like_the_eager_one() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 10)).eval()
+    cert = OmegaConf.create({"device": "cpu", "seed": 0, "precision": None, "compile": True})
+    compiled = build_smooth(model, GaussianNoise(0.25), 10, cert)
+    eager = Smooth(model, GaussianNoise(0.25), 10)
+    xs = torch.rand(3, 1, 8, 8)
+    a = compiled.certify_many(xs, 50, 500, 0.001, 128)
+    b = eager.certify_many(xs, 50, 500, 0.001, 128)
+    assert [r.prediction for r in a] == [r.prediction for r in b]
+    assert all(abs(r.count - s.count) <= 2 for r, s in zip(a, b))
