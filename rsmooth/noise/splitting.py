@@ -136,9 +136,11 @@ class DeterministicSplittingNoise(EnumerableNoise, LipschitzL1Noise):
         With a = x·q, m = (v + j) mod L and k = ceil((a − m − 1/2)/L) = ⌊(a − m − 1)/L⌋ + 1,
         hi = min(kL + m + 1/2, q)/q and lo = max((k−1)L + m + 1/2, 0)/q, so
         x̃ = (min(2kL + 2m + 1, 2q) + max(2(k−1)L + 2m + 1, 0)) / (4q).
+        Writing r = (a − m − 1) mod L = (a − 1 − v − j) mod L, so that kL = a − m − 1 − r + L:
+        2kL + 2m + 1 = b + 2L − 1 and 2(k−1)L + 2m + 1 = b − 1 with b = 2(a − r).
 
-        int32 throughout (|2kL + 2m + 1| ≤ 2q + 4L + 1, far below 2³¹ for any q an image has), with
-        the offsets cached on x's device: no float64/int64 copy of the batch, no host transfer.
+        int32 throughout (every value is at most 2q + 2L in size), one remainder per element, the
+        offsets cached on x's device: no float64/int64 copy of the batch, no host transfer.
         """
         if check:
             self.check_input(x)
@@ -147,11 +149,12 @@ class DeterministicSplittingNoise(EnumerableNoise, LipschitzL1Noise):
         # x·q of a grid value k/q is within float32 rounding of k, so round() recovers k exactly
         a = torch.round(x.float() * self.q).to(torch.int32)  # (B, C, H, W) integers in [0, q]
         v = self.device_offsets(dim, x.device).view(1, *x.shape[1:])
-        m = (v + draws.to(device=x.device, dtype=torch.int32).view(b, *([1] * (x.ndim - 1)))) % self.L
-        k = torch.div(a - m - 1, self.L, rounding_mode="floor") + 1
-        hi = torch.clamp(2 * k * self.L + 2 * m + 1, max=2 * self.q)
-        lo = torch.clamp(2 * (k - 1) * self.L + 2 * m + 1, min=0)
-        return (hi + lo).float() / (4 * self.q)
+        j1 = (draws.to(device=x.device, dtype=torch.int32) + 1).view(b, *([1] * (x.ndim - 1)))
+        r = torch.remainder(a - (v + j1), self.L)  # in [0, L) (remainder takes the divisor's sign)
+        twice = a.sub_(r).mul_(2)  # b = 2(a − r), in place: a is ours
+        hi = (twice + (2 * self.L - 1)).clamp_(max=2 * self.q)
+        lo = twice.sub_(1).clamp_(min=0)
+        return hi.add_(lo).float().div_(4 * self.q)
 
     def device_offsets(self, dim: int, device: torch.device) -> torch.Tensor:
         """:meth:`offsets` as int32 on ``device``, copied there once."""
