@@ -43,7 +43,7 @@ from torch import nn
 
 from rsmooth.certify import Smooth
 from rsmooth.certify.certificate import VoteCounts
-from rsmooth.certify.loop import auto_group_size
+from rsmooth.certify.loop import auto_group_size, default_group_size
 from rsmooth.config import compose
 from rsmooth.models import build_classifier
 from rsmooth.noise import DeterministicSplittingNoise, GaussianNoise, NoiseFamily, UniformL1Noise
@@ -52,6 +52,7 @@ SHAPES = {"digits_cnn": (1, 8, 8), "resnet20": (3, 32, 32), "resnet110": (3, 32,
           "resnet50": (3, 224, 224)}
 FAMILIES = ("gaussian", "uniform_l1", "ssn", "dssn", "exponential_linf", "power_l2", "mixed_linf", "linf_power")
 SIGMA = 0.25
+COMPILE = False  # --compile
 
 
 # ---------------------------------------------------------------------------------------------- set-up
@@ -69,7 +70,9 @@ def build_model(name: str, device: torch.device, channels_last: bool) -> nn.Modu
         factory = instantiate(compose("train", [f"model={name}"]).model)
         model = build_classifier(factory, 10, shape, [0.5] * shape[0], [0.25] * shape[0])
     model = model.to(device).eval()
-    return model.to(memory_format=torch.channels_last) if channels_last and name != "linear" else model
+    if channels_last and name != "linear":
+        model = model.to(memory_format=torch.channels_last)
+    return torch.compile(model) if COMPILE else model  # type: ignore[return-value]
 
 
 def inputs(shape: tuple[int, ...], count: int, q: int) -> torch.Tensor:
@@ -163,7 +166,7 @@ def certify_rates(model: nn.Module, noise: NoiseFamily, xs: torch.Tensor, n0: in
     dim = int(xs[0].numel())
     table_seconds = smooth.prepare(dim)
     per_input = noise.num_draws() if smooth.exact else n0 + n
-    group = xs[: auto_group_size(batch, noise.num_draws() if smooth.exact else n0)]
+    group = xs[: default_group_size(smooth, batch, n0, n)]
     noisy = noise.perturb(xs[:1].expand(batch, *xs.shape[1:]).contiguous(), torch.Generator(device).manual_seed(0))
     if channels_last:
         noisy = noisy.contiguous(memory_format=torch.channels_last)
@@ -297,9 +300,9 @@ def dssn(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
         rows = [0]
         model.register_forward_pre_hook(lambda _m, a: rows.__setitem__(0, rows[0] + a[0].shape[0]))
         noise = DeterministicSplittingNoise(0.5, q)
-        count = auto_group_size(args.batch_size, noise.L)
-        xs = inputs(shape, max(count, 8), q).to(device)
         smooth = Smooth(model, noise, 10)
+        count = default_group_size(smooth, args.batch_size, 1, 1)
+        xs = inputs(shape, max(count, 8), q).to(device)
         uniform = Smooth(model, UniformL1Noise(0.5), 10)
         n = args.n if shape == (1, 8, 8) else args.n_large
         m = xs.shape[0]
@@ -370,14 +373,17 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--precision", choices=["bf16", "fp16"], default=None, help="autocast for the network only")
     ap.add_argument("--channels-last", action="store_true")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the network (as certification.compile)")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     args = ap.parse_args()
 
+    global COMPILE
+    COMPILE = args.compile
     device = torch.device(args.device)
     autocast = {"bf16": torch.bfloat16, "fp16": torch.float16, None: None}[args.precision]
     header = {"device": str(device), "threads": torch.get_num_threads(), "batch_size": args.batch_size,
               "repeats": args.repeats, "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
-              "precision": args.precision, "channels_last": args.channels_last,
+              "precision": args.precision, "channels_last": args.channels_last, "compile": args.compile,
               "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY")}
     if device.type == "cuda":
         header["gpu"] = torch.cuda.get_device_name(device)

@@ -39,10 +39,24 @@ def group_size_setting(value: int | str | None, name: str = "group_size") -> int
     return check_count(name, value)
 
 
-def auto_group_size(batch_size: int, samples_per_input: int) -> int:
-    """Inputs per group so that even the smallest sampling phase fills a batch: ⌈batch / samples⌉
-    (e.g. n0 = 100 at batch 1000: 10 inputs share each selection batch). 1 when one input fills it."""
-    return max(1, -(-batch_size // max(1, samples_per_input)))
+def auto_group_size(batch_size: int, samples_per_input: int, batches: int = 1) -> int:
+    """Inputs per group so that even the smallest sampling phase fills ``batches`` batches:
+    ⌈batches·batch / samples⌉ (e.g. n0 = 100 at batch 1000: 10 inputs share each selection batch)."""
+    return max(1, -(-batches * batch_size // max(1, samples_per_input)))
+
+
+#: an exact family's group spans this many batches of its L draws per input (each group ends in one
+#: partly filled batch; 4 batches measured no faster than 1 on the digits CNN, 2026-11-24)
+EXACT_GROUP_BATCHES = 1
+
+
+def default_group_size(smooth: Smooth, batch_size: int, n0: int, n: int, schedule: SampleSchedule | None = None) -> int:
+    """``group_size: auto``: enough inputs to fill a batch in the smallest Monte Carlo phase (n0, or the
+    first sequential stage), or :data:`EXACT_GROUP_BATCHES` batches of an exact family's L draws."""
+    batch_size = check_count("batch_size", batch_size)
+    if smooth.exact:
+        return auto_group_size(batch_size, int(smooth.noise.num_draws() or 1), EXACT_GROUP_BATCHES)
+    return auto_group_size(batch_size, min(n0, n, schedule.sizes[0] if schedule else n))
 
 
 def row_from_result(idx: int, label: int, result: CertifyResult, seconds: float, noise: str) -> CertificationRow:
@@ -83,8 +97,7 @@ def certify_examples(
     """CERTIFY each ``dataset[i]`` for i in ``indices`` (skipping those already in ``writer``), with
     the dataset index i as the example id that seeds its noise.
 
-    ``group_size`` inputs share forward batches; None or ``auto`` (default): enough to fill a batch
-    in the smallest phase (:func:`auto_group_size` of n0, of the first sequential stage, or of DSSN's L).
+    ``group_size`` inputs share forward batches; None or ``auto`` (default): :func:`default_group_size`.
     Results do not depend on it (each input's noise is its own); a row's ``time`` is its group's wall
     time divided by the group size. Rows go to ``writer`` as soon as their group is done.
     ``mode``/``radii``/``schedule``: fixed-n or sequential CERTIFY (:meth:`Smooth.certify`).
@@ -93,10 +106,7 @@ def certify_examples(
     pending = [int(i) for i in indices if writer is None or int(i) not in writer.done]
     if not pending:
         return CertifiedExamples([], 0.0)
-    if size is None:
-        smallest = smooth.noise.num_draws() if smooth.exact else min(n0, n, schedule.sizes[0] if schedule else n)
-        size = auto_group_size(check_count("batch_size", batch_size), int(smallest or 1))
-    group_size = size
+    group_size = default_group_size(smooth, batch_size, n0, n, schedule) if size is None else size
     table_seconds = smooth.prepare(int(torch.as_tensor(dataset[pending[0]][0]).numel()))
     groups = [pending[s : s + group_size] for s in range(0, len(pending), group_size)]
     iterator: Any = groups

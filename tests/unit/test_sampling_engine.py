@@ -16,7 +16,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from rsmooth.certify import Smooth
 from rsmooth.certify import sampling
-from rsmooth.certify.loop import auto_group_size, certify_examples, group_size_setting
+from rsmooth.certify.loop import auto_group_size, certify_examples, default_group_size, group_size_setting
 from rsmooth.certify.sampling import BLOCK_SIZE, Phase, VoteCounter, block_seed
 from rsmooth.cli.certification_job import build_smooth, speed_switches
 from rsmooth.config import compose, config_dir
@@ -268,9 +268,8 @@ def test_dssn_evaluates_each_draw_once_in_full_batches() -> None:
     certify_examples(smooth, data, range(50), n0=1, n=1, alpha=0.001, batch_size=100)
     sizes = [b.shape[0] for b in model.batches]
     assert sum(sizes) == 50 * noise.L  # exactly L evaluations per image
-    group = auto_group_size(100, noise.L)  # 4 images (108 draws) per group: one full batch and 8 left
-    assert group == 4
-    assert sizes.count(100) == 12 and len(sizes) == 25  # 12 full groups + 2 images in the last: 13 partial
+    assert default_group_size(smooth, 100, 1, 1) == auto_group_size(100, 27) == 4  # 108 draws per group
+    assert sizes == [100, 8] * 12 + [54]  # 12 groups of 4 images (a full batch and 8), then 2 images
     assert noise._device_offsets[(64, "cpu")].dtype == torch.int32  # offsets kept on the device, int32
 
 
