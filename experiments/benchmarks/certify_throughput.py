@@ -1,11 +1,13 @@
 """Certification speed against the forward pass and against the peers (SPEC §8; issue "Performance").
 
-Every figure comes from one run, the implementations alternating within each repetition (medians of
-``--repeats``), so drift on a noisy machine hits them alike. Sections (``--sections``):
+Every figure comes from one run, the implementations alternating within each of ``--repeats`` rounds; a
+ratio is the median over rounds of the two rates measured in the same round, so a drift of the machine's
+speed between rounds cancels out of it. Sections (``--sections``):
 
 * ``throughput``: for each model and noise family, CERTIFY's samples/s (rsmooth ``certify_many`` on a group
   of inputs, n0 + n samples each; DSSN: its L draws) as a ratio to the forward-only floor (the model and
-  argmax on a pre-made noisy batch of the same size). For Gaussian noise also a reference-style loop
+  argmax on pre-made noisy batches of the same size and make-up: copies of each input of the group, or
+  DSSN's draws of the group). For Gaussian noise also a reference-style loop
   (Cohen et al.'s CERTIFY in this project's words: ``x.repeat``, ``randn_like``, per-batch ``.cpu()`` and a
   Python count) and ART's ``PyTorchRandomizedSmoothing.certify`` (``pip install -e '.[bench]'``), both one
   input at a time, compared with rsmooth certifying that one input (``rsmooth_single``: the same batches).
@@ -52,6 +54,8 @@ SHAPES = {"digits_cnn": (1, 8, 8), "resnet20": (3, 32, 32), "resnet110": (3, 32,
           "resnet50": (3, 224, 224)}
 FAMILIES = ("gaussian", "uniform_l1", "ssn", "dssn", "exponential_linf", "power_l2", "mixed_linf", "linf_power")
 SIGMA = 0.25
+#: samples per throughput measurement at least (CERTIFY calls on the group are repeated up to it)
+MIN_SAMPLES = 20_000
 COMPILE = False  # --compile
 
 
@@ -92,8 +96,8 @@ def family(name: str, q: int) -> NoiseFamily:
     return instantiate(compose("train", overrides).noise)  # type: ignore[no-any-return]
 
 
-def median_rates(impls: dict[str, Callable[[], float]], repeats: int) -> dict[str, float]:
-    """Median of each implementation's rate over ``repeats`` rounds, alternating within a round."""
+def measure_rounds(impls: dict[str, Callable[[], float]], repeats: int) -> dict[str, list[float]]:
+    """Each implementation's rate in each of ``repeats`` rounds, alternating the order within a round."""
     for fn in impls.values():  # warm-up
         fn()
     rates: dict[str, list[float]] = {k: [] for k in impls}
@@ -101,27 +105,55 @@ def median_rates(impls: dict[str, Callable[[], float]], repeats: int) -> dict[st
         order = list(impls) if r % 2 == 0 else list(reversed(impls))  # neither goes first every time
         for name in order:
             rates[name].append(impls[name]())
-    return {k: statistics.median(v) for k, v in rates.items()}
+    return rates
 
 
-def forward_only(model: nn.Module, batch: torch.Tensor, samples: int, autocast: torch.dtype | None) -> Callable[[], float]:
-    """samples/s of the model + argmax on a pre-made noisy batch (the physical floor)."""
-    steps = max(1, samples // batch.shape[0])
-    device = batch.device
+def median_rates(impls: dict[str, Callable[[], float]], repeats: int) -> dict[str, float]:
+    """Median of each implementation's rate over ``repeats`` rounds, alternating within a round."""
+    return {k: statistics.median(v) for k, v in measure_rounds(impls, repeats).items()}
+
+
+def paired_ratio(rounds: dict[str, list[float]], a: str, b: str) -> float:
+    """Median over rounds of rate(a)/rate(b) measured in the same round: a drift of the machine's speed
+    between rounds (these machines are noisy) cancels out of each ratio."""
+    return statistics.median(x / y for x, y in zip(rounds[a], rounds[b], strict=True))
+
+
+def floor_batches(noise: NoiseFamily, group: torch.Tensor, batch: int) -> list[torch.Tensor]:
+    """Pre-made noisy batches of the make-up CERTIFY hands the model: an exact family's L draws of every
+    input of the group, filled into batches; otherwise a batch of copies of each input of the group (the
+    estimation phase's batches). The make-up matters on CPU: the digits CNN runs ~10 % faster on copies
+    of one image than on a batch mixing 37 images (its max-pool branches predict better)."""
+    device = group.device
+    num_draws = noise.num_draws()
+    if num_draws is not None:
+        flat = torch.arange(len(group) * num_draws, device=device)
+        return [noise.perturb_draws_of(group, part // num_draws, part % num_draws) for part in flat.split(batch)]
+    gen = torch.Generator(device).manual_seed(0)
+    return [noise.perturb(x.expand(batch, *x.shape).contiguous(), gen) for x in group]
+
+
+def forward_only(model: nn.Module, batches: list[torch.Tensor], samples: int,
+                 autocast: torch.dtype | None) -> Callable[[], float]:
+    """samples/s of the model + argmax on pre-made noisy batches (the physical floor), cycling through
+    ``batches`` until ``samples`` samples are done."""
+    device = batches[0].device
 
     def run() -> float:
         sync(device)
         start = time.perf_counter()
+        done = step = 0
         with torch.inference_mode(), torch.autocast(device.type, autocast or torch.float32, enabled=autocast is not None):
-            for _ in range(steps):
+            while done < samples:
+                batch = batches[step % len(batches)]
                 model(batch).argmax(1)
+                done, step = done + batch.shape[0], step + 1
         sync(device)
-        return steps * batch.shape[0] / (time.perf_counter() - start)
+        return done / (time.perf_counter() - start)
 
     return run
 
 
-# ---------------------------------------------------------------------------------------------- the peers
 def reference_certify(model: nn.Module, x: torch.Tensor, sigma: float, n0: int, n: int, alpha: float,
                       batch_size: int, num_classes: int = 10) -> tuple[int, float]:
     """Cohen et al.'s CERTIFY as their code does it, in this project's words: each batch repeats x, adds
@@ -167,17 +199,21 @@ def certify_rates(model: nn.Module, noise: NoiseFamily, xs: torch.Tensor, n0: in
     table_seconds = smooth.prepare(dim)
     per_input = noise.num_draws() if smooth.exact else n0 + n
     group = xs[: default_group_size(smooth, batch, n0, n)]
-    noisy = noise.perturb(xs[:1].expand(batch, *xs.shape[1:]).contiguous(), torch.Generator(device).manual_seed(0))
+    # calls per measurement, so that one lasts long enough to time (a DSSN group is a single batch)
+    calls = max(1, -(-MIN_SAMPLES // (len(group) * per_input)))
+    noisy = floor_batches(noise, group, batch)
     if channels_last:
-        noisy = noisy.contiguous(memory_format=torch.channels_last)
-    impls: dict[str, Callable[[], float]] = {"forward": forward_only(model, noisy, len(group) * per_input, autocast)}
+        noisy = [b.contiguous(memory_format=torch.channels_last) for b in noisy]
+    impls: dict[str, Callable[[], float]] = {
+        "forward": forward_only(model, noisy, calls * len(group) * per_input, autocast)}
 
     def rsmooth() -> float:
         sync(device)
         start = time.perf_counter()
-        smooth.certify_many(group, n0, n, 0.001, batch)
+        for _ in range(calls):
+            smooth.certify_many(group, n0, n, 0.001, batch)
         sync(device)
-        return len(group) * per_input / (time.perf_counter() - start)
+        return calls * len(group) * per_input / (time.perf_counter() - start)
 
     impls["rsmooth"] = rsmooth
     if peers and isinstance(noise, GaussianNoise):
@@ -211,13 +247,14 @@ def certify_rates(model: nn.Module, noise: NoiseFamily, xs: torch.Tensor, n0: in
                 return (n0 + n) / (time.perf_counter() - start)
 
             impls["art"] = art_rate
-    rates = median_rates(impls, repeats)
+    rounds = measure_rounds(impls, repeats)
+    rates = {k: statistics.median(v) for k, v in rounds.items()}
     out: dict[str, Any] = {"samples_per_s": rates, "group": len(group), "samples_per_input": per_input,
-                           "table_seconds": table_seconds}
-    out["ratio_to_forward"] = {k: v / rates["forward"] for k, v in rates.items() if k != "forward"}
+                           "table_seconds": table_seconds, "rounds": rounds}
+    out["ratio_to_forward"] = {k: paired_ratio(rounds, k, "forward") for k in rates if k != "forward"}
     for peer in ("reference", "art"):
         if peer in rates:
-            out[f"rsmooth_over_{peer}"] = rates["rsmooth_single"] / rates[peer]
+            out[f"rsmooth_over_{peer}"] = paired_ratio(rounds, "rsmooth_single", peer)
     return out
 
 
@@ -227,7 +264,7 @@ def throughput(args: argparse.Namespace, device: torch.device, autocast: torch.d
         shape = SHAPES[model_name]
         q = 16 if shape == (1, 8, 8) else 255
         model = build_model(model_name, device, args.channels_last)
-        xs = inputs(shape, 64, q).to(device)
+        xs = inputs(shape, 128, q).to(device)  # enough for the largest group (DSSN on digits: 74)
         n = args.n if shape == (1, 8, 8) else args.n_large
         for name in args.families:
             noise = family(name, q)
@@ -369,7 +406,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10_000, help="estimation samples per digits image")
     ap.add_argument("--n-large", type=int, default=900, help="estimation samples per 3x32x32 or larger image")
     ap.add_argument("--overhead-n", type=int, default=200_000)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--precision", choices=["bf16", "fp16"], default=None, help="autocast for the network only")
     ap.add_argument("--channels-last", action="store_true")

@@ -14,11 +14,21 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from rsmooth.certify.stats import clopper_pearson_lower, clopper_pearson_upper
 
 ABSTAIN = -1
+
+
+def top_class(counts: tuple[int, ...], exclude: int | None = None) -> int | None:
+    """The class with the most votes (the smallest index among equals), ``exclude`` left out; None if none."""
+    best, best_count = None, -1
+    for c, count in enumerate(counts):
+        if count > best_count and c != exclude:
+            best, best_count = c, count
+    return best
 
 
 @dataclass(frozen=True)
@@ -34,7 +44,7 @@ class VoteCounts:
     counts: tuple[int, ...]
     exact: bool = False
 
-    @property
+    @cached_property
     def n(self) -> int:
         return sum(self.counts)
 
@@ -43,11 +53,10 @@ class VoteCounts:
         """Votes for ĉ_A."""
         return self.counts[self.guess]
 
-    @property
+    @cached_property
     def runner_up(self) -> int | None:
         """The class with most votes other than ĉ_A (smallest index among equals); None with one class."""
-        others = [c for c in range(len(self.counts)) if c != self.guess]
-        return max(others, key=lambda c: (self.counts[c], -c)) if others else None
+        return top_class(self.counts, exclude=self.guess)
 
     @property
     def n_b(self) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rsmooth.certify.certificate import Certificate, CertifiedRadius, VoteCounts
+from rsmooth.certify.certificate import Certificate, CertifiedRadius, VoteCounts, top_class
 
 
 class ExactSplittingCertificate(Certificate):
@@ -25,12 +25,12 @@ class ExactSplittingCertificate(Certificate):
         if not votes.exact or votes.n != self.L:
             raise ValueError(f"the DSSN certificate needs the exact votes of all L={self.L} draws, got n={votes.n}")
         counts = votes.counts
-        a = max(range(len(counts)), key=lambda c: (counts[c], -c))  # top count, smallest index on ties
-        others = [c for c in range(len(counts)) if c != a]
-        if not others:
+        a = top_class(counts)  # top count, smallest index on ties
+        assert a is not None
+        b = top_class(counts, exclude=a)
+        if b is None:
             t_star = self.L // 2
         else:
-            b = max(others, key=lambda c: (counts[c], -c))
             t_star = (counts[a] - counts[b] - (1 if b < a else 0)) // 2
         return CertifiedRadius(a, t_star / self.q, counts[a] / self.L, exact_radius=(t_star, self.q))
 

@@ -45,17 +45,24 @@ def auto_group_size(batch_size: int, samples_per_input: int, batches: int = 1) -
     return max(1, -(-batches * batch_size // max(1, samples_per_input)))
 
 
-#: an exact family's group spans this many batches of its L draws per input (each group ends in one
-#: partly filled batch; 4 batches measured no faster than 1 on the digits CNN, 2026-11-24)
-EXACT_GROUP_BATCHES = 1
+#: an exact family's group holds as many whole sets of L draws as fit in this many batches: the
+#: per-call costs (input checks, one host transfer, the certificates) are shared by more samples
+EXACT_GROUP_BATCHES = 2
+
+
+def exact_group_size(batch_size: int, num_draws: int, batches: int = EXACT_GROUP_BATCHES) -> int:
+    """Inputs per group for an exact family: ⌊batches·batch/L⌋ (at least 1), so the group's draws fill
+    ``batches`` batches as far as whole inputs go (L > batches·batch: one input per group)."""
+    return max(1, batches * batch_size // max(1, num_draws))
 
 
 def default_group_size(smooth: Smooth, batch_size: int, n0: int, n: int, schedule: SampleSchedule | None = None) -> int:
     """``group_size: auto``: enough inputs to fill a batch in the smallest Monte Carlo phase (n0, or the
-    first sequential stage), or :data:`EXACT_GROUP_BATCHES` batches of an exact family's L draws."""
+    first sequential stage), or as many of an exact family's sets of L draws as fit in
+    :data:`EXACT_GROUP_BATCHES` batches."""
     batch_size = check_count("batch_size", batch_size)
     if smooth.exact:
-        return auto_group_size(batch_size, int(smooth.noise.num_draws() or 1), EXACT_GROUP_BATCHES)
+        return exact_group_size(batch_size, int(smooth.noise.num_draws() or 1))
     return auto_group_size(batch_size, min(n0, n, schedule.sizes[0] if schedule else n))
 
 

@@ -36,6 +36,8 @@ _MASK64 = (1 << 64) - 1
 CPU_FILL_ROWS = 4096
 #: … and at most this many bytes of them
 CPU_FILL_BYTES = 64 * 2**20
+#: blocks handed to a family's ``perturb_blocks_into`` at once hold at most this many values (or one block)
+CHUNK_ELEMENTS = 2**20
 
 _POOL: ThreadPoolExecutor | None = None
 
@@ -133,18 +135,26 @@ class VoteCounter:
         """Draw each block (input i, block seed, first row, rows) into its rows of ``out``.
 
         Blocks are independent (own generator, own rows), so on CPU they are drawn in parallel
-        by :func:`_cpu_workers` threads (torch releases the GIL in its kernels); the values do not
-        depend on which thread draws which block.
+        by :func:`_cpu_workers` threads (torch releases the GIL in its kernels), and each thread hands
+        its blocks to the family in chunks of up to :data:`CHUNK_ELEMENTS` values
+        (``perturb_blocks_into``: a rejection sampler runs its arithmetic once per chunk, not per
+        block). The values depend neither on the thread nor on the chunk a block lands in.
         """
         device = out.device
         inference = torch.is_inference_mode_enabled()
+        per_chunk = max(1, CHUNK_ELEMENTS // (BLOCK_SIZE * max(1, out[0].numel())))
 
         def draw(part: list[tuple[int, int, int, int]]) -> None:
-            gen = torch.Generator(device=device)  # reseeding resets its whole state: as good as a new one
+            # reseeding resets a generator's whole state: as good as a new one
+            generators = [torch.Generator(device=device) for _ in range(min(per_chunk, len(part)))]
             with torch.inference_mode(inference):
-                for i, seed, row, size in part:
-                    gen.manual_seed(seed)
-                    self.noise.perturb_into(xs[i], out[row : row + size], generator=gen)
+                for first in range(0, len(part), per_chunk):
+                    chunk = part[first : first + per_chunk]
+                    for gen, (_, seed, _, _) in zip(generators, chunk):
+                        gen.manual_seed(seed)
+                    self.noise.perturb_blocks_into([xs[i] for i, _, _, _ in chunk],
+                                                   [out[row : row + size] for _, _, row, size in chunk],
+                                                   generators[: len(chunk)])
 
         workers = _cpu_workers() if device.type == "cpu" else 1
         if workers == 1 or len(tasks) < 2 * workers:
@@ -201,11 +211,13 @@ class VoteCounter:
     def _draw_batches(self, xs: torch.Tensor, num_draws: int, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """(owner, noisy) batches holding every draw j = 0 … L−1 of every input exactly once, L·m in all,
         batches filled across inputs."""
-        device = xs.device
-        for start in range(0, xs.shape[0] * num_draws, batch_size):
-            flat = torch.arange(start, min(start + batch_size, xs.shape[0] * num_draws), device=device)
+        device, total = xs.device, xs.shape[0] * num_draws
+        for start in range(0, total, batch_size):
+            end = min(start + batch_size, total)
+            flat = torch.arange(start, end, device=device)
             owner = flat // num_draws
-            yield owner, self.noise.perturb_draws(xs[owner], flat % num_draws, check=False)
+            first, last = start // num_draws, (end - 1) // num_draws  # the inputs this batch holds copies of
+            yield owner, self.noise.perturb_draws_of(xs[first : last + 1], owner - first, flat % num_draws)
 
     # ------------------------------------------------------------------ counting
     def count(

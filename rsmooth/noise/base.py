@@ -8,6 +8,8 @@ means one new module, one YAML file in `conf/noise/` and one test:
   float32, on ``x``'s device, drawn from ``generator`` only;
 * ``perturb_into(x, out, generator)``: the same draw written into a float32 buffer ``out``
   (the sampling engine reuses one buffer across batches; additive families draw in place);
+* ``perturb_blocks_into(xs, outs, generators)``: several such draws, each from its own generator,
+  with the same values as one at a time (a family may share its arithmetic across them);
 * ``default_certificate()`` / ``certificates()``: the certificates
   (:mod:`rsmooth.certify.certificate`) that turn vote counts into radii for this
   distribution, the default first;
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import torch
@@ -58,6 +61,16 @@ class NoiseFamily(ABC):
         allocates that result and copies it; :class:`AdditiveNoise` draws straight into ``out``.
         """
         out.copy_(self.perturb(x.expand(out.shape), generator))
+
+    def perturb_blocks_into(self, xs: Sequence[torch.Tensor], outs: Sequence[torch.Tensor],
+                            generators: Sequence[torch.Generator | None]) -> None:
+        """``perturb_into(xs[b], outs[b], generators[b])`` for every block b, with exactly those values.
+
+        The sampling engine hands over the blocks it draws together; a family whose sampler runs many
+        small ops per block overrides this to run them once for all blocks (:class:`BatchedAdditiveNoise`).
+        """
+        for x, out, generator in zip(xs, outs, generators, strict=True):
+            self.perturb_into(x, out, generator)
 
     @abstractmethod
     def default_certificate(self) -> Certificate:
@@ -100,6 +113,11 @@ class NoiseFamily(ABC):
     def perturb_draws(self, x: torch.Tensor, draws: torch.Tensor, check: bool = True) -> torch.Tensor:
         """Noisy copies of x (B, C, H, W) for the draw indices ``draws`` (B,); only when :meth:`num_draws` is set."""
         raise TypeError(f"{type(self).__name__} has no finite set of draws to enumerate")
+
+    def perturb_draws_of(self, xs: torch.Tensor, owner: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
+        """``perturb_draws(xs[owner], draws, check=False)``, the same values: copy s of input ``owner[s]``
+        (the engine's filled batches; a family may precompute what depends on the input only)."""
+        return self.perturb_draws(xs[owner], draws, check=False)
 
     def config(self) -> dict[str, Any]:
         """The keyword arguments that rebuild this family, plus its ``_target_``.
@@ -195,6 +213,29 @@ class AdditiveNoise(NoiseFamily):
     def perturb_into(self, x: torch.Tensor, out: torch.Tensor, generator: torch.Generator | None = None) -> None:
         self.noise_into(out, generator)
         out.add_(x)
+
+
+class BatchedAdditiveNoise(AdditiveNoise):
+    """An additive family whose sampler draws several independently seeded blocks at once
+    (:mod:`rsmooth.noise.blocks`): each random draw still comes from its block's generator, in that
+    block's order, so block b's z is bit for bit what ``sample_noise`` gives with ``generators[b]`` alone.
+    """
+
+    @abstractmethod
+    def sample_noise_blocks(self, sizes: Sequence[int], shape: tuple[int, ...],
+                            generators: Sequence[torch.Generator | None], device: torch.device) -> torch.Tensor:
+        """z for ``sizes[b]`` copies from ``generators[b]``, every block b, (Σ sizes, *shape) float32."""
+
+    def sample_noise(self, shape: torch.Size | tuple[int, ...], generator: torch.Generator | None,
+                     device: torch.device) -> torch.Tensor:
+        return self.sample_noise_blocks([shape[0]], tuple(shape[1:]), [generator], device)
+
+    def perturb_blocks_into(self, xs: Sequence[torch.Tensor], outs: Sequence[torch.Tensor],
+                            generators: Sequence[torch.Generator | None]) -> None:
+        sizes = [out.shape[0] for out in outs]
+        z = self.sample_noise_blocks(sizes, tuple(outs[0].shape[1:]), generators, outs[0].device)
+        for x, out, part in zip(xs, outs, z.split(sizes), strict=True):
+            torch.add(part, x, out=out)  # z + x in float32, as perturb_into
 
 
 class EnumerableNoise(NoiseFamily):

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 from rsmooth.certify.pure_dp import PureDPLinfCertificate, exponential_scale
-from rsmooth.noise.base import AdditiveNoise, check_positive
-from rsmooth.noise.gamma import sample_gamma
+from rsmooth.noise.base import BatchedAdditiveNoise, check_positive
+from rsmooth.noise.blocks import draw_per_block
+from rsmooth.noise.gamma import sample_gamma_blocks
 
 
-class ExponentialLinfNoise(AdditiveNoise):
+class ExponentialLinfNoise(BatchedAdditiveNoise):
     """π0(z) ∝ exp(−‖z‖∞/σ′), σ the per-coordinate standard deviation (SPEC §2.4).
 
     Sampler (Steinke & Ullman 2015): R ~ Gamma(d+1, σ′), then z ~ Uniform([−R, R]^d). The density of
@@ -35,13 +37,14 @@ class ExponentialLinfNoise(AdditiveNoise):
         """σ′ for inputs of dimension ``dim``."""
         return exponential_scale(self.sigma, dim)
 
-    def sample_noise(self, shape: torch.Size | tuple[int, ...], generator: torch.Generator | None,
-                     device: torch.device) -> torch.Tensor:
-        batch, dim = shape[0], math.prod(shape[1:])
-        radius = sample_gamma(dim + 1.0, batch, generator, device) * self.scale(dim)  # (B,) float64
-        u = torch.rand(shape, generator=generator, device=device, dtype=torch.float32)
+    def sample_noise_blocks(self, sizes: Sequence[int], shape: tuple[int, ...],
+                            generators: Sequence[torch.Generator | None], device: torch.device) -> torch.Tensor:
+        dim, total = math.prod(shape), sum(sizes)
+        radius = sample_gamma_blocks(dim + 1.0, sizes, generators, device) * self.scale(dim)  # (Σ sizes,) float64
+        u = draw_per_block(sizes, generators,
+                           lambda n, g: torch.rand((n, *shape), generator=g, device=device, dtype=torch.float32))
         # z = R·(2u − 1) in float32
-        return (2.0 * u - 1.0) * radius.to(torch.float32).view(batch, *([1] * (len(shape) - 1)))
+        return (2.0 * u - 1.0) * radius.to(torch.float32).view(total, *([1] * len(shape)))
 
     def default_certificate(self) -> PureDPLinfCertificate:
         return PureDPLinfCertificate(self.sigma)

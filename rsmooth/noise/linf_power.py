@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 from rsmooth.certify.coordinate_tv import CoordinateTVCertificate
 from rsmooth.errors import ConfigError
-from rsmooth.noise.base import AdditiveNoise, check_positive
-from rsmooth.noise.gamma import sample_gamma
+from rsmooth.noise.base import BatchedAdditiveNoise, check_positive
+from rsmooth.noise.blocks import draw_per_block
+from rsmooth.noise.gamma import sample_gamma_blocks
 from rsmooth.noise.power_l2 import check_power
 
 
-class LinfPowerNoise(AdditiveNoise):
+class LinfPowerNoise(BatchedAdditiveNoise):
     """z = a·s/‖s‖∞ with a = σ√(2G), G ∼ Gamma((d−k)/2), and s uniform on [−1, 1]^d (proof of Theorem 4).
 
     Why: in "polar" form for the ℓ∞ norm, the surface of the cube of half-width a has measure ∝ a^{d−1}, so
@@ -41,15 +43,16 @@ class LinfPowerNoise(AdditiveNoise):
         if not self.k < dim:
             raise ConfigError(f"linf_power needs k < d, got k={self.k} for inputs of dimension d={dim}")
 
-    def sample_noise(self, shape: torch.Size | tuple[int, ...], generator: torch.Generator | None,
-                     device: torch.device) -> torch.Tensor:
-        batch, dim = shape[0], math.prod(shape[1:])
+    def sample_noise_blocks(self, sizes: Sequence[int], shape: tuple[int, ...],
+                            generators: Sequence[torch.Generator | None], device: torch.device) -> torch.Tensor:
+        dim, total = math.prod(shape), sum(sizes)
         self.check_dim(dim)
         # ‖z‖∞ = σ·√(2·Gamma((d−k)/2)) in float64; the direction s/‖s‖∞ in float32
-        a = self.sigma * torch.sqrt(2.0 * sample_gamma((dim - self.k) / 2.0, batch, generator, device))
-        s = torch.rand(shape, generator=generator, device=device, dtype=torch.float32).view(batch, dim) * 2.0 - 1.0
-        direction = s / s.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)
-        return (direction * a.to(torch.float32).unsqueeze(1)).view(shape)
+        a = self.sigma * torch.sqrt(2.0 * sample_gamma_blocks((dim - self.k) / 2.0, sizes, generators, device))
+        s = draw_per_block(sizes, generators, lambda n, g: torch.rand(
+            (n, *shape), generator=g, device=device, dtype=torch.float32)).view(total, dim) * 2.0 - 1.0
+        direction = s / s.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)  # a max: exact at any size
+        return (direction * a.to(torch.float32).unsqueeze(1)).view(total, *shape)
 
     def log_density(self, z: torch.Tensor) -> torch.Tensor:
         """log π0(z) up to a constant, for rows of z (N, d) in float64."""

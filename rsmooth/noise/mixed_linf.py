@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,8 @@ from scipy.special import erf
 
 from rsmooth.certify.functional import FunctionalCertificate, TableSettings
 from rsmooth.errors import ConfigError
-from rsmooth.noise.base import AdditiveNoise, check_positive
+from rsmooth.noise.base import BatchedAdditiveNoise, check_positive
+from rsmooth.noise.blocks import draw_per_block, per_block, remaining_per_block
 from rsmooth.noise.power_l2 import check_power, matched_sigma
 
 #: cells of the piecewise-constant envelope of the density of m = ‖z‖∞
@@ -77,34 +79,50 @@ class NormEnvelope:
 
     def sample(self, count: int, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
         """``count`` exact draws of m (float64 on ``device``); the generator is used in a fixed order."""
+        return self.sample_blocks([count], [generator], device)
+
+    def sample_blocks(self, sizes: Sequence[int], generators: Sequence[torch.Generator | None],
+                      device: torch.device) -> torch.Tensor:
+        """``sizes[b]`` draws of m from ``generators[b]`` for each block b, concatenated (float64); block b's
+        values are those of :meth:`sample` with ``generators[b]`` alone (:mod:`rsmooth.noise.blocks`).
+        Each round, block b's still-rejected entries draw pick, where and keep from generator b."""
         cdf, cell_lo, cell_hi, cell_env = self._tables(device)
-        out = torch.empty(count, dtype=torch.float64, device=device)
-        todo = torch.arange(count, device=device)
+        total = sum(sizes)
+        out = torch.empty(total, dtype=torch.float64, device=device)
+        block_of = torch.repeat_interleave(torch.arange(len(sizes), device=device),
+                                           torch.tensor(list(sizes), device=device))
+        todo = torch.arange(total, device=device)
+        left = list(sizes)
         cells = cell_lo.numel()
+
+        def uniform(n: int, g: torch.Generator | None) -> torch.Tensor:
+            return torch.rand(n, generator=g, device=device, dtype=torch.float64)
+
         while todo.numel() > 0:
-            n = todo.numel()
-            pick = torch.rand(n, generator=generator, device=device, dtype=torch.float64)
-            where = torch.rand(n, generator=generator, device=device, dtype=torch.float64)
-            keep = torch.rand(n, generator=generator, device=device, dtype=torch.float64)
+            pick = draw_per_block(left, generators, uniform)
+            where = draw_per_block(left, generators, uniform)
+            keep = draw_per_block(left, generators, uniform)
             piece = torch.searchsorted(cdf, pick, right=True).clamp_max(cells + 1)  # 0 left, 1..cells, cells+1 tail
             cell = (piece - 1).clamp(0, cells - 1)
             lo, hi = cell_lo[cell], cell_hi[cell]
             m = lo + (hi - lo) * where
             env = cell_env[cell]
-            left, tail = piece == 0, piece == cells + 1
-            m_left = self.a0 * where.clamp_min(1e-300).pow(1.0 / (self.dim - self.k))
+            left_piece, tail = piece == 0, piece == cells + 1
+            # a non-integer pow: block by block (its last bit depends on the tensor around it)
+            m_left = self.a0 * per_block(where.clamp_min(1e-300), left, lambda w: w.pow(1.0 / (self.dim - self.k)))
             m_tail = self.m_tail - torch.log1p(-where) / self.rate
-            m = torch.where(left, m_left, torch.where(tail, m_tail, m))
-            env = torch.where(left, self.left_coef + (self.dim - 1 - self.k) * torch.log(m_left), env)
+            m = torch.where(left_piece, m_left, torch.where(tail, m_tail, m))
+            env = torch.where(left_piece, self.left_coef + (self.dim - 1 - self.k) * torch.log(m_left), env)
             env = torch.where(tail, -self.k * math.log(self.m_tail) - self.m_tail**2 / (2 * self.sigma**2)
                               - self.rate * (m_tail - self.m_tail), env)
             accept = (m > 0) & (torch.log(keep) < self.log_density(m) - env)
             out[todo[accept]] = m[accept]
             todo = todo[~accept]
+            left = [todo.numel()] if len(sizes) == 1 else remaining_per_block(block_of[todo], len(sizes))
         return out
 
 
-class MixedLinfNoise(AdditiveNoise):
+class MixedLinfNoise(BatchedAdditiveNoise):
     """Exact sampler (SPEC §2.3): m = ‖z‖∞ from :class:`NormEnvelope`; one coordinate, uniform, set to ±m
     (sign uniform); the other d − 1 coordinates i.i.d. N(0, σ²) truncated to [−m, m] (inverse CDF,
     z = σ√2·erfinv(erf(m/σ√2)·(2v − 1)), v uniform). All in float64, returned in float32.
@@ -142,20 +160,29 @@ class MixedLinfNoise(AdditiveNoise):
 
     def sample(self, count: int, dim: int, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
         """``count`` draws z ∼ π0 in dimension ``dim``, (count, dim) float64."""
-        sigma = self.scale(dim)
-        m = self.envelope(dim).sample(count, generator, device)  # (count,)
-        axis = torch.randint(0, dim, (count,), generator=generator, device=device)
-        sign = torch.randint(0, 2, (count,), generator=generator, device=device).to(torch.float64) * 2.0 - 1.0
-        v = torch.rand((count, dim), generator=generator, device=device, dtype=torch.float64)
+        return self.sample_blocks([count], dim, [generator], device)
+
+    def sample_blocks(self, sizes: Sequence[int], dim: int, generators: Sequence[torch.Generator | None],
+                      device: torch.device) -> torch.Tensor:
+        """``sizes[b]`` draws from ``generators[b]`` for each block b, (Σ sizes, dim) float64; block b's rows
+        are :meth:`sample` with ``generators[b]`` alone. Per generator: m, then axis, sign and v."""
+        sigma, total = self.scale(dim), sum(sizes)
+        m = self.envelope(dim).sample_blocks(sizes, generators, device)  # (total,)
+        axis = draw_per_block(sizes, generators, lambda n, g: torch.randint(0, dim, (n,), generator=g, device=device))
+        sign = draw_per_block(sizes, generators, lambda n, g: torch.randint(0, 2, (n,), generator=g, device=device))
+        sign = sign.to(torch.float64) * 2.0 - 1.0
+        v = draw_per_block(sizes, generators,
+                           lambda n, g: torch.rand((n, dim), generator=g, device=device, dtype=torch.float64))
         edge = torch.special.erf(m / (sigma * math.sqrt(2.0))).unsqueeze(1)
-        z = sigma * math.sqrt(2.0) * torch.erfinv(edge * (2.0 * v - 1.0))
-        z = torch.minimum(torch.maximum(z, -m.unsqueeze(1)), m.unsqueeze(1))  # erfinv(±1) at a measure-zero v
-        z[torch.arange(count, device=device), axis] = sign * m
+        # z = σ√2·erfinv(edge·(2v − 1)), in place in v (the same operations, the same bits)
+        z = v.mul_(2.0).sub_(1.0).mul_(edge).erfinv_().mul_(sigma * math.sqrt(2.0))
+        z = torch.clamp(z, -m.unsqueeze(1), m.unsqueeze(1), out=z)  # erfinv(±1) at a measure-zero v
+        z[torch.arange(total, device=device), axis] = sign * m
         return z
 
-    def sample_noise(self, shape: torch.Size | tuple[int, ...], generator: torch.Generator | None,
-                     device: torch.device) -> torch.Tensor:
-        return self.sample(shape[0], math.prod(shape[1:]), generator, device).to(torch.float32).view(shape)
+    def sample_noise_blocks(self, sizes: Sequence[int], shape: tuple[int, ...],
+                            generators: Sequence[torch.Generator | None], device: torch.device) -> torch.Tensor:
+        return self.sample_blocks(sizes, math.prod(shape), generators, device).to(torch.float32).view(-1, *shape)
 
     def log_density(self, z: torch.Tensor) -> torch.Tensor:
         """log π0(z) up to a constant, for rows of z (N, d) in float64 (σ in z's dimension)."""

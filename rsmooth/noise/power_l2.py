@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -11,8 +12,9 @@ import torch
 from rsmooth.certify.functional import FunctionalCertificate, TableSettings
 from rsmooth.certify.power_counts import PowerL2LevelCounter
 from rsmooth.errors import ConfigError
-from rsmooth.noise.base import AdditiveNoise, Norm, check_norm, check_positive
-from rsmooth.noise.gamma import sample_gamma
+from rsmooth.noise.base import BatchedAdditiveNoise, Norm, check_norm, check_positive
+from rsmooth.noise.blocks import draw_per_block, per_block
+from rsmooth.noise.gamma import sample_gamma_blocks
 
 
 def check_power(k: float) -> float:
@@ -33,7 +35,7 @@ def matched_sigma(sigma0: float, k: float, dim: int) -> float:
     return sigma0 * math.sqrt((dim - 1.0) / (dim - 1.0 - k))
 
 
-class PowerL2Noise(AdditiveNoise):
+class PowerL2Noise(BatchedAdditiveNoise):
     """z = ρ·u with ρ = σ·χ_{d−k} and u uniform on the unit sphere, independent (SPEC §2.2).
 
     In polar form the density of ‖z‖ is ∝ ρ^{d−1}·ρ^{−k}e^{−ρ²/2σ²} (Lemma 2 of the paper), a scaled
@@ -73,14 +75,15 @@ class PowerL2Noise(AdditiveNoise):
         self.check_dim(dim)
         return matched_sigma(self.sigma, self.k, dim) if self.match_sigma0 else self.sigma
 
-    def sample_noise(self, shape: torch.Size | tuple[int, ...], generator: torch.Generator | None,
-                     device: torch.device) -> torch.Tensor:
-        batch, dim = shape[0], math.prod(shape[1:])
+    def sample_noise_blocks(self, sizes: Sequence[int], shape: tuple[int, ...],
+                            generators: Sequence[torch.Generator | None], device: torch.device) -> torch.Tensor:
+        dim, total = math.prod(shape), sum(sizes)
         # ρ² = σ²·χ²_{d−k} = σ²·2·Gamma((d−k)/2, 1), in float64; the direction from a normalized Gaussian
-        rho = self.scale(dim) * torch.sqrt(2.0 * sample_gamma((dim - self.k) / 2.0, batch, generator, device))
-        g = torch.randn(shape, generator=generator, device=device, dtype=torch.float32).view(batch, dim)
-        u = g / g.norm(dim=1, keepdim=True).clamp_min(1e-30)
-        return (u * rho.to(torch.float32).unsqueeze(1)).view(shape)
+        rho = self.scale(dim) * torch.sqrt(2.0 * sample_gamma_blocks((dim - self.k) / 2.0, sizes, generators, device))
+        g = draw_per_block(sizes, generators, lambda n, gen: torch.randn(
+            (n, *shape), generator=gen, device=device, dtype=torch.float32)).view(total, dim)
+        norms = per_block(g, sizes, lambda part: part.norm(dim=1, keepdim=True))  # a reduction: block by block
+        return (g / norms.clamp_min(1e-30) * rho.to(torch.float32).unsqueeze(1)).view(total, *shape)
 
     def log_density(self, z: torch.Tensor) -> torch.Tensor:
         """log π0(z) up to a constant, for rows of z (N, d) in float64 (σ in z's dimension)."""

@@ -84,6 +84,7 @@ class DeterministicSplittingNoise(EnumerableNoise, LipschitzL1Noise):
         self.lam = self.L / (2 * q)  # effective λ: the radius formulas of LipschitzL1Noise use it
         self._offsets: dict[int, torch.Tensor] = {}
         self._device_offsets: dict[tuple[int, str], torch.Tensor] = {}  # (dim, device) → int32 copy
+        self._tables: dict[str, torch.Tensor] = {}  # device → midpoint_table
 
     def _params(self) -> dict[str, Any]:
         return {"sigma": self.sigma, "q": self.q, "seed": self.seed}
@@ -131,30 +132,52 @@ class DeterministicSplittingNoise(EnumerableNoise, LipschitzL1Noise):
         return self.L
 
     def perturb_draws(self, x: torch.Tensor, draws: torch.Tensor, check: bool = True) -> torch.Tensor:
-        """The splitting transform for draws j (B,), in exact integer arithmetic.
+        """The splitting transform of x (B, C, H, W) for draws j (B,), in exact integer arithmetic.
 
         With a = x·q, m = (v + j) mod L and k = ceil((a − m − 1/2)/L) = ⌊(a − m − 1)/L⌋ + 1,
         hi = min(kL + m + 1/2, q)/q and lo = max((k−1)L + m + 1/2, 0)/q, so
-        x̃ = (min(2kL + 2m + 1, 2q) + max(2(k−1)L + 2m + 1, 0)) / (4q).
-        Writing r = (a − m − 1) mod L = (a − 1 − v − j) mod L, so that kL = a − m − 1 − r + L:
-        2kL + 2m + 1 = b + 2L − 1 and 2(k−1)L + 2m + 1 = b − 1 with b = 2(a − r).
-
-        int32 throughout (every value is at most 2q + 2L in size), one remainder per element, the
+        x̃ = (min(2kL + 2m + 1, 2q) + max(2(k−1)L + 2m + 1, 0)) / (4q): a function of a and v + j alone,
+        read from a table (:meth:`midpoint_table`) at a·W + v + j. int32 indices, the table and the
         offsets cached on x's device: no float64/int64 copy of the batch, no host transfer.
         """
         if check:
             self.check_input(x)
-        b = x.shape[0]
-        dim = int(x[0].numel())
-        # x·q of a grid value k/q is within float32 rounding of k, so round() recovers k exactly
-        a = torch.round(x.float() * self.q).to(torch.int32)  # (B, C, H, W) integers in [0, q]
-        v = self.device_offsets(dim, x.device).view(1, *x.shape[1:])
-        j1 = (draws.to(device=x.device, dtype=torch.int32) + 1).view(b, *([1] * (x.ndim - 1)))
-        r = torch.remainder(a - (v + j1), self.L)  # in [0, L) (remainder takes the divisor's sign)
-        twice = a.sub_(r).mul_(2)  # b = 2(a − r), in place: a is ours
-        hi = (twice + (2 * self.L - 1)).clamp_(max=2 * self.q)
-        lo = twice.sub_(1).clamp_(min=0)
-        return hi.add_(lo).float().div_(4 * self.q)
+        return self._lookup(self._row_starts(x), draws).view(x.shape)
+
+    def perturb_draws_of(self, xs: torch.Tensor, owner: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
+        # a·W + v once per input, then gathered per copy
+        return self._lookup(self._row_starts(xs).index_select(0, owner), draws).view(owner.shape[0], *xs.shape[1:])
+
+    def _row_starts(self, x: torch.Tensor) -> torch.Tensor:
+        """a·W + v per coordinate, (B, d) int32, with a = round(x·q) clamped to the grid {0, …, q}
+        (x·q of a grid value k/q is within float32 rounding of k, so round() recovers k exactly)."""
+        a = torch.round(x.float() * self.q).clamp_(0, self.q).to(torch.int32).view(x.shape[0], -1)
+        return a.mul_(2 * self.L - 1).add_(self.device_offsets(a.shape[1], x.device).view(1, -1))
+
+    def _lookup(self, starts: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
+        """x̃ for the row starts a·W + v (B, d) int32 (consumed) and draws j (B,), flat (B·d,) float32."""
+        j = draws.to(device=starts.device, dtype=torch.int32).view(-1, 1)
+        return self.midpoint_table(starts.device).index_select(0, starts.add_(j).view(-1))
+
+    def midpoint_table(self, device: torch.device) -> torch.Tensor:
+        """x̃ for every level a ∈ {0, …, q} and every v + j ∈ {0, …, 2L − 2} (so no remainder per element:
+        the table repeats with period L along v + j), flat ((q + 1)·W,) float32 at a·W + v + j, W = 2L − 1;
+        cached per device.
+
+        With m = (v + j) mod L and r = (a − m − 1) mod L, so that kL = a − m − 1 − r + L: 2kL + 2m + 1 =
+        b + 2L − 1 and 2(k−1)L + 2m + 1 = b − 1 for b = 2(a − r); exact in int32 (every value is at most
+        2q + 2L in size).
+        """
+        cached = self._tables.get(str(device))
+        if cached is None:
+            a = torch.arange(self.q + 1, dtype=torch.int32).view(-1, 1)
+            shifted = torch.arange(2 * self.L - 1, dtype=torch.int32).view(1, -1)  # v + j
+            twice = 2 * (a - torch.remainder(a - 1 - shifted, self.L))
+            hi = (twice + (2 * self.L - 1)).clamp(max=2 * self.q)
+            lo = (twice - 1).clamp(min=0)
+            cached = (hi + lo).float().div_(4 * self.q).flatten().to(device)
+            self._tables[str(device)] = cached
+        return cached
 
     def device_offsets(self, dim: int, device: torch.device) -> torch.Tensor:
         """:meth:`offsets` as int32 on ``device``, copied there once."""

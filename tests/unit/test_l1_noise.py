@@ -74,6 +74,31 @@ def test_dssn_integer_transform_equals_the_paper_formula(sigma: float, q: int) -
         np.testing.assert_allclose(got.numpy(), want, atol=1e-6)
 
 
+@pytest.mark.parametrize("sigma, q", [(0.1, 4), (0.5, 16), (2.0, 8), (1.0, 255)])
+def test_dssn_midpoint_table_holds_the_paper_formula_for_every_level_and_shift(sigma: float, q: int) -> None:
+    """Exhaustive over the table: level a ∈ {0…q} and v + j ∈ {0…2L−2} (the split m = (v + j) mod L)."""
+    noise = DeterministicSplittingNoise(sigma, q)
+    table = noise.midpoint_table(torch.device("cpu")).double().view(q + 1, 2 * noise.L - 1)
+    for a in range(q + 1):
+        for shifted in range(2 * noise.L - 1):
+            s = ((shifted % noise.L) + 0.5) / q
+            assert float(table[a, shifted]) == pytest.approx(paper_general(a / q, s, noise.lam), abs=1e-6), (a, shifted)
+
+
+def test_dssn_draws_of_grouped_inputs_equal_draws_of_gathered_inputs() -> None:
+    noise = DeterministicSplittingNoise(0.5, 16, seed=2)
+    gen = torch.Generator().manual_seed(0)
+    xs = torch.randint(0, 17, (5, 1, 8, 8), generator=gen).float() / 16
+    owner = torch.randint(0, 5, (300,), generator=gen)
+    draws = torch.randint(0, noise.L, (300,), generator=gen)
+    assert torch.equal(noise.perturb_draws_of(xs, owner, draws), noise.perturb_draws(xs[owner], draws))
+    # a value off the grid is rounded to it, and one outside [0, 1] to its end (never an index off the table)
+    wild = torch.tensor([[-0.3, 1.7, 0.5 + 0.2 / 16, 1.0]]).view(1, 1, 2, 2)
+    grid = torch.tensor([[0.0, 1.0, 0.5, 1.0]]).view(1, 1, 2, 2)
+    assert torch.equal(noise.perturb_draws(wild, torch.tensor([3]), check=False),
+                       noise.perturb_draws(grid, torch.tensor([3])))
+
+
 @pytest.mark.parametrize("sigma, q", [(0.1, 8), (0.5, 16), (2.0, 255)])
 def test_each_split_point_is_exactly_uniform_over_the_draws(sigma: float, q: int) -> None:
     """Marginal condition of Corollary 1: over j = 0…L−1, s_i(j) takes each half-step exactly once."""

@@ -16,7 +16,13 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from rsmooth.certify import Smooth
 from rsmooth.certify import sampling
-from rsmooth.certify.loop import auto_group_size, certify_examples, default_group_size, group_size_setting
+from rsmooth.certify.loop import (
+    auto_group_size,
+    certify_examples,
+    default_group_size,
+    exact_group_size,
+    group_size_setting,
+)
 from rsmooth.certify.sampling import BLOCK_SIZE, Phase, VoteCounter, block_seed
 from rsmooth.cli.certification_job import build_smooth, speed_switches
 from rsmooth.config import compose, config_dir
@@ -209,13 +215,15 @@ def test_buffered_parallel_engine_gives_the_block_by_block_votes(name: str, monk
     xs = grid_inputs(noise, 3)
     ids = [5, 0, 9]
     expected = votes_block_by_block(model, noise, xs, 700, Phase.SELECTION, ids, seed=2, start=512)
-    for workers, fill in ((1, 4096), (2, 4096), (2, 300), (3, 64)):
+    # workers, rows per fill, values per chunk of blocks handed to perturb_blocks_into (1: a block each)
+    for workers, fill, chunk in ((1, 4096, 2**20), (2, 4096, 2**20), (2, 4096, 1), (2, 300, 2**20), (3, 64, 2**14)):
         monkeypatch.setattr(sampling, "_cpu_workers", lambda w=workers: w)
         monkeypatch.setattr(sampling, "CPU_FILL_ROWS", fill)
+        monkeypatch.setattr(sampling, "CHUNK_ELEMENTS", chunk)
         for batch in (1, 7, 256, 333, 5000):
             counter = VoteCounter(model, noise, 10, seed=2)
             got = counter.count(xs, 700, Phase.SELECTION, ids, batch_size=batch, start=512)
-            assert torch.equal(got, expected), (workers, fill, batch)
+            assert torch.equal(got, expected), (workers, fill, chunk, batch)
 
 
 def test_perturb_into_equals_perturb_bit_for_bit() -> None:
@@ -268,8 +276,10 @@ def test_dssn_evaluates_each_draw_once_in_full_batches() -> None:
     certify_examples(smooth, data, range(50), n0=1, n=1, alpha=0.001, batch_size=100)
     sizes = [b.shape[0] for b in model.batches]
     assert sum(sizes) == 50 * noise.L  # exactly L evaluations per image
-    assert default_group_size(smooth, 100, 1, 1) == auto_group_size(100, 27) == 4  # 108 draws per group
-    assert sizes == [100, 8] * 12 + [54]  # 12 groups of 4 images (a full batch and 8), then 2 images
+    assert default_group_size(smooth, 100, 1, 1) == exact_group_size(100, 27) == 7  # 189 draws per group
+    assert sizes == [100, 89] * 7 + [27]  # 7 groups of 7 images (two nearly full batches), then 1 image
+    assert exact_group_size(1000, 27) == 74 and exact_group_size(1000, 27, batches=1) == 37
+    assert exact_group_size(400, 441) == 1 and exact_group_size(400, 900) == 1
     assert noise._device_offsets[(64, "cpu")].dtype == torch.int32  # offsets kept on the device, int32
 
 
