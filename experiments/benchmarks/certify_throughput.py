@@ -54,8 +54,8 @@ SHAPES = {"digits_cnn": (1, 8, 8), "resnet20": (3, 32, 32), "resnet110": (3, 32,
           "resnet50": (3, 224, 224)}
 FAMILIES = ("gaussian", "uniform_l1", "ssn", "dssn", "exponential_linf", "power_l2", "mixed_linf", "linf_power")
 SIGMA = 0.25
-#: samples per throughput measurement at least (CERTIFY calls on the group are repeated up to it)
-MIN_SAMPLES = 20_000
+#: seconds per throughput measurement at least (CERTIFY calls on the group are repeated up to it)
+MIN_SECONDS = 0.5
 COMPILE = False  # --compile
 
 
@@ -199,8 +199,12 @@ def certify_rates(model: nn.Module, noise: NoiseFamily, xs: torch.Tensor, n0: in
     table_seconds = smooth.prepare(dim)
     per_input = noise.num_draws() if smooth.exact else n0 + n
     group = xs[: default_group_size(smooth, batch, n0, n)]
-    # calls per measurement, so that one lasts long enough to time (a DSSN group is a single batch)
-    calls = max(1, -(-MIN_SAMPLES // (len(group) * per_input)))
+    # calls per measurement, so that one lasts long enough to time (a DSSN group is one or two batches)
+    sync(device)
+    start = time.perf_counter()
+    smooth.certify_many(group, n0, n, 0.001, batch)  # also the warm-up
+    sync(device)
+    calls = max(1, math.ceil(MIN_SECONDS / (time.perf_counter() - start)))
     noisy = floor_batches(noise, group, batch)
     if channels_last:
         noisy = [b.contiguous(memory_format=torch.channels_last) for b in noisy]
@@ -219,21 +223,29 @@ def certify_rates(model: nn.Module, noise: NoiseFamily, xs: torch.Tensor, n0: in
     if peers and isinstance(noise, GaussianNoise):
         # the peers certify one input at a time; so does this rsmooth call, with the very same batches
         # (n0, then n in batch_size pieces), so batch-size effects on the network cancel out
+        sync(device)
+        start = time.perf_counter()
+        smooth.certify_many(xs[:1], n0, n, 0.001, batch)
+        sync(device)
+        single_calls = max(1, math.ceil(MIN_SECONDS / (time.perf_counter() - start)))  # the same for every peer
+
         def rsmooth_single() -> float:
             sync(device)
             start = time.perf_counter()
-            smooth.certify_many(xs[:1], n0, n, 0.001, batch)
+            for _ in range(single_calls):
+                smooth.certify_many(xs[:1], n0, n, 0.001, batch)
             sync(device)
-            return (n0 + n) / (time.perf_counter() - start)
+            return single_calls * (n0 + n) / (time.perf_counter() - start)
 
         impls["rsmooth_single"] = rsmooth_single
 
         def reference() -> float:
             sync(device)
             start = time.perf_counter()
-            reference_certify(model, xs[0], noise.sigma, n0, n, 0.001, batch)
+            for _ in range(single_calls):
+                reference_certify(model, xs[0], noise.sigma, n0, n, 0.001, batch)
             sync(device)
-            return (n0 + n) / (time.perf_counter() - start)
+            return single_calls * (n0 + n) / (time.perf_counter() - start)
 
         impls["reference"] = reference
         art = art_certifier(model, tuple(xs.shape[1:]), noise.sigma, n0, 0.001)
@@ -242,15 +254,16 @@ def certify_rates(model: nn.Module, noise: NoiseFamily, xs: torch.Tensor, n0: in
 
             def art_rate() -> float:
                 start = time.perf_counter()
-                art.certify(x0, n=n, batch_size=batch)
+                for _ in range(single_calls):
+                    art.certify(x0, n=n, batch_size=batch)
                 sync(device)
-                return (n0 + n) / (time.perf_counter() - start)
+                return single_calls * (n0 + n) / (time.perf_counter() - start)
 
             impls["art"] = art_rate
     rounds = measure_rounds(impls, repeats)
     rates = {k: statistics.median(v) for k, v in rounds.items()}
     out: dict[str, Any] = {"samples_per_s": rates, "group": len(group), "samples_per_input": per_input,
-                           "table_seconds": table_seconds, "rounds": rounds}
+                           "calls_per_measurement": calls, "table_seconds": table_seconds, "rounds": rounds}
     out["ratio_to_forward"] = {k: paired_ratio(rounds, k, "forward") for k in rates if k != "forward"}
     for peer in ("reference", "art"):
         if peer in rates:

@@ -52,6 +52,8 @@ def _cpu_pool() -> ThreadPoolExecutor:
     global _POOL
     workers = max(1, _cpu_workers() - 1)
     if _POOL is None or _POOL._max_workers != workers:
+        if _POOL is not None:
+            _POOL.shutdown(wait=False)  # its idle threads exit; no task is pending between calls
         _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rsmooth-noise")
     return _POOL
 
