@@ -35,6 +35,23 @@ def per_block(values: torch.Tensor, sizes: Sequence[int], op: Callable[[torch.Te
     return torch.cat(parts) if len(parts) > 1 else op(values)
 
 
-def remaining_per_block(block_of_todo: torch.Tensor, blocks: int) -> list[int]:
-    """How many of the still-rejected entries belong to each block (``block_of_todo``: their block ids)."""
-    return torch.bincount(block_of_todo, minlength=blocks).tolist()  # type: ignore[no-any-return]
+def rejection_blocks(sizes: Sequence[int], device: torch.device,
+                     propose: Callable[[list[int]], tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """Rejection sampling of ``sizes[b]`` float64 values per block b, concatenated in block order.
+
+    Each round, ``propose(left)`` draws candidates for the ``left[b]`` still-missing values of each block
+    (block b's from its own generator) and returns (candidates, accepted), both of length Σ left, in block
+    order; accepted candidates fill their places, the others are proposed again next round. A block's
+    values are thus those of sampling it alone, whatever other blocks share the rounds.
+    """
+    total = sum(sizes)
+    out = torch.empty(total, dtype=torch.float64, device=device)
+    block_of = torch.repeat_interleave(torch.arange(len(sizes), device=device), torch.tensor(list(sizes), device=device))
+    todo = torch.arange(total, device=device)
+    left = list(sizes)
+    while todo.numel() > 0:
+        candidates, accepted = propose(left)
+        out[todo[accepted]] = candidates[accepted]
+        todo = todo[~accepted]
+        left = [todo.numel()] if len(sizes) == 1 else torch.bincount(block_of[todo], minlength=len(sizes)).tolist()
+    return out

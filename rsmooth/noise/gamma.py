@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import torch
 
-from rsmooth.noise.blocks import draw_per_block, per_block, remaining_per_block
+from rsmooth.noise.blocks import draw_per_block, per_block, rejection_blocks
 
 
 def _gamma_at_least_one(shape: float, sizes: Sequence[int], generators: Sequence[torch.Generator | None],
@@ -20,21 +20,15 @@ def _gamma_at_least_one(shape: float, sizes: Sequence[int], generators: Sequence
     """
     d = shape - 1.0 / 3.0
     c = 1.0 / math.sqrt(9.0 * d)
-    total = sum(sizes)
-    out = torch.empty(total, dtype=torch.float64, device=device)
-    block_of = torch.repeat_interleave(torch.arange(len(sizes), device=device),
-                                       torch.tensor(list(sizes), device=device))
-    todo = torch.arange(total, device=device)
-    left = list(sizes)
-    while todo.numel() > 0:
+
+    def propose(left: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         x = draw_per_block(left, generators, lambda n, g: torch.randn(n, generator=g, device=device, dtype=torch.float64))
         u = draw_per_block(left, generators, lambda n, g: torch.rand(n, generator=g, device=device, dtype=torch.float64))
         v = (1.0 + c * x) ** 3
         accept = (v > 0) & (torch.log(u) < 0.5 * x * x + d - d * v + d * torch.log(v.clamp_min(1e-300)))
-        out[todo[accept]] = d * v[accept]
-        todo = todo[~accept]
-        left = [todo.numel()] if len(sizes) == 1 else remaining_per_block(block_of[todo], len(sizes))
-    return out
+        return d * v, accept
+
+    return rejection_blocks(sizes, device, propose)
 
 
 def sample_gamma_blocks(shape: float, sizes: Sequence[int], generators: Sequence[torch.Generator | None],

@@ -13,7 +13,7 @@ from scipy.special import erf
 from rsmooth.certify.functional import FunctionalCertificate, TableSettings
 from rsmooth.errors import ConfigError
 from rsmooth.noise.base import BatchedAdditiveNoise, check_positive
-from rsmooth.noise.blocks import draw_per_block, per_block, remaining_per_block
+from rsmooth.noise.blocks import draw_per_block, per_block, rejection_blocks
 from rsmooth.noise.power_l2 import check_power, matched_sigma
 
 #: cells of the piecewise-constant envelope of the density of m = ‖z‖∞
@@ -87,18 +87,12 @@ class NormEnvelope:
         values are those of :meth:`sample` with ``generators[b]`` alone (:mod:`rsmooth.noise.blocks`).
         Each round, block b's still-rejected entries draw pick, where and keep from generator b."""
         cdf, cell_lo, cell_hi, cell_env = self._tables(device)
-        total = sum(sizes)
-        out = torch.empty(total, dtype=torch.float64, device=device)
-        block_of = torch.repeat_interleave(torch.arange(len(sizes), device=device),
-                                           torch.tensor(list(sizes), device=device))
-        todo = torch.arange(total, device=device)
-        left = list(sizes)
         cells = cell_lo.numel()
 
         def uniform(n: int, g: torch.Generator | None) -> torch.Tensor:
             return torch.rand(n, generator=g, device=device, dtype=torch.float64)
 
-        while todo.numel() > 0:
+        def propose(left: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
             pick = draw_per_block(left, generators, uniform)
             where = draw_per_block(left, generators, uniform)
             keep = draw_per_block(left, generators, uniform)
@@ -115,11 +109,9 @@ class NormEnvelope:
             env = torch.where(left_piece, self.left_coef + (self.dim - 1 - self.k) * torch.log(m_left), env)
             env = torch.where(tail, -self.k * math.log(self.m_tail) - self.m_tail**2 / (2 * self.sigma**2)
                               - self.rate * (m_tail - self.m_tail), env)
-            accept = (m > 0) & (torch.log(keep) < self.log_density(m) - env)
-            out[todo[accept]] = m[accept]
-            todo = todo[~accept]
-            left = [todo.numel()] if len(sizes) == 1 else remaining_per_block(block_of[todo], len(sizes))
-        return out
+            return m, (m > 0) & (torch.log(keep) < self.log_density(m) - env)
+
+        return rejection_blocks(sizes, device, propose)
 
 
 class MixedLinfNoise(BatchedAdditiveNoise):
