@@ -151,7 +151,7 @@ class DeterministicSplittingNoise(EnumerableNoise, LipschitzL1Noise):
     def _row_starts(self, x: torch.Tensor) -> torch.Tensor:
         """a·W + v per coordinate, (B, d) int32, with a = round(x·q) clamped to the grid {0, …, q}
         (x·q of a grid value k/q is within float32 rounding of k, so round() recovers k exactly)."""
-        a = torch.round(x.float() * self.q).clamp_(0, self.q).to(torch.int32).view(x.shape[0], -1)
+        a = torch.round(x.float().contiguous() * self.q).clamp_(0, self.q).to(torch.int32).view(x.shape[0], -1)
         return a.mul_(2 * self.L - 1).add_(self.device_offsets(a.shape[1], x.device).view(1, -1))
 
     def _lookup(self, starts: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:

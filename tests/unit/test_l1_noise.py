@@ -92,6 +92,11 @@ def test_dssn_draws_of_grouped_inputs_equal_draws_of_gathered_inputs() -> None:
     owner = torch.randint(0, 5, (300,), generator=gen)
     draws = torch.randint(0, noise.L, (300,), generator=gen)
     assert torch.equal(noise.perturb_draws_of(xs, owner, draws), noise.perturb_draws(xs[owner], draws))
+    # the memory layout of the input does not matter (a channels_last batch, as a training pipeline may hand over)
+    batch = torch.randint(0, 17, (4, 3, 8, 8), generator=gen).float() / 16
+    j = torch.arange(4)
+    assert torch.equal(noise.perturb_draws(batch.contiguous(memory_format=torch.channels_last), j),
+                       noise.perturb_draws(batch, j))
     # a value off the grid is rounded to it, and one outside [0, 1] to its end (never an index off the table)
     wild = torch.tensor([[-0.3, 1.7, 0.5 + 0.2 / 16, 1.0]]).view(1, 1, 2, 2)
     grid = torch.tensor([[0.0, 1.0, 0.5, 1.0]]).view(1, 1, 2, 2)
