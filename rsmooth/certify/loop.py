@@ -39,10 +39,10 @@ def group_size_setting(value: int | str | None, name: str = "group_size") -> int
     return check_count(name, value)
 
 
-def auto_group_size(batch_size: int, samples_per_input: int, batches: int = 1) -> int:
-    """Inputs per group so that even the smallest sampling phase fills ``batches`` batches:
-    ⌈batches·batch / samples⌉ (e.g. n0 = 100 at batch 1000: 10 inputs share each selection batch)."""
-    return max(1, -(-batches * batch_size // max(1, samples_per_input)))
+def auto_group_size(batch_size: int, samples_per_input: int) -> int:
+    """Inputs per group so that even the smallest sampling phase fills a batch:
+    ⌈batch / samples⌉ (e.g. n0 = 100 at batch 1000: 10 inputs share each selection batch)."""
+    return max(1, -(-batch_size // max(1, samples_per_input)))
 
 
 #: an exact family's group holds as many whole sets of L draws as fit in this many batches: the

@@ -31,8 +31,9 @@ def draw_per_block(sizes: Sequence[int], generators: Sequence[torch.Generator | 
 
 def per_block(values: torch.Tensor, sizes: Sequence[int], op: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
     """``op`` applied to each block's rows of ``values`` on their own (as if drawn alone), concatenated."""
-    parts = [op(part) for part in values.split(list(sizes)) if part.shape[0]] if len(sizes) > 1 else []
-    return torch.cat(parts) if len(parts) > 1 else op(values)
+    if len(sizes) == 1:
+        return op(values)
+    return torch.cat([op(part) for part in values.split(list(sizes))])
 
 
 def rejection_blocks(sizes: Sequence[int], device: torch.device,
