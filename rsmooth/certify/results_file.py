@@ -11,6 +11,8 @@ itself stays readable by Cohen et al.'s tools.
   the lock when a process dies, so a killed run can be resumed.
 * Rows are flushed as written (a killed process loses nothing); ``fsync`` runs at most every
   ``fsync_interval`` seconds and on close (a power cut loses at most that much, which a resume redoes).
+* A run sharded over ranks writes one file per rank, ``certify.tsv.parts/rank{r}.tsv``, each a results
+  file as above; :func:`merge_parts` folds them into ``certify.tsv``, ordered by idx, atomically.
 """
 
 from __future__ import annotations
@@ -35,6 +37,17 @@ def meta_path(path: str | os.PathLike[str]) -> Path:
     """Where the provenance of results file ``path`` is recorded."""
     path = Path(path)
     return path.with_name(path.name + ".meta.json")
+
+
+def parts_dir(path: str | os.PathLike[str]) -> Path:
+    """Where the ranks of a sharded run write their rows before they are merged into ``path``."""
+    path = Path(path)
+    return path.with_name(path.name + ".parts")
+
+
+def part_path(path: str | os.PathLike[str], rank: int) -> Path:
+    """The results file rank ``rank`` of a sharded run writes (merged into ``path`` at the end)."""
+    return parts_dir(path) / f"rank{rank}.tsv"
 
 
 def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -149,3 +162,80 @@ class ResultsWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _lock(path: Path) -> int:
+    """An exclusive ``flock`` on ``path`` (refused at once if a live process holds it)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ResultsFileError(f"{path} is being written by another process; wait for it to finish") from None
+    return fd
+
+
+def _without_time(line: str, header: Sequence[str]) -> list[str]:
+    fields = line.split("\t")
+    del fields[header.index("time")]
+    return fields
+
+
+def merge_parts(
+    path: str | os.PathLike[str], provenance: Mapping[str, Any], extra_certificates: Sequence[str] = ()
+) -> int:
+    """Fold the rank files of a sharded run (:func:`part_path`) into results file ``path``; returns its row count.
+
+    Every part must carry ``provenance`` (checked like a resume, before anything changes) and be
+    closed (a part still being written is refused). ``path`` is rewritten with all rows ordered by
+    idx, each exactly as written (its crc intact), to a temporary file that replaces it atomically;
+    only then are the parts removed. An idx in two files must be the same row but for its time
+    (as after a crash between the replace and the removal); otherwise the merge is refused.
+    """
+    path = Path(path)
+    parts = sorted(parts_dir(path).glob("rank*.tsv"))
+    locks: list[int] = []
+    try:
+        with ResultsWriter(path, provenance, extra_certificates) as writer:  # lock, provenance, header, tail
+            header = list(writer.header)
+            merged: dict[int, str] = {}
+            for source in (path, *parts):
+                if source != path:
+                    locks.append(_lock(source))
+                    recorded = read_provenance(source)
+                    diff = None if recorded is None else first_difference(recorded, provenance, INFORMATIONAL_KEYS)
+                    if recorded is None or diff is not None:
+                        what = "has no provenance record" if diff is None else \
+                            f"was made with {diff[0]}={diff[1]!r} but this run has {diff[0]}={diff[2]!r}"
+                        raise ResultsFileError(f"{source} (a rank's rows for {path.name}) {what}; nothing was "
+                                               f"merged: use the settings of that run or remove {parts_dir(path)}")
+                try:
+                    parsed = parse_file(source)
+                except ValueError as err:
+                    raise ResultsFileError(str(err)) from None
+                if parsed.header and parsed.header != header:
+                    raise ResultsFileError(f"{source} has columns {parsed.header}, {path} has {header}")
+                for row, line in zip(parsed.rows, parsed.lines):
+                    if row.idx in merged and _without_time(merged[row.idx], header) != _without_time(line, header):
+                        raise ResultsFileError(f"idx {row.idx} is in {path} and in {source} with different "
+                                               "results; nothing was merged")
+                    merged.setdefault(row.idx, line)
+            order = sorted(merged)
+            if parts or [r.idx for r in parse_file(path).rows] != order:
+                tmp = path.with_name(path.name + ".merge.tmp")
+                with open(tmp, "w") as out:
+                    out.write("\t".join(header) + "\n")
+                    out.writelines(merged[i] + "\n" for i in order)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(tmp, path)  # the old rows stay whole until the new file is complete
+                writer.done = set(order)
+            for part in parts:
+                meta_path(part).unlink(missing_ok=True)
+                part.unlink()
+        if parts_dir(path).is_dir() and not any(parts_dir(path).iterdir()):
+            parts_dir(path).rmdir()
+    finally:
+        for fd in locks:
+            os.close(fd)
+    return len(merged)

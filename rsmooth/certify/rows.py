@@ -174,12 +174,14 @@ _KIND = {int: "an integer", float: "a number", parse_time: "a time (seconds or H
 
 @dataclass
 class ParsedFile:
-    """A results file's header, complete rows, and the byte offset where complete rows end."""
+    """A results file's header, complete rows (parsed, and as written: ``lines``, without their newline),
+    and the byte offset where complete rows end."""
 
     header: list[str]
     rows: list[CertificationRow]
     complete_bytes: int
     discarded_tail: bool
+    lines: list[str] = field(default_factory=list)
 
 
 def parse_file(path: str | os.PathLike[str]) -> ParsedFile:
@@ -203,12 +205,14 @@ def parse_file(path: str | os.PathLike[str]) -> ParsedFile:
     if missing:
         raise ResultsFileError(f"{path}: not a certification TSV (missing columns {missing}; header {header})")
     rows: list[CertificationRow] = []
+    texts: list[str] = []
     seen: dict[int, int] = {}
     for number, raw in enumerate(lines[1:], start=2):
         if not raw.strip():
             continue
         try:
-            row = _parse_line(header, raw.decode())
+            text = raw.decode()
+            row = _parse_line(header, text)
         except (ValueError, UnicodeDecodeError) as err:
             raise ResultsFileError(f"{path}:{number}: {err}") from None
         if row.idx in seen:
@@ -216,20 +220,23 @@ def parse_file(path: str | os.PathLike[str]) -> ParsedFile:
                              "a file must hold each example once")
         seen[row.idx] = number
         rows.append(row)
+        texts.append(text)
     complete = len(data) - len(tail)
     discarded = False
     if tail.strip():
         try:
-            row = _parse_line(header, tail.decode())
+            text = tail.decode()
+            row = _parse_line(header, text)
             if row.idx in seen:
                 raise ValueError(f"idx {row.idx} appears twice")
             rows.append(row)
+            texts.append(text)
             complete = len(data)
         except (ValueError, UnicodeDecodeError):
             discarded = True
             warnings.warn(f"{path}: ignoring a half-written last line (line {len(lines) + 1}); "
                           "resuming the run redoes it", stacklevel=3)
-    return ParsedFile(header, rows, complete, discarded)
+    return ParsedFile(header, rows, complete, discarded, texts)
 
 
 def read_rows(path: str | os.PathLike[str]) -> list[CertificationRow]:

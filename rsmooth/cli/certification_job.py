@@ -15,12 +15,14 @@ from torch.utils.data import Dataset
 from rsmooth import __version__
 from rsmooth.analysis.summary import summarize_file
 from rsmooth.certify.loop import certify_examples, group_size_setting, select_indices
-from rsmooth.certify.results_file import ResultsWriter
+from rsmooth.certify.results_file import ResultsWriter, merge_parts, part_path, parts_dir
+from rsmooth.certify.rows import read_rows
 from rsmooth.certify.sampling import RNG_SCHEME
 from rsmooth.certify.sequential import MODES, SampleSchedule, check_sequential_certificate
 from rsmooth.certify.smooth import Smooth
 from rsmooth.certify.stats import check_alpha, check_count
 from rsmooth.config import resolve_device
+from rsmooth.distributed import joined_ranks
 from rsmooth.errors import ConfigError, ResultsFileNotFoundError
 from rsmooth.noise.base import NoiseFamily
 
@@ -43,16 +45,17 @@ def speed_switches(cert: DictConfig) -> dict[str, bool]:
     return on
 
 
-def build_smooth(model: nn.Module, noise: NoiseFamily, num_classes: int, cert: DictConfig) -> Smooth:
-    """``Smooth`` from the certification config (device, seed, certificates, forward precision and the
-    speed switches: channels_last memory layout, ``torch.compile`` of the network, cuDNN autotuning)."""
+def build_smooth(
+    model: nn.Module, noise: NoiseFamily, num_classes: int, cert: DictConfig, device: torch.device | None = None
+) -> Smooth:
+    """``Smooth`` from the certification config (device unless given, seed, certificates, forward precision
+    and the speed switches: channels_last memory layout, ``torch.compile`` of the network, cuDNN autotuning)."""
     precision = cert.get("precision")
     if precision not in PRECISIONS:
         raise ConfigError(f"certification.precision must be one of {sorted(k for k in PRECISIONS if k)} or null, "
                           f"got {precision!r}")
     switches = speed_switches(cert)
-    device = resolve_device(cert.device)
-    model = model.to(device)
+    model = model.to(device or resolve_device(cert.device))
     if switches.get("channels_last"):
         model = model.to(memory_format=torch.channels_last)
     if switches.get("cudnn_benchmark"):
@@ -114,7 +117,14 @@ def run_certification_job(
 ) -> dict[str, Any]:
     """Certify the examples ``cert`` selects (start/end/skip/max) into ``tsv``, resuming after the rows
     already there (same provenance only); then write the plot and summary beside it. Returns the
-    summary plus ``new_rows``, ``already`` and ``table_seconds`` (certificate tables, not in any row)."""
+    summary plus ``new_rows``, ``already`` and ``table_seconds`` (certificate tables, not in any row).
+
+    Launched on several ranks (torchrun, srun, Lightning DDP; :mod:`rsmooth.distributed`), the examples
+    not yet in ``tsv`` are dealt out in interleaved order (rank r takes every world-th, so slow and fast
+    examples spread evenly); each rank writes its own file (``tsv.parts/rank{r}.tsv``, resumable) and rank
+    0 merges them into ``tsv`` ordered by idx, then summarizes. Rows are those of one process: each
+    example's noise comes from (seed, idx). Ranks other than 0 return ``new_rows`` and ``already`` only.
+    """
     # Everything a user can get wrong is checked before the results file is touched.
     check_alpha(cert.alpha)
     for name in ("n0", "n", "batch_size"):
@@ -125,19 +135,38 @@ def run_certification_job(
     for path in baselines:  # a missing baseline is refused now, not after hours of certifying
         if not Path(path).is_file():
             raise ResultsFileNotFoundError(f"certification.baselines: {path!r} does not exist")
-    smooth = build_smooth(model, noise, num_classes, cert)
-    indices = select_indices(len(dataset), cert.start, cert.end, cert.skip, cert.max)  # type: ignore[arg-type]
-    if indices:
-        noise.check_input(torch.as_tensor(dataset[indices[0]][0]).unsqueeze(0))  # e.g. DSSN's q-grid
-    data = {**data_info, "split": "test", "size": len(dataset)}  # type: ignore[arg-type]
-    extra = [c.name for c in smooth.extra_certificates]
-    with ResultsWriter(tsv, provenance(smooth, cert, checkpoint, data), extra) as writer:
-        already = len(writer.done)
-        mode, radii, schedule = sequential_plan(smooth, cert)
-        done = certify_examples(smooth, dataset, indices, cert.n0, cert.n, cert.alpha, cert.batch_size,
-                                writer=writer, group_size=cert.group_size, progress=cert.progress, mode=mode,
-                                radii=radii, schedule=schedule)
-    if done.table_seconds > 0.01:
-        print(f"certificate tables built in {done.table_seconds:.2f} s (before the first row; in no row's time)")
-    info = {"new_rows": len(done.rows), "already": already, "table_seconds": done.table_seconds}
+    device = resolve_device(cert.device)
+    with joined_ranks(device) as ranks:
+        smooth = build_smooth(model, noise, num_classes, cert, ranks.device(device))
+        indices = select_indices(len(dataset), cert.start, cert.end, cert.skip, cert.max)  # type: ignore[arg-type]
+        if indices:
+            noise.check_input(torch.as_tensor(dataset[indices[0]][0]).unsqueeze(0))  # e.g. DSSN's q-grid
+        data = {**data_info, "split": "test", "size": len(dataset)}  # type: ignore[arg-type]
+        extra = [c.name for c in smooth.extra_certificates]
+        record = provenance(smooth, cert, checkpoint, data)
+        tsv = Path(ranks.broadcast(str(tsv)))  # Hydra dates each process's run directory: rank 0's is the one
+        if ranks.is_zero and (ranks.distributed or parts_dir(tsv).is_dir()):
+            merge_parts(tsv, record, extra)  # rows an earlier sharded run left in its rank files
+        ranks.barrier()
+        mine, already = indices, 0
+        if ranks.distributed:
+            done = {r.idx for r in read_rows(tsv)}
+            remaining = [i for i in indices if i not in done]
+            mine, already = remaining[ranks.rank :: ranks.world], len(indices) - len(remaining)
+        with ResultsWriter(part_path(tsv, ranks.rank) if ranks.distributed else tsv, record, extra) as writer:
+            already += len(writer.done)
+            mode, radii, schedule = sequential_plan(smooth, cert)
+            done_now = certify_examples(smooth, dataset, mine, cert.n0, cert.n, cert.alpha, cert.batch_size,
+                                        writer=writer, group_size=cert.group_size,
+                                        progress=cert.progress and ranks.is_zero, mode=mode, radii=radii,
+                                        schedule=schedule)
+        ranks.barrier()
+        if ranks.distributed and ranks.is_zero:
+            merge_parts(tsv, record, extra)
+    info = {"new_rows": len(done_now.rows), "already": already, "table_seconds": done_now.table_seconds}
+    if not ranks.is_zero:
+        print(f"rank {ranks.rank}: certified {info['new_rows']} new examples; rank 0 merged them into {tsv}")
+        return info
+    if done_now.table_seconds > 0.01:
+        print(f"certificate tables built in {done_now.table_seconds:.2f} s (before the first row; in no row's time)")
     return summarize_file(tsv, cert.radii, tsv.parent, smooth.certificate.norm, extra=info, baselines=baselines)

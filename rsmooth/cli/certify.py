@@ -56,12 +56,16 @@ def load_job(cfg: DictConfig) -> tuple[LoadedClassifier, ImageDataModule, NoiseF
 
 def certify(cfg: DictConfig) -> dict[str, Any]:
     """Certify the test split of ``cfg.data`` (default: the data the checkpoint was trained on)
-    under ``cfg.noise`` (default: its training noise) into ``cfg.output``."""
+    under ``cfg.noise`` (default: its training noise) into ``cfg.output``. Under torchrun or srun the
+    examples are sharded over the ranks and merged into rank 0's ``cfg.output`` (see
+    :func:`~rsmooth.cli.certification_job.run_certification_job`)."""
     loaded, dm, noise = load_job(cfg)
     out = Path(cfg.paths.output_dir)
     tsv = Path(cfg.output) if cfg.get("output") else out / "certify.tsv"
     summary = run_certification_job(loaded.model, noise, loaded.num_classes, dm.certification_dataset(), dm.info(),
                                     cfg.certification, tsv, {"format": loaded.source, "sha256": loaded.digest})
+    if "radii" not in summary:  # a rank other than 0 of a sharded run: rank 0 merged and summarized
+        return {"new_rows": summary["new_rows"], "summary": summary}
     print(f"certified {summary['new_rows']} new examples ({summary['already']} already in the file)")
     print(f"outputs: {tsv.resolve()}")
     return {"certify_tsv": tsv, "new_rows": summary["new_rows"], "summary": summary}

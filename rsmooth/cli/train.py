@@ -70,10 +70,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     result: dict[str, Any] = {"output_dir": out, "checkpoint": checkpoint}
     cert = cfg.certification
-    if cert.enabled and trainer.is_global_zero:
+    if cert.enabled:  # under DDP every rank certifies a share; rank 0 merges, summarizes and logs
         tsv = out / "certify.tsv"
+        # rank 0 wrote the checkpoint (to its own run directory when a launcher dated each rank's)
+        digest = trainer.strategy.broadcast(file_digest(checkpoint) if trainer.is_global_zero else None)
         summary = run_certification_job(module.model, noise, dm.num_classes, dm.certification_dataset(), dm.info(),
-                                        cert, tsv, {"format": "rsmooth", "sha256": file_digest(checkpoint)})
+                                        cert, tsv, {"format": "rsmooth", "sha256": digest})
+    if cert.enabled and trainer.is_global_zero:
         for lg in loggers:
             lg.log_metrics(
                 {f"test/cert_acc@{r:g}": a for r, a in zip(summary["radii"], summary["certified_accuracy"])}

@@ -1,4 +1,4 @@
-"""Tiny datasets in the exact on-disk formats torchvision reads."""
+"""Tiny datasets in the exact on-disk formats torchvision reads, and the certify overrides the CLI tests share."""
 
 from __future__ import annotations
 
@@ -59,3 +59,10 @@ def make_imagefolder(root: Path, classes: tuple[str, ...] = ("n01440764", "n0144
                 arr = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
                 Image.fromarray(arr).save(d / f"{cls}_{i}.JPEG", format="JPEG")
     return root
+
+
+def certify_overrides(checkpoint: Path, tsv: Path, n: int = 200) -> list[str]:
+    """``rsmooth-certify`` overrides: ``checkpoint`` into ``tsv`` at n0 = 20, ``n``, batch 100, no progress bar."""
+    return [f"checkpoint={checkpoint}", f"output={tsv}", f"paths.output_dir={tsv.parent}",
+            "certification.n0=20", f"certification.n={n}", "certification.batch_size=100",
+            "certification.progress=false"]

@@ -19,29 +19,9 @@ from rsmooth.cli.certify import certify
 from rsmooth.cli.train import train
 from rsmooth.config import compose
 from rsmooth.errors import ConfigError
+from tests.integration.fixtures import certify_overrides as _certify_overrides
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("train")
-    cfg = compose(
-        "train",
-        [
-            "data=fake", "model=digits_cnn", "data.num_classes=4", "data.input_shape=[1,8,8]",
-            "data.train_size=64", "data.test_size=24", "trainer.max_epochs=2", "trainer.accelerator=cpu",
-            "trainer.enable_progress_bar=false", "logger=csv", "~callbacks", "certification.enabled=false",
-            f"paths.output_dir={out}",
-        ],
-    )
-    return train(cfg)["checkpoint"]
-
-
-def _certify_overrides(checkpoint: Path, tsv: Path, n: int = 200) -> list[str]:
-    return [f"checkpoint={checkpoint}", f"output={tsv}", f"paths.output_dir={tsv.parent}",
-            "certification.n0=20", f"certification.n={n}", "certification.batch_size=100",
-            "certification.progress=false"]
 
 
 def test_certify_from_checkpoint_writes_all_rows(checkpoint: Path, tmp_path: Path) -> None:

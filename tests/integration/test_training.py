@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -141,28 +142,68 @@ train(compose("train", sys.argv[2:] + [f"paths.output_dir={sys.argv[1]}"]))
 """
 
 
-def test_callback_shards_the_subset_across_ddp_ranks_and_gathers_every_row(tmp_path: Path) -> None:
-    """Two CPU processes (gloo): each certifies half of the subset; rank 0 logs and writes all of it."""
+def _result_key(rows: list) -> list[tuple]:  # type: ignore[type-arg]
+    """Everything in certification rows but their time."""
+    return [(r.idx, r.label, r.predict, r.radius, r.count, r.count_runner_up, r.n, r.p_lower) for r in rows]
+
+
+def test_ddp_on_two_cpu_ranks_certifies_what_one_process_certifies(tmp_path: Path) -> None:
+    """One epoch of DDP (gloo, 2 processes) with the callback: the callback shards its subset, gathers and
+    logs from rank 0; the final certification shards the test split and rank 0 merges it. Both equal one
+    process certifying the trained weights with the same seeds (the epoch's last step precedes validation)."""
     import subprocess
     import sys
 
-    from rsmooth.certify import read_rows
+    import torch
+
+    from rsmooth.certify import ResultsWriter, Smooth, certify_examples, read_rows, select_indices
+    from rsmooth.checkpoint import load_classifier
+    from rsmooth.certify.sequential import SampleSchedule
+    from rsmooth.cli.certify import certify
+    from rsmooth.data.fake import FakeDataModule
 
     script = tmp_path / "ddp_train.py"
     script.write_text(DDP_SCRIPT)
-    overrides = [o for o in _fake_overrides(tmp_path) if not o.startswith(("paths.", "callbacks.certify.max"))]
-    overrides += ["trainer.devices=2", "+trainer.strategy=ddp", "logger=csv", "callbacks.certify.max_examples=11",
-                  "certification.enabled=false",
+    out = tmp_path / "out"
+    overrides = [o for o in _fake_overrides(tmp_path) if not o.startswith(("paths.", "callbacks.certify.max",
+                                                                             "certification.max"))]
+    overrides += ["trainer=ddp_cpu", "logger=csv", "callbacks.certify.max_examples=11", "certification.max=-1",
                   # sequential mode: budget 1024 from 256 samples, each input stops at its own stage
                   "certification.mode=sequential", "callbacks.certify.n=1024", "+callbacks.certify.sequential_first=256"]
-    run = subprocess.run([sys.executable, str(script), str(tmp_path / "out"), *overrides],
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run([sys.executable, str(script), str(out), *overrides],
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert run.returncode == 0, run.stderr[-3000:]
-    rows = read_rows(tmp_path / "out" / "cert" / "cert_epoch000.tsv")
-    assert [r.idx for r in rows] == list(range(11))  # both shards, each row once
-    assert {r.n for r in rows} <= {256, 512, 1024}
-    metrics = (tmp_path / "out" / "csv" / "version_0" / "metrics.csv").read_text()
+    metrics = (out / "csv" / "version_0" / "metrics.csv").read_text()
     assert "cert/acc@0" in metrics
+
+    # the callback's subset, certified again in this one process from the trained weights
+    loaded = load_classifier(out / "checkpoints" / "final.ckpt")
+    cfg = compose("train", overrides)
+    dm = FakeDataModule(**{k: v for k, v in cfg.data.items() if k != "_target_"})
+    dataset = dm.validation_dataset()
+    cb = cfg.callbacks.certify
+    smooth = Smooth(loaded.model, loaded.noise, loaded.num_classes, seed=cb.seed)
+
+    with ResultsWriter(tmp_path / "callback_one.tsv") as writer:  # written as the callback writes (rounded down)
+        certify_examples(smooth, dataset, select_indices(len(dataset), skip=1, max_count=11), cb.n0, cb.n, cb.alpha,
+                         cb.batch_size, writer=writer, mode="sequential", radii=list(cb.radii),
+                         schedule=SampleSchedule.geometric(cb.n, 256))
+    one = read_rows(tmp_path / "callback_one.tsv")
+    gathered = read_rows(out / "cert" / "cert_epoch000.tsv")
+    assert [r.idx for r in gathered] == list(range(11))  # both shards, each row once
+    assert {r.n for r in gathered} <= {256, 512, 1024}
+    assert _result_key(gathered) == _result_key(one)
+
+    # the final certification: sharded over the two ranks, merged by rank 0 = rsmooth-certify in one process
+    merged = read_rows(out / "certify.tsv")
+    assert [r.idx for r in merged] == list(range(16)) and not (out / "certify.tsv.parts").exists()
+    assert "rank 1: certified 8 new examples" in run.stdout  # half of the test split, merged by rank 0
+    single = tmp_path / "single.tsv"
+    certify(compose("certify", [f"checkpoint={out / 'checkpoints' / 'final.ckpt'}", f"output={single}",
+                                f"paths.output_dir={tmp_path}", "certification=default", "certification.n0=10",
+                                "certification.n=50", "certification.progress=false", "certification.mode=sequential"]))
+    assert _result_key(merged) == _result_key(read_rows(single))
+    assert torch.equal(torch.tensor([r.predict for r in merged]), torch.tensor([r.predict for r in read_rows(single)]))
 
 
 def test_training_is_the_same_with_the_certification_callback_on_or_off(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -16,6 +17,7 @@ import pytest
 
 from rsmooth.analysis import certified_accuracy, load_rows
 from rsmooth.certify import CertificationRow, ResultsWriter, read_provenance, read_rows, select_indices
+from rsmooth.certify.results_file import merge_parts, part_path, parts_dir
 from rsmooth.certify.rows import columns, format_row, parse_time, round_decimal
 from rsmooth.errors import ResultsFileError
 
@@ -223,6 +225,56 @@ def test_writer_refuses_a_foreign_file(tmp_path: Path) -> None:
     path.write_text("a\tb\n1\t2\n")
     with pytest.raises(ResultsFileError, match="not a certification TSV"):
         ResultsWriter(path)
+
+
+# --------------------------------------------------------------------------- rank files of a sharded run
+def _write_part(path: Path, rank: int, idxs: list[int], prov: dict = PROV, time: float = 1.5,  # type: ignore[type-arg]
+                **kw: object) -> None:
+    with ResultsWriter(part_path(path, rank), prov) as w:
+        for i in idxs:
+            w.write(dataclasses.replace(_row(i, **kw), time=time))
+
+
+def test_merge_parts_orders_rows_by_idx_and_keeps_each_line_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "r.tsv"
+    with ResultsWriter(path, PROV) as w:  # rows of an earlier run, then two ranks' files
+        w.write(_row(4))
+    _write_part(path, 0, [0, 2, 6])
+    _write_part(path, 1, [1, 3, 5], radius=0.987654321)
+    lines = {ln.split("\t")[0]: ln for p in [path, *parts_dir(path).glob("*.tsv")] for ln in p.read_text().splitlines()[1:]}
+    assert merge_parts(path, PROV) == 7
+    body = path.read_text().splitlines()
+    assert body[0] == "\t".join(columns()) and [ln.split("\t")[0] for ln in body[1:]] == [str(i) for i in range(7)]
+    assert all(ln == lines[ln.split("\t")[0]] for ln in body[1:])  # byte for byte: crc intact, no re-rounding
+    assert not parts_dir(path).exists() and read_provenance(path) == PROV
+    assert merge_parts(path, PROV) == 7 and len(read_rows(path)) == 7  # nothing to merge: unchanged
+
+
+def test_merge_parts_keeps_one_of_two_equal_rows_and_refuses_different_ones(tmp_path: Path) -> None:
+    path = tmp_path / "r.tsv"
+    with ResultsWriter(path, PROV) as w:
+        w.write(_row(0))
+    _write_part(path, 0, [0, 1], time=9.0)  # idx 0 again, another time (a crash between merge and cleanup)
+    assert merge_parts(path, PROV) == 2
+    _write_part(path, 1, [1], radius=0.5)  # idx 1 again with another radius: never silently chosen
+    before = _sha(path)
+    with pytest.raises(ResultsFileError, match="idx 1 is in .* with different results"):
+        merge_parts(path, PROV)
+    assert _sha(path) == before and part_path(path, 1).is_file()
+
+
+def test_merge_parts_refuses_a_rank_file_of_other_settings_or_still_open(tmp_path: Path) -> None:
+    path = tmp_path / "r.tsv"
+    _write_part(path, 0, [0], prov={**PROV, "certification": {"n": 500, "alpha": 0.001, "seed": 0}})
+    with pytest.raises(ResultsFileError, match=r"rank0.tsv .* made with certification.n=500 .* this run has "
+                                               r"certification.n=200"):
+        merge_parts(path, PROV)
+    part_path(path, 0).unlink()
+    with ResultsWriter(part_path(path, 1), PROV) as w:
+        w.write(_row(1))
+        with pytest.raises(ResultsFileError, match="rank1.tsv is being written by another process"):
+            merge_parts(path, PROV)
+    assert merge_parts(path, PROV) == 1
 
 
 def test_select_indices_follows_cohen_skip_and_max() -> None:

@@ -1,0 +1,135 @@
+"""Sharded certification as users launch it: torchrun and srun on CPU (gloo), a rank killed and restarted.
+
+The merged file must hold exactly the rows of one process (each example's noise comes from (seed, idx)):
+same idx set, no duplicates, the same predictions, counts and radii; only the time column differs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rsmooth.certify import read_rows
+from rsmooth.certify.results_file import parts_dir
+from rsmooth.cli.certify import certify
+from rsmooth.config import compose
+from tests.integration.fixtures import certify_overrides
+
+
+def _results(tsv: Path) -> list[tuple]:  # type: ignore[type-arg]
+    """Everything in the rows but their time."""
+    return [(r.idx, r.label, r.predict, r.radius, r.count, r.count_runner_up, r.n, r.p_lower) for r in read_rows(tsv)]
+
+
+@pytest.fixture(scope="module")
+def one_process(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> list[tuple]:  # type: ignore[type-arg]
+    """The rows of one process over the 24 test images at n = 2 000 (the reference for every launch)."""
+    tsv = tmp_path_factory.mktemp("one") / "one.tsv"
+    certify(compose("certify", certify_overrides(checkpoint, tsv, n=2000)))
+    rows = _results(tsv)
+    assert [r[0] for r in rows] == list(range(24))
+    return rows
+
+
+def _torchrun(ranks: int, overrides: list[str]) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={ranks}",
+            "-m", "rsmooth.certify", *overrides]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+
+
+def test_torchrun_two_ranks_write_the_rows_of_one_process(checkpoint: Path, one_process: list, tmp_path: Path) -> None:  # type: ignore[type-arg]
+    tsv = tmp_path / "merged.tsv"
+    run = subprocess.run(_torchrun(2, certify_overrides(checkpoint, tsv, n=2000)), cwd=tmp_path, env=_env(),
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert _results(tsv) == one_process  # ordered by idx, each once, identical results
+    assert not parts_dir(tsv).exists()  # the ranks' files were merged and removed
+    assert (tmp_path / "certified_accuracy.png").is_file()  # rank 0 summarized the merged file
+    assert f"rank 1: certified 12 new examples; rank 0 merged them into {tsv}" in run.stdout  # its interleaved share
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux /proc)."""
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(entry.name))
+    return kids
+
+
+def test_a_rank_killed_mid_run_restarts_without_losing_or_duplicating_rows(
+    checkpoint: Path, one_process: list, tmp_path: Path  # type: ignore[type-arg]
+) -> None:
+    tsv = tmp_path / "killed.tsv"
+    cmd = _torchrun(2, certify_overrides(checkpoint, tsv, n=2000) + ["certification.batch_size=2",
+                                                                      "certification.group_size=1"])
+    agent = subprocess.Popen(cmd, cwd=tmp_path, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    part = parts_dir(tsv) / "rank1.tsv"
+    deadline = time.time() + 120
+    while time.time() < deadline:  # wait for rank 1 to have written a few rows
+        if part.exists() and len(part.read_text().splitlines()) >= 3:
+            break
+        if agent.poll() is not None:
+            pytest.fail(f"torchrun exited early: {agent.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+        time.sleep(0.05)
+    workers = _children(agent.pid)
+    assert len(workers) == 2, workers
+    os.kill(max(workers), signal.SIGKILL)  # one rank dies; torchrun then stops the other
+    assert agent.wait(timeout=120) != 0
+    written = sum(len(read_rows(p)) for p in parts_dir(tsv).glob("rank*.tsv"))
+    assert 2 <= written < 24, "the kill must land mid-run"
+    done = subprocess.run(cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _results(tsv) == one_process
+    assert f"({written} already in the file)" in done.stdout  # the killed run's rows were kept, not redone
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_srun_style_ranks_write_the_rows_of_one_process(checkpoint: Path, one_process: list, tmp_path: Path) -> None:  # type: ignore[type-arg]
+    """srun starts the processes itself and names them in SLURM_* variables; the job script exports
+    MASTER_ADDR/MASTER_PORT. Three ranks here: the split does not change the rows either."""
+    tsv = tmp_path / "srun.tsv"
+    port = str(_free_port())
+    procs = []
+    for rank in range(3):
+        env = {k: v for k, v in _env().items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+        env |= {"SLURM_PROCID": str(rank), "SLURM_NTASKS": "3", "SLURM_LOCALID": str(rank),
+                "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port}
+        procs.append(subprocess.Popen([sys.executable, "-m", "rsmooth.certify", *certify_overrides(checkpoint, tsv,
+                                                                                                    n=2000)],
+                                      cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
+    assert _results(tsv) == one_process
+
+
+def test_srun_without_master_address_is_one_line(checkpoint: Path, tmp_path: Path) -> None:
+    env = {k: v for k, v in _env().items() if k not in ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE")}
+    env |= {"SLURM_PROCID": "0", "SLURM_NTASKS": "2"}
+    run = subprocess.run([sys.executable, "-m", "rsmooth.certify",
+                          *certify_overrides(checkpoint, tmp_path / "x.tsv")], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        "rsmooth-certify: error: 2 ranks announced but MASTER_ADDR and MASTER_PORT not set: under srun, export "
+        "MASTER_ADDR (the first node's host name) and MASTER_PORT (a free port) in the job script"]
