@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-from omegaconf import DictConfig, ListConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from rsmooth.analysis.bounds import bound_figures, certificate_columns, plot_linf_over_dimension
 from rsmooth.analysis.curves import (
@@ -34,14 +34,23 @@ from rsmooth.config import config_dir
 from rsmooth.errors import ResultsFileNotFoundError
 
 
+def sweep_runs(directory: Path) -> list[Path]:
+    """The final certification TSV of every run of a Hydra sweep directory (``<sweep>/<job>/certify.tsv``),
+    in job order."""
+    runs = [p for p in directory.glob("*/certify.tsv") if (p.parent / ".hydra").is_dir() or p.parent.name.isdigit()]
+    return sorted(runs, key=lambda p: (not p.parent.name.isdigit(), int(p.parent.name) if p.parent.name.isdigit()
+                                       else 0, p.parent.name))
+
+
 def expand_inputs(inputs: Any) -> list[Path]:
-    """A path, a glob, or a list of them → the sorted list of existing TSV files (error if none)."""
+    """A path, a glob, or a list of them → the sorted list of existing TSV files (error if none).
+    A directory gives its TSVs, or, when it has none, its sweep runs' (:func:`sweep_runs`)."""
     patterns = list(inputs) if isinstance(inputs, (list, tuple, ListConfig)) else [inputs]
     paths: list[Path] = []
     for pattern in patterns:
         p = Path(str(pattern)).expanduser()
         if p.is_dir():
-            matches = sorted(p.glob("*.tsv"))
+            matches = sorted(p.glob("*.tsv")) or sweep_runs(p)
         else:
             matches = sorted(Path(m) for m in glob.glob(str(p)))
         if not matches:
@@ -61,10 +70,24 @@ def run_labels(paths: list[Path], given: Any = None) -> list[str]:
     candidates = [
         [p.stem for p in paths],
         [next((r.noise for r in load_rows(p) if r.noise), p.stem) for p in paths],
+        sweep_labels(paths),
         [f"{p.parent.name}/{p.stem}" for p in paths],
         [str(p) for p in paths],
     ]
     return next(c for c in candidates if len(set(c)) == len(c))
+
+
+def sweep_labels(paths: list[Path]) -> list[str]:
+    """For runs of a Hydra sweep: the overrides that differ between them (``noise.sigma=0.5 objective.lam=6``),
+    read from each run's ``.hydra/overrides.yaml``; the file stems when a run has no such record."""
+    overrides: list[list[str]] = []
+    for p in paths:
+        record = p.parent / ".hydra" / "overrides.yaml"
+        if not record.is_file():
+            return [p.stem for p in paths]
+        overrides.append([str(o) for o in OmegaConf.load(record)])  # type: ignore[union-attr]
+    shared = set.intersection(*(set(o) for o in overrides)) if overrides else set()
+    return [" ".join(o for o in run if o not in shared) or "(no override)" for run in overrides]
 
 
 def _radii(cfg: DictConfig) -> list[float]:

@@ -20,14 +20,30 @@ from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.config import config_dir
 from rsmooth.provenance import file_digest
 from rsmooth.training.module import SmoothingClassifier
-from rsmooth.wandb_utils import finish, log_certified_curve
+from rsmooth.wandb_utils import (
+    finish,
+    flatten,
+    is_wandb,
+    label_runs,
+    log_certified_curve,
+    log_rows_artifact,
+    run_labels,
+    run_settings,
+)
 
 
-def _instantiate_all(group: DictConfig | None) -> list[Any]:
-    """Instantiate every entry of a dict-of-configs group (loggers, callbacks), skipping nulls."""
+def _instantiate_all(group: DictConfig | None, wandb_settings: dict[str, Any] | None = None) -> list[Any]:
+    """Instantiate every entry of a dict-of-configs group (loggers, callbacks), skipping nulls; a W&B
+    logger gets ``wandb_settings`` (group, name, tags) where its config leaves them null."""
     if not group:
         return []
-    return [instantiate(c) for c in group.values() if c is not None and "_target_" in c]
+    built = []
+    for c in group.values():
+        if c is None or "_target_" not in c:
+            continue
+        fill = {k: v for k, v in (wandb_settings or {}).items() if c.get(k) is None} if is_wandb(c) else {}
+        built.append(instantiate(c, **fill))
+    return built
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -58,17 +74,21 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     noise.check_input(dm.certification_dataset()[0][0].unsqueeze(0))
     if cfg.get("resume_from"):
         check_resume_matches(cfg.resume_from, {"noise": noise.config(), "model": plain(cfg.model), "data": dm.info()})
-    loggers = _instantiate_all(cfg.get("logger"))
+    flat = flatten(OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
+    labels = run_labels(flat, dm.info()["name"], noise.name)  # dataset, noise, objective, sigma, k, q, lam
+    loggers = _instantiate_all(cfg.get("logger"), run_settings(cfg.task_name, labels))
     callbacks = _instantiate_all(cfg.get("callbacks"))
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks, default_root_dir=str(out))
     for lg in loggers:
-        lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        lg.log_hyperparams(flat)  # flattened: noise.sigma, objective.lam, ... (W&B filters and groups by them)
     # a resumed checkpoint is a user's file: tensors and plain containers only
     trainer.fit(module, datamodule=dm, ckpt_path=cfg.get("resume_from"), weights_only=True)
     checkpoint = out / "checkpoints" / "final.ckpt"
     trainer.save_checkpoint(checkpoint)
 
     result: dict[str, Any] = {"output_dir": out, "checkpoint": checkpoint}
+    if trainer.is_global_zero:
+        label_runs(loggers, labels)
     cert = cfg.certification
     if cert.enabled:  # under DDP every rank certifies a share; rank 0 merges, summarizes and logs
         tsv = out / "certify.tsv"
@@ -85,6 +105,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         rows = load_rows(tsv)
         xs = curve_points(rows, max(summary["radii"]))
         log_certified_curve(loggers, "test/cert_curve", xs, certified_accuracy(rows, xs))
+        log_rows_artifact(loggers, tsv, rows)
         result.update(certify_tsv=tsv, plot=out / "certified_accuracy.png", summary=summary)
         print("certified accuracy:", ", ".join(f"r={r:g}: {a:.3f}" for r, a in zip(summary["radii"], summary["certified_accuracy"])))
     finish(loggers)

@@ -66,3 +66,29 @@ def certify_overrides(checkpoint: Path, tsv: Path, n: int = 200) -> list[str]:
     return [f"checkpoint={checkpoint}", f"output={tsv}", f"paths.output_dir={tsv.parent}",
             "certification.n0=20", f"certification.n={n}", "certification.batch_size=100",
             "certification.progress=false"]
+
+
+def wandb_records(path: Path) -> list:  # type: ignore[type-arg]
+    """The records of an offline W&B run file (``run-<id>.wandb``): a 7-byte header (``:W&B``, 0xBEE1,
+    version), then LevelDB-log framing in 32 KiB blocks (crc32c, length, type FULL/FIRST/MIDDLE/LAST),
+    each record a ``wandb_internal_pb2.Record``. wandb 0.31 ships no Python reader, so this is one."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    data, block, pos = path.read_bytes(), 32768, 7
+    assert data[:4] == b":W&B", f"{path} is not a W&B run file"
+    records, parts = [], b""
+    while pos + 7 <= len(data):
+        if block - pos % block < 7:  # a record header never straddles a block: the rest is padding
+            pos += block - pos % block
+            continue
+        length, kind = int.from_bytes(data[pos + 4 : pos + 6], "little"), data[pos + 6]
+        if kind == 0:  # zero padding at the end of the file
+            break
+        parts += data[pos + 7 : pos + 7 + length]
+        pos += 7 + length
+        if kind in (1, 4):  # FULL or LAST: a whole record
+            record = pb.Record()
+            record.ParseFromString(parts)
+            records.append(record)
+            parts = b""
+    return records

@@ -1,0 +1,77 @@
+"""A Hydra multirun as users launch one: σ × λ on digits, one directory and one offline W&B run per job,
+grouped by sweep, and rsmooth-analyze over the sweep directory drawing the best-over-runs envelope."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rsmooth.cli.analyze import analyze
+from rsmooth.config import compose
+from tests.integration.fixtures import wandb_records
+
+SWEEP = ["noise.sigma=0.25,0.5", "objective.lam=2,6"]
+TINY = ["trainer.max_epochs=1", "trainer.enable_progress_bar=false", "callbacks.certify.max_examples=4",
+        "callbacks.certify.n0=10", "callbacks.certify.n=100", "certification.n0=10", "certification.n=100",
+        "certification.max=8", "certification.progress=false"]
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("sweep")
+    run = subprocess.run([sys.executable, "-m", "rsmooth.train", "-m", "experiment=digits_stability", *SWEEP, *TINY,
+                          f"hydra.sweep.dir={root / 'sweep'}"], cwd=root, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return root / "sweep"
+
+
+def _run_record(run_dir: Path) -> dict:  # type: ignore[type-arg]
+    """Group, name, tags, config and the last summary values of a job's one offline W&B run."""
+    files = list(run_dir.glob("wandb/offline-run-*/run-*.wandb"))
+    assert len(files) == 1, files
+    found: dict = {"config": {}, "summary": {}, "artifacts": []}  # type: ignore[type-arg]
+    for record in wandb_records(files[0]):
+        kind = record.WhichOneof("record_type")
+        if kind == "run":
+            found |= {"group": record.run.run_group, "name": record.run.display_name, "tags": list(record.run.tags)}
+        elif kind == "config":
+            found["config"] |= {i.key or ".".join(i.nested_key): json.loads(i.value_json) for i in record.config.update}
+        elif kind == "summary":
+            found["summary"] |= {i.key or ".".join(i.nested_key): json.loads(i.value_json) for i in record.summary.update}
+        elif kind == "artifact":
+            found["artifacts"].append((record.artifact.type, record.artifact.name))
+    return found
+
+
+def test_a_two_by_two_sweep_gives_four_runs_labelled_with_sigma_and_lam(sweep: Path) -> None:
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
+    assert [p.name for p in jobs] == ["0", "1", "2", "3"]
+    seen = set()
+    for job in jobs:
+        assert (job / "certify.tsv").is_file() and (job / "checkpoints" / "final.ckpt").is_file()
+        run = _run_record(job)
+        sigma, lam = run["config"]["noise.sigma"], run["config"]["objective.lam"]  # the config, flattened
+        seen.add((sigma, lam))
+        assert run["summary"]["sigma"] == sigma and run["summary"]["lam"] == lam
+        assert "test/acr" in run["summary"] and "cert/acr" in run["summary"]
+        assert run["group"] == f"train-sweep-{sweep.name}"  # one group per sweep
+        assert run["name"] == f"noise.sigma={sigma},objective.lam={lam}"  # the swept values only
+        assert {"dataset=digits", "noise=gaussian", "objective=Stability", f"sigma={sigma}", f"lam={lam}"} <= \
+            set(run["tags"])
+        run_id = next(job.glob("wandb/offline-run-*")).name.rsplit("-", 1)[1]
+        assert ("certification-rows", f"certify-{run_id}") in run["artifacts"]  # the per-example rows
+    assert seen == {(0.25, 2), (0.25, 6), (0.5, 2), (0.5, 6)}
+
+
+def test_analyzing_the_sweep_directory_draws_the_envelope(sweep: Path, tmp_path: Path) -> None:
+    result = analyze(compose("analyze", [f"inputs={sweep}", f"paths.output_dir={tmp_path}", "formats=[png]"]))
+    labels = {f"noise.sigma={s} objective.lam={lam}" for s in (0.25, 0.5) for lam in (2, 6)}
+    assert labels | {"best over runs"} <= set(result["curves"])  # each run named by what it sweeps
+    envelope = result["curves"]["best over runs"]
+    assert all(e == max(result["curves"][k][i] for k in labels) for i, e in enumerate(envelope))
+    assert (tmp_path / "curves.png").is_file()
+    assert sorted(result["inputs"]) == sorted(str(sweep / j / "certify.tsv") for j in "0123")
