@@ -2,9 +2,11 @@
 
 rsmooth never schedules processes itself. A launcher starts N copies of the same command and says
 which one each is, in the environment: torchrun sets ``RANK``/``WORLD_SIZE``/``LOCAL_RANK`` (and
-``MASTER_ADDR``/``MASTER_PORT``); ``srun`` sets ``SLURM_PROCID``/``SLURM_NTASKS``/``SLURM_LOCALID``
-(the job script exports ``MASTER_ADDR``/``MASTER_PORT``). Inside Lightning DDP the process group
-already exists and is reused. Certification needs no collective but a barrier and one broadcast:
+``MASTER_ADDR``/``MASTER_PORT``); ``srun`` sets ``SLURM_PROCID``/``SLURM_STEP_NUM_TASKS``/``SLURM_LOCALID``
+and the job script exports ``MASTER_ADDR``/``MASTER_PORT`` (conf/hydra/launcher/slurm.yaml does). The
+step's task count is read, not the job's ``SLURM_NTASKS``: only srun sets it, so a batch script that runs
+rsmooth without srun stays one process instead of waiting for ranks that never come. Inside Lightning
+DDP the process group already exists and is reused. Certification needs no collective but a barrier and one broadcast:
 each example's noise comes from (seed, idx), so any split of the examples gives the same rows.
 """
 
@@ -65,7 +67,7 @@ class Ranks:
 
 def launcher_ranks(env: Mapping[str, str]) -> Ranks:
     """The ranks a launcher announced in ``env`` (torchrun's variables first, then SLURM's)."""
-    for rank, world, local in (("RANK", "WORLD_SIZE", "LOCAL_RANK"), ("SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID")):
+    for rank, world, local in (("RANK", "WORLD_SIZE", "LOCAL_RANK"), ("SLURM_PROCID", "SLURM_STEP_NUM_TASKS", "SLURM_LOCALID")):
         if world in env and rank in env:
             try:
                 ranks = Ranks(int(env[rank]), int(env[world]), int(env.get(local, "0")))

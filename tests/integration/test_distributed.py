@@ -113,7 +113,7 @@ def test_srun_style_ranks_write_the_rows_of_one_process(checkpoint: Path, one_pr
     procs = []
     for rank in range(3):
         env = {k: v for k, v in _env().items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-        env |= {"SLURM_PROCID": str(rank), "SLURM_NTASKS": "3", "SLURM_LOCALID": str(rank),
+        env |= {"SLURM_PROCID": str(rank), "SLURM_STEP_NUM_TASKS": "3", "SLURM_LOCALID": str(rank),
                 "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port}
         procs.append(subprocess.Popen([sys.executable, "-m", "rsmooth.certify", *certify_overrides(checkpoint, tsv,
                                                                                                     n=2000)],
@@ -125,7 +125,7 @@ def test_srun_style_ranks_write_the_rows_of_one_process(checkpoint: Path, one_pr
 
 def test_srun_without_master_address_is_one_line(checkpoint: Path, tmp_path: Path) -> None:
     env = {k: v for k, v in _env().items() if k not in ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE")}
-    env |= {"SLURM_PROCID": "0", "SLURM_NTASKS": "2"}
+    env |= {"SLURM_PROCID": "0", "SLURM_STEP_NUM_TASKS": "2"}
     run = subprocess.run([sys.executable, "-m", "rsmooth.certify",
                           *certify_overrides(checkpoint, tmp_path / "x.tsv")], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=120)

@@ -75,3 +75,21 @@ def test_analyzing_the_sweep_directory_draws_the_envelope(sweep: Path, tmp_path:
     assert all(e == max(result["curves"][k][i] for k in labels) for i, e in enumerate(envelope))
     assert (tmp_path / "curves.png").is_file()
     assert sorted(result["inputs"]) == sorted(str(sweep / j / "certify.tsv") for j in "0123")
+
+
+def test_the_slurm_launcher_preset_composes_with_the_rendezvous_exports() -> None:
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="hydra-submitit-launcher is not installed "
+                        "(pip install 'rsmooth[slurm]'; part of the [test] extra)")
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from rsmooth.config import config_dir
+
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = hydra_compose("train", ["hydra/launcher=slurm", "hydra.launcher.partition=gpu", "trainer=ddp",
+                                      "trainer.devices=4", "hydra.launcher.tasks_per_node=4"], return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("submitit_launcher.SlurmLauncher")
+    assert (launcher.partition, launcher.tasks_per_node, cfg.trainer.devices) == ("gpu", 4, 4)
+    assert any(line.startswith("export MASTER_ADDR=") for line in launcher.setup)  # srun ranks meet there
+    assert any(line.startswith("export MASTER_PORT=") for line in launcher.setup)
