@@ -11,7 +11,7 @@ from rsmooth.analysis.curves import certified_accuracy
 from rsmooth.cli.certify import certify
 from rsmooth.config import compose
 from rsmooth.errors import ConfigError, ResultsFileNotFoundError
-from tests.integration.test_cli import _certify_overrides, checkpoint  # noqa: F401  (module fixture)
+from tests.integration.fixtures import certify_overrides as _certify_overrides
 
 RADII = [0.0, 0.01, 0.02, 0.05]
 

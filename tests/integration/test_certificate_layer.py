@@ -21,7 +21,7 @@ from rsmooth.certify.certificate import runner_up_bound
 from rsmooth.cli.certify import certify
 from rsmooth.config import compose
 from rsmooth.noise import GaussianNoise
-from tests.integration.test_cli import _certify_overrides, checkpoint  # noqa: F401  (module fixture)
+from tests.integration.fixtures import certify_overrides as _certify_overrides
 
 EXTRA_ALPHA = 1e-4
 BUILD_SECONDS = 0.8

@@ -20,7 +20,7 @@ from rsmooth.config import compose
 from rsmooth.errors import CheckpointError
 from rsmooth.training import SmoothingClassifier
 from tests.integration.fixtures import make_cifar10
-from tests.integration.test_cli import _certify_overrides, checkpoint  # noqa: F401  (module fixture)
+from tests.integration.fixtures import certify_overrides as _certify_overrides
 
 REPO = Path(__file__).resolve().parents[2]
 
