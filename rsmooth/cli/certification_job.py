@@ -23,7 +23,7 @@ from rsmooth.certify.smooth import Smooth
 from rsmooth.certify.stats import check_alpha, check_count
 from rsmooth.config import resolve_device
 from rsmooth.distributed import joined_ranks
-from rsmooth.errors import ConfigError, ResultsFileNotFoundError
+from rsmooth.errors import ConfigError, ResultsFileError, ResultsFileNotFoundError
 from rsmooth.noise.base import NoiseFamily
 
 PRECISIONS: dict[str | None, torch.dtype | None] = {None: None, "fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -145,9 +145,15 @@ def run_certification_job(
         extra = [c.name for c in smooth.extra_certificates]
         record = provenance(smooth, cert, checkpoint, data)
         tsv = Path(ranks.broadcast(str(tsv)))  # Hydra dates each process's run directory: rank 0's is the one
+        refused = None
         if ranks.is_zero and (ranks.distributed or parts_dir(tsv).is_dir()):
-            merge_parts(tsv, record, extra)  # rows an earlier sharded run left in its rank files
-        ranks.barrier()
+            try:
+                merge_parts(tsv, record, extra)  # rows an earlier sharded run left in its rank files
+            except ResultsFileError as err:
+                refused = str(err)
+        refused = ranks.broadcast(refused)  # every rank stops with rank 0's reason (none waits for it)
+        if refused:
+            raise ResultsFileError(refused)
         mine, already = indices, 0
         if ranks.distributed:
             done = {r.idx for r in read_rows(tsv)}

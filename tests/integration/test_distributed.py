@@ -133,3 +133,20 @@ def test_srun_without_master_address_is_one_line(checkpoint: Path, tmp_path: Pat
     assert run.stderr.strip().splitlines() == [
         "rsmooth-certify: error: 2 ranks announced but MASTER_ADDR and MASTER_PORT not set: under srun, export "
         "MASTER_ADDR (the first node's host name) and MASTER_PORT (a free port) in the job script"]
+
+
+def test_rank_files_of_other_settings_stop_every_rank_with_one_line(checkpoint: Path, tmp_path: Path) -> None:
+    """Rank 0 refuses the merge; the others hear why from it instead of waiting at a barrier."""
+    from rsmooth.certify import ResultsWriter
+    from rsmooth.certify.results_file import part_path
+
+    tsv = tmp_path / "other.tsv"
+    with ResultsWriter(part_path(tsv, 0), {"certification": {"n": 5}}):
+        pass
+    run = subprocess.run(_torchrun(2, certify_overrides(checkpoint, tsv)), cwd=tmp_path, env=_env(),
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0
+    errors = [ln for ln in run.stderr.splitlines() if ln.startswith("rsmooth-certify: error:")]
+    assert len(errors) == 2 and all("rank0.tsv (a rank's rows for other.tsv) was made with certification.mode=" in e
+                                    for e in errors), run.stderr[-3000:]
+    assert not tsv.exists() or read_rows(tsv) == []
