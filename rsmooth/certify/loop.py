@@ -100,6 +100,7 @@ def certify_examples(
     mode: str = "fixed",
     radii: Sequence[float] | None = None,
     schedule: SampleSchedule | None = None,
+    record_time: bool = True,
 ) -> CertifiedExamples:
     """CERTIFY each ``dataset[i]`` for i in ``indices`` (skipping those already in ``writer``), with
     the dataset index i as the example id that seeds its noise.
@@ -108,6 +109,8 @@ def certify_examples(
     Results do not depend on it (each input's noise is its own); a row's ``time`` is its group's wall
     time divided by the group size. Rows go to ``writer`` as soon as their group is done.
     ``mode``/``radii``/``schedule``: fixed-n or sequential CERTIFY (:meth:`Smooth.certify`).
+    ``record_time=False`` writes 0 as every row's time: the rows are then a function of the config and
+    seed alone, byte for byte, whatever the batch size, grouping, resume point or number of ranks.
     """
     size = group_size_setting(group_size)
     pending = [int(i) for i in indices if writer is None or int(i) not in writer.done]
@@ -129,7 +132,7 @@ def certify_examples(
         start = time.perf_counter()
         results = smooth.certify_many(xs, n0, n, alpha, batch_size, ids=group, mode=mode, radii=radii,
                                       schedule=schedule)
-        seconds = (time.perf_counter() - start) / len(group)
+        seconds = (time.perf_counter() - start) / len(group) if record_time else 0.0
         for idx, (_, label), result in zip(group, items, results):
             row = row_from_result(idx, int(label), result, seconds, noise)
             if writer is not None:

@@ -67,6 +67,14 @@ def build_smooth(
                   channels_last=bool(switches.get("channels_last")))
 
 
+def record_time(cert: DictConfig) -> bool:
+    """``certification.record_time``: wall time per row (true), or 0 so reruns write byte-identical files."""
+    value = cert.get("record_time", True)
+    if not isinstance(value, bool):
+        raise ConfigError(f"certification.record_time must be true or false, got {value!r}")
+    return value
+
+
 def sequential_plan(smooth: Smooth, cert: DictConfig) -> tuple[str, list[float] | None, SampleSchedule | None]:
     """(mode, target radii, sample schedule) from ``certification.mode`` and ``certification.sequential``."""
     mode = cert.get("mode", "fixed")
@@ -98,6 +106,7 @@ def provenance(smooth: Smooth, cert: DictConfig, checkpoint: dict[str, Any], dat
             "mode": "exact" if smooth.exact else ("monte_carlo" if mode == "fixed" else "sequential"),
             "n0": None if smooth.exact else int(cert.n0), "n": None if smooth.exact else int(cert.n),
             "alpha": alpha, "seed": smooth.seed, "precision": cert.get("precision"), **speed_switches(cert),
+            **({} if record_time(cert) else {"record_time": False}),
             **sequential,
         },
         "checkpoint": checkpoint,
@@ -165,7 +174,7 @@ def run_certification_job(
             done_now = certify_examples(smooth, dataset, mine, cert.n0, cert.n, cert.alpha, cert.batch_size,
                                         writer=writer, group_size=cert.group_size,
                                         progress=cert.progress and ranks.is_zero, mode=mode, radii=radii,
-                                        schedule=schedule)
+                                        schedule=schedule, record_time=record_time(cert))
         ranks.barrier()
         if ranks.distributed and ranks.is_zero:
             merge_parts(tsv, record, extra)

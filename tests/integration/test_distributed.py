@@ -150,3 +150,28 @@ def test_rank_files_of_other_settings_stop_every_rank_with_one_line(checkpoint: 
     assert len(errors) == 2 and all("rank0.tsv (a rank's rows for other.tsv) was made with certification.mode=" in e
                                     for e in errors), run.stderr[-3000:]
     assert not tsv.exists() or read_rows(tsv) == []
+
+
+def test_same_config_and_seed_give_byte_identical_files_across_batches_resumes_and_ranks(
+    checkpoint: Path, tmp_path: Path
+) -> None:
+    """certification.record_time=false: the TSV is a function of config and seed alone."""
+    def overrides(name: str, *more: str) -> list[str]:
+        return certify_overrides(checkpoint, tmp_path / name, n=500) + ["certification.record_time=false", *more]
+
+    certify(compose("certify", overrides("a.tsv")))
+    certify(compose("certify", overrides("b.tsv", "certification.batch_size=37", "certification.group_size=1")))
+    certify(compose("certify", overrides("c.tsv", "certification.max=9")))  # stopped after 9 rows ...
+    certify(compose("certify", overrides("c.tsv", "certification.batch_size=64")))  # ... resumed with other batches
+    run = subprocess.run(_torchrun(2, overrides("d.tsv")), cwd=tmp_path, env=_env(), capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    a = (tmp_path / "a.tsv").read_bytes()
+    assert len(a.splitlines()) == 25 and b"\t0.000000\t" in a
+    assert [(tmp_path / f"{k}.tsv").read_bytes() == a for k in "bcd"] == [True, True, True]
+    # a file made with recorded times is not resumed without them (its rows would mix the two)
+    certify(compose("certify", certify_overrides(checkpoint, tmp_path / "e.tsv", n=500) + ["certification.max=3"]))
+    from rsmooth.errors import ResultsFileError
+
+    with pytest.raises(ResultsFileError, match="certification.record_time"):
+        certify(compose("certify", overrides("e.tsv")))
