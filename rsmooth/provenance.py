@@ -17,6 +17,19 @@ def file_digest(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+def weights_digest(model: Any) -> str:
+    """SHA-256 (hex) of a module's state dict: every entry's name, dtype, shape and bytes, in name order.
+    Two files holding the same weights have the same digest, whatever else they record."""
+    import torch
+
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().to("cpu").contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
 def flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """{'a': {'b': 1}} → {'a.b': 1}; lists stay values."""
     out: dict[str, Any] = {}

@@ -14,20 +14,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from rsmooth.provenance import flatten
+
 #: hyperparameters a run is labelled with (tags, summary) when its config has them: (label, config key)
 LABELLED = (("sigma", "noise.sigma"), ("k", "noise.k"), ("q", "noise.q"), ("lam", "objective.lam"))
-
-
-def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"noise": {"sigma": 0.25}}`` → ``{"noise.sigma": 0.25}`` (lists stay values)."""
-    flat: dict[str, Any] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat |= flatten(value, name + ".")
-        else:
-            flat[name] = value
-    return flat
 
 
 def run_labels(flat: Mapping[str, Any], dataset: str, noise: str) -> dict[str, Any]:

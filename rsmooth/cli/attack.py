@@ -29,24 +29,28 @@ from rsmooth.attack.evaluate import AttackRow
 from rsmooth.certify.loop import select_indices
 from rsmooth.certify.results_file import read_provenance
 from rsmooth.certify.stats import check_alpha, check_count
+from rsmooth.checkpoint import LoadedClassifier
 from rsmooth.cli.certification_job import build_smooth
 from rsmooth.cli.certify import load_job
 from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.config import config_dir
 from rsmooth.errors import ConfigError
+from rsmooth.provenance import weights_digest
 
 COLUMNS = ("idx", "label", "kind", "eps", "target", "prediction", "certified_radius")
 
 
-def _certified(path: Path, digest: str, norm: str) -> dict[int, tuple[int, float]]:
-    """idx → (class, radius) from a results file of this very checkpoint, in the attack's norm."""
+def _certified(path: Path, loaded: LoadedClassifier, norm: str) -> dict[int, tuple[int, float]]:
+    """idx → (class, radius) from a results file of this very classifier (the checkpoint file's digest, or
+    for rsmooth-train's own file the weights' digest), in the attack's norm."""
     if not path.is_file():
         raise ConfigError(f"certified={path}: no such results file")
-    record = read_provenance(path) or {}
-    recorded = (record.get("checkpoint") or {}).get("sha256")
-    if recorded is not None and recorded != digest:
-        raise ConfigError(f"certified={path} was made with another checkpoint (sha256 {recorded[:12]}…, "
-                          f"this one {digest[:12]}…)")
+    checkpoint = (read_provenance(path) or {}).get("checkpoint") or {}
+    for key, digest in (("sha256", lambda: loaded.digest), ("weights_sha256", lambda: weights_digest(loaded.model))):
+        recorded = checkpoint.get(key)
+        if recorded is not None and recorded != digest():
+            raise ConfigError(f"certified={path} was made with another checkpoint ({key} {recorded[:12]}…, "
+                              f"this one {digest()[:12]}…)")
     rows = load_rows(path)
     norms = {r.norm for r in rows if r.norm}
     if norms - {norm}:
@@ -85,7 +89,7 @@ def attack(cfg: DictConfig) -> dict[str, Any]:
     norm = cfg.attack.get("norm") or smooth.certificate.norm
     pgd = SmoothedPGD(noise, norm=norm, steps=cfg.attack.steps, samples=cfg.attack.samples,
                       step_scale=float(cfg.attack.step_scale), l1_share=float(cfg.attack.l1_share), seed=cfg.seed)
-    certified = _certified(Path(cfg.certified), loaded.digest, norm) if cfg.get("certified") else None
+    certified = _certified(Path(cfg.certified), loaded, norm) if cfg.get("certified") else None
     dataset = dm.certification_dataset()
     if certified is not None:
         indices = sorted(certified)[: cfg.max] if cfg.max is not None else sorted(certified)

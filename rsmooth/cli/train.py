@@ -18,11 +18,10 @@ from rsmooth.checkpoint import check_resume_matches
 from rsmooth.cli.certification_job import run_certification_job
 from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.config import config_dir
-from rsmooth.provenance import file_digest
+from rsmooth.provenance import flatten, weights_digest
 from rsmooth.training.module import SmoothingClassifier
 from rsmooth.wandb_utils import (
     finish,
-    flatten,
     is_wandb,
     label_runs,
     log_certified_curve,
@@ -44,6 +43,15 @@ def _instantiate_all(group: DictConfig | None, wandb_settings: dict[str, Any] | 
         fill = {k: v for k, v in (wandb_settings or {}).items() if c.get(k) is None} if is_wandb(c) else {}
         built.append(instantiate(c, **fill))
     return built
+
+
+def resume_path(setting: str | None, out: Path) -> str | None:
+    """``resume_from``: a checkpoint path, or ``auto`` for ``<output_dir>/checkpoints/last.ckpt`` when it
+    exists (a fresh start otherwise), so re-running a killed command with the same output directory resumes."""
+    if setting != "auto":
+        return setting or None
+    last = out / "checkpoints" / "last.ckpt"
+    return str(last) if last.is_file() else None
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -72,8 +80,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     noise = module.noise
     # Refuse data the noise cannot take (e.g. DSSN's q-grid) before any training.
     noise.check_input(dm.certification_dataset()[0][0].unsqueeze(0))
-    if cfg.get("resume_from"):
-        check_resume_matches(cfg.resume_from, {"noise": noise.config(), "model": plain(cfg.model), "data": dm.info()})
+    resume = resume_path(cfg.get("resume_from"), out)
+    if resume is not None:
+        check_resume_matches(resume, {"noise": noise.config(), "model": plain(cfg.model), "data": dm.info()})
     flat = flatten(OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
     labels = run_labels(flat, dm.info()["name"], noise.name)  # dataset, noise, objective, sigma, k, q, lam
     loggers = _instantiate_all(cfg.get("logger"), run_settings(cfg.task_name, labels))
@@ -82,7 +91,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     for lg in loggers:
         lg.log_hyperparams(flat)  # flattened: noise.sigma, objective.lam, ... (W&B filters and groups by them)
     # a resumed checkpoint is a user's file: tensors and plain containers only
-    trainer.fit(module, datamodule=dm, ckpt_path=cfg.get("resume_from"), weights_only=True)
+    trainer.fit(module, datamodule=dm, ckpt_path=resume, weights_only=True)
     checkpoint = out / "checkpoints" / "final.ckpt"
     trainer.save_checkpoint(checkpoint)
 
@@ -92,10 +101,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     cert = cfg.certification
     if cert.enabled:  # under DDP every rank certifies a share; rank 0 merges, summarizes and logs
         tsv = out / "certify.tsv"
-        # rank 0 wrote the checkpoint (to its own run directory when a launcher dated each rank's)
-        digest = trainer.strategy.broadcast(file_digest(checkpoint) if trainer.is_global_zero else None)
+        # the weights' digest, not the file's: a run resumed after a crash in this certification saves a
+        # final.ckpt with other loop and RNG bookkeeping but the same weights, and must continue the same rows
         summary = run_certification_job(module.model, noise, dm.num_classes, dm.certification_dataset(), dm.info(),
-                                        cert, tsv, {"format": "rsmooth", "sha256": digest})
+                                        cert, tsv, {"format": "rsmooth", "weights_sha256": weights_digest(module.model)})
     if cert.enabled and trainer.is_global_zero:
         for lg in loggers:
             lg.log_metrics(

@@ -1,7 +1,9 @@
-"""Training: the LightningModule and its pluggable objectives."""
+"""Training: the LightningModule, its pluggable objectives, and atomic checkpoint files."""
 
 from rsmooth.checkpoint import CHECKPOINT_KEY
+from rsmooth.training.checkpoint_io import AtomicCheckpointIO
 from rsmooth.training.module import SmoothingClassifier
 from rsmooth.training.objectives import NoiseAugmentation, Objective, ObjectiveOutput, Stability
 
-__all__ = ["CHECKPOINT_KEY", "NoiseAugmentation", "Objective", "ObjectiveOutput", "SmoothingClassifier", "Stability"]
+__all__ = ["CHECKPOINT_KEY", "AtomicCheckpointIO", "NoiseAugmentation", "Objective", "ObjectiveOutput",
+           "SmoothingClassifier", "Stability"]

@@ -18,6 +18,8 @@ from rsmooth.trusted import NOISE_MODULES, OBJECTIVE_MODULES, instantiate_truste
 
 #: optimizers and schedulers may come from torch.optim (checked to be Optimizer / LRScheduler subclasses)
 TORCH_OPTIM = ("torch.optim",)
+#: base seed of the validation noise (``val/acc_noisy``), which draws from its own generators
+VALIDATION_SEED = 0x5EED_0F_7A1
 
 
 class SmoothingClassifier(pl.LightningModule):
@@ -72,7 +74,11 @@ class SmoothingClassifier(pl.LightningModule):
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
         clean = self.model(x)
-        noisy = self.model(self.noise.perturb(x))
+        # its own generator, seeded by (epoch, batch): validation leaves the global generators (training noise,
+        # data order) untouched, so a run resumed from a checkpoint trains exactly as an uninterrupted one
+        generator = torch.Generator(device=x.device).manual_seed(VALIDATION_SEED + 1_000_003 * self.current_epoch
+                                                                  + batch_idx)
+        noisy = self.model(self.noise.perturb(x, generator))
         b = x.shape[0]
         self.log("val/loss", F.cross_entropy(noisy, y), prog_bar=False, batch_size=b, sync_dist=True)
         self.log("val/acc_clean", (clean.argmax(1) == y).float().mean(), prog_bar=True, batch_size=b, sync_dist=True)

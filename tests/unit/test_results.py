@@ -284,3 +284,23 @@ def test_select_indices_follows_cohen_skip_and_max() -> None:
     assert select_indices(5, end=-1, max_count=-1) == [0, 1, 2, 3, 4]
     with pytest.raises(ValueError, match="skip"):
         select_indices(5, skip=0)
+
+
+def test_weights_digest_follows_the_weights_and_nothing_else() -> None:
+    import torch
+    from torch import nn
+
+    from rsmooth.provenance import weights_digest
+
+    def net() -> nn.Module:
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))  # BatchNorm has a 0-dim int64 buffer
+
+    a, b = net(), net()
+    assert weights_digest(a) == weights_digest(b)
+    with torch.no_grad():
+        b[0].weight[0, 0, 0, 0] += 1e-7
+    assert weights_digest(a) != weights_digest(b)
+    b = net()
+    b[1].num_batches_tracked += 1
+    assert weights_digest(a) != weights_digest(b)
