@@ -27,7 +27,15 @@ from scipy.stats import norm
 
 from rsmooth.certify import Smooth
 from rsmooth.certify.sampling import Phase, VoteCounter
-from rsmooth.noise import GaussianNoise, UniformL1Noise
+from rsmooth.noise import (
+    ExponentialLinfNoise,
+    GaussianNoise,
+    LinfPowerNoise,
+    MixedLinfNoise,
+    PowerL2Noise,
+    UniformL1Noise,
+)
+from rsmooth.noise.base import NoiseFamily
 from tests.conftest import LinearTwoClass
 
 ALPHA, N0, N = 0.1, 64, 200
@@ -41,13 +49,15 @@ def margin(trials: int, alpha: float = ALPHA) -> float:
 
 @dataclass
 class Case:
-    """A smoothed classifier at an input where its class (``label``, None for a tie) and tight radius are known."""
+    """A smoothed classifier at an input where its class (``label``, None for a tie) and tight radius are known;
+    ``bound``: the certificate's total failure probability at α (α, or α + α_D with a functional table)."""
 
     name: str
     smooth: Smooth
     x: torch.Tensor
     label: int | None
     true_radius: float
+    bound: float = ALPHA
 
 
 def gaussian_half_space(p: float, sigma: float = 0.5) -> Case:
@@ -68,6 +78,24 @@ def uniform_l1_half_space(p: float, sigma: float = 0.5) -> Case:
     return Case(f"uniform_l1 p={p}", smooth, torch.full((1, 4, 4), 0.5), None if p == 0.5 else 1, m)
 
 
+#: small functional tables (the bound stays sound, only looser): 2·10⁵ draws, α_D = 0.001
+SMALL_TABLE = {"num_samples": 200_000, "pilot_samples": 20_000, "chunk": 100_000, "radius_max": 3.0}
+
+
+def coordinate_half_space(noise: NoiseFamily, p: float, name: str) -> Case:
+    """Class 1 iff x₁ + z₁ > ½ − m on 16 pixels, at x = ½, for a family whose z₁ is symmetric with density at 0
+    (every family here). The smoothed classifier is the half-space x₁ > ½ − m (P(z₁ > −m − δ₁) > ½ iff
+    δ₁ > −m), so R* = m in every ℓp norm, whatever the family; p = P(z₁ > −m) only sets how far from a tie the
+    case is, so m is read off 2·10⁵ of the family's own draws (p = ½ exactly at m = 0, by symmetry)."""
+    draws = noise.perturb(torch.zeros(200_000, 1, 4, 4), torch.Generator().manual_seed(12345))[:, 0, 0, 0]
+    m = 0.0 if p == 0.5 else -float(torch.quantile(draws.double(), 1 - p))
+    w = torch.zeros(16)
+    w[0] = 1.0
+    smooth = Smooth(LinearTwoClass(w, m - 0.5), noise, 2, seed=0)
+    return Case(f"{name} p={p}", smooth, torch.full((1, 4, 4), 0.5), None if p == 0.5 else 1, m,
+                smooth.certificate.failure_probability(ALPHA))
+
+
 def overclaim_rate(case: Case, trials: int, n0: int = N0) -> float:
     """Share of ``trials`` independent CERTIFY runs (one example id each) that claim more than the truth."""
     xs = case.x.expand(trials, *case.x.shape)
@@ -86,16 +114,34 @@ def wrong_prediction_rate(case: Case, trials: int) -> float:
 CASES = [lambda: gaussian_half_space(0.9), lambda: gaussian_half_space(0.5), lambda: uniform_l1_half_space(0.8),
          lambda: uniform_l1_half_space(0.5)]
 
+#: the non-Gaussian ℓ2/ℓ∞ families, each with its default certificate (ℓ2 power: functional table; mixed ℓ∞:
+#: functional ℓ∞ table; ℓ∞ power: coordinate TV; exponential ℓ∞: pure DP), k = 4 in d = 16
+FAMILIES = {
+    "power_l2": lambda: PowerL2Noise(0.5, 4, table=SMALL_TABLE),
+    "mixed_linf": lambda: MixedLinfNoise(0.5, 4, table=SMALL_TABLE),
+    "linf_power": lambda: LinfPowerNoise(0.5, 4),
+    "exponential_linf": lambda: ExponentialLinfNoise(0.5),
+}
+FAMILY_CASES = {f"{name}-{label}": (lambda name=name, p=p: coordinate_half_space(FAMILIES[name](), p, name))
+                for name in FAMILIES for label, p in (("0.9", 0.9), ("tie", 0.5))}
 
-def _check(rate: float, trials: int, what: str) -> None:
-    print(f"{what}: over-claim rate {rate:.4f} (alpha {ALPHA}, margin {margin(trials):.4f}, {trials} trials)")
-    assert rate <= ALPHA + margin(trials), what
+
+def _check(rate: float, trials: int, what: str, bound: float = ALPHA) -> None:
+    print(f"{what}: over-claim rate {rate:.4f} (failure probability {bound:g}, margin {margin(trials, bound):.4f}, "
+          f"{trials} trials)")
+    assert rate <= bound + margin(trials, bound), what
 
 
 @pytest.mark.parametrize("make", CASES, ids=["gaussian-0.9", "gaussian-tie", "uniform_l1-0.8", "uniform_l1-tie"])
 def test_certify_overclaims_at_most_alpha(make) -> None:  # type: ignore[no-untyped-def]
     case = make()
     _check(overclaim_rate(case, FAST), FAST, case.name)
+
+
+@pytest.mark.parametrize("make", FAMILY_CASES.values(), ids=FAMILY_CASES.keys())
+def test_non_gaussian_families_overclaim_at_most_their_failure_probability(make) -> None:  # type: ignore[no-untyped-def]
+    case = make()
+    _check(overclaim_rate(case, FAST), FAST, case.name, case.bound)
 
 
 @pytest.mark.parametrize("make", [CASES[1], CASES[3]], ids=["gaussian-tie", "uniform_l1-tie"])
@@ -113,6 +159,13 @@ def test_certify_overclaims_at_most_alpha_long(make) -> None:  # type: ignore[no
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("make", FAMILY_CASES.values(), ids=FAMILY_CASES.keys())
+def test_non_gaussian_families_overclaim_at_most_their_failure_probability_long(make) -> None:  # type: ignore[no-untyped-def]
+    case = make()
+    _check(overclaim_rate(case, LONG), LONG, case.name, case.bound)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("make", [CASES[1], CASES[3]], ids=["gaussian-tie", "uniform_l1-tie"])
 def test_predict_returns_a_wrong_class_at_most_alpha_long(make) -> None:  # type: ignore[no-untyped-def]
     case = make()
@@ -123,7 +176,11 @@ def test_predict_returns_a_wrong_class_at_most_alpha_long(make) -> None:  # type
 @contextmanager
 def point_estimate_instead_of_lower_bound() -> Iterator[None]:
     """The classic bug: certify from p̂ = n_A/n instead of its lower confidence bound."""
-    with mock.patch("rsmooth.certify.certificate.clopper_pearson_lower", lambda k, n, a: k / n):
+    def point(k: int, n: int, a: float) -> float:
+        return k / n
+
+    with mock.patch("rsmooth.certify.certificate.clopper_pearson_lower", point), \
+            mock.patch("rsmooth.certify.functional.clopper_pearson_lower", point):
         yield
 
 
@@ -156,3 +213,13 @@ def test_coverage_check_fails_when_selection_samples_are_reused(make) -> None:  
         rate = overclaim_rate(case, FAST, n0=N)
     print(f"{case.name}, selection samples reused: over-claim rate {rate:.3f}")
     assert rate > ALPHA + margin(FAST), rate
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_family_coverage_check_fails_with_the_point_estimate(name: str) -> None:
+    # at a tie, p̂ > ½ about half the time and every radius it certifies is an over-claim
+    case = FAMILY_CASES[f"{name}-tie"]()
+    with point_estimate_instead_of_lower_bound():
+        rate = overclaim_rate(case, FAST)
+    print(f"{case.name}, point estimate: over-claim rate {rate:.3f}")
+    assert rate > case.bound + margin(FAST, case.bound), rate
