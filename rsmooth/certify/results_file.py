@@ -80,8 +80,11 @@ class ResultsWriter:
         self.header = columns(self.extra_certificates)
         self.fsync_interval = fsync_interval
         self.done: set[int] = set()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        except OSError as err:
+            raise ResultsFileError(f"cannot write the results file {self.path}: {err.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -144,24 +147,41 @@ class ResultsWriter:
         """Append ``row`` (flushed at once); a row whose idx is already there is an error."""
         if row.idx in self.done:
             raise ResultsFileError(f"idx {row.idx} is already in {self.path}")
-        self._file.write(format_row(row, self.extra_certificates) + "\n")
-        self._file.flush()
+        try:
+            self._file.write(format_row(row, self.extra_certificates) + "\n")
+            self._file.flush()
+            if time.monotonic() - self._last_sync >= self.fsync_interval:
+                os.fsync(self._file.fileno())
+                self._last_sync = time.monotonic()
+        except OSError as err:  # e.g. the disk is full: what is written stays; a half row is cut on resume
+            raise ResultsFileError(f"{self.path}: writing the row of idx {row.idx} failed ({err.strerror}); the "
+                                   f"{len(self.done)} rows before it are saved: rerun to resume") from None
         self.done.add(row.idx)
-        if time.monotonic() - self._last_sync >= self.fsync_interval:
-            os.fsync(self._file.fileno())
-            self._last_sync = time.monotonic()
 
     def close(self) -> None:
-        if not self._file.closed:
+        if self._file.closed:
+            return
+        try:
             self._file.flush()
             os.fsync(self._file.fileno())
-            self._file.close()
+        except OSError as err:
+            raise ResultsFileError(f"{self.path}: could not finish writing ({err.strerror}); the complete rows "
+                                   "are saved: rerun to resume") from None
+        finally:
+            try:
+                self._file.close()  # releases the lock (a failed flush leaves a half row, cut on resume)
+            except OSError:
+                pass
 
     def __enter__(self) -> ResultsWriter:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        try:
+            self.close()
+        except ResultsFileError:
+            if exc_type is None:  # otherwise the error already on its way says what went wrong
+                raise
 
 
 def _lock(path: Path) -> int:

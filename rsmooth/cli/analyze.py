@@ -31,6 +31,7 @@ from rsmooth.analysis.tables import latex_table, markdown_table
 from rsmooth.certify.results_file import read_provenance
 from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.config import config_dir
+from rsmooth.schema import AnalyzeSchema, check_config
 from rsmooth.errors import ResultsFileNotFoundError
 
 
@@ -112,6 +113,7 @@ def analyze(cfg: DictConfig) -> dict[str, Any]:
     """Curves (PNG/SVG: exact step functions), best-over-runs envelope, ACR, Appendix-D lower bound,
     time per image, markdown/LaTeX tables at ``radii``. All inputs must be in one norm (read from
     the rows, or ``cfg.norm``)."""
+    check_config(cfg, AnalyzeSchema)  # before anything is loaded or written
     paths = expand_inputs(cfg.inputs)
     norm = _common_norm(paths, cfg.get("norm"))
     radii = _radii(cfg)

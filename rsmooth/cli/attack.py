@@ -34,6 +34,7 @@ from rsmooth.cli.certification_job import build_smooth
 from rsmooth.cli.certify import load_job
 from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.config import config_dir
+from rsmooth.schema import AttackSchema, check_config
 from rsmooth.errors import ConfigError
 from rsmooth.provenance import weights_digest
 
@@ -74,6 +75,7 @@ def _tsv(rows: list[AttackRow]) -> str:
 
 def attack(cfg: DictConfig) -> dict[str, Any]:
     """Attack the examples ``cfg`` selects at every radius in ``cfg.radii``; write rows, summary and plot."""
+    check_config(cfg, AttackSchema)  # before anything is loaded or written
     radii = [float(r) for r in cfg.radii]
     if not radii or any(not r >= 0 for r in radii):
         raise ConfigError(f"radii must be a list of numbers >= 0, got {list(cfg.radii)}")

@@ -148,8 +148,10 @@ def run_certification_job(
     with joined_ranks(device) as ranks:
         smooth = build_smooth(model, noise, num_classes, cert, ranks.device(device))
         indices = select_indices(len(dataset), cert.start, cert.end, cert.skip, cert.max)  # type: ignore[arg-type]
-        if indices:
-            noise.check_input(torch.as_tensor(dataset[indices[0]][0]).unsqueeze(0))  # e.g. DSSN's q-grid
+        if not indices:
+            raise ConfigError(f"certification.start={cert.start}, end={cert.end}, skip={cert.skip}, max={cert.max} "
+                              f"select no example of the {len(dataset)} in the test split")
+        noise.check_input(torch.as_tensor(dataset[indices[0]][0]).unsqueeze(0))  # e.g. DSSN's q-grid
         data = {**data_info, "split": "test", "size": len(dataset)}  # type: ignore[arg-type]
         extra = [c.name for c in smooth.extra_certificates]
         record = provenance(smooth, cert, checkpoint, data)

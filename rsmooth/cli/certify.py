@@ -19,6 +19,7 @@ from rsmooth.checkpoint import LoadedClassifier, check_data_matches, load_classi
 from rsmooth.cli.certification_job import run_certification_job
 from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.config import config_dir
+from rsmooth.schema import CertifySchema, check_config
 from rsmooth.data.base import ImageDataModule
 from rsmooth.errors import ConfigError
 from rsmooth.noise.base import NoiseFamily
@@ -59,6 +60,7 @@ def certify(cfg: DictConfig) -> dict[str, Any]:
     under ``cfg.noise`` (default: its training noise) into ``cfg.output``. Under torchrun or srun the
     examples are sharded over the ranks and merged into rank 0's ``cfg.output`` (see
     :func:`~rsmooth.cli.certification_job.run_certification_job`)."""
+    check_config(cfg, CertifySchema, certification=True)  # before anything is loaded or written
     loaded, dm, noise = load_job(cfg)
     out = Path(cfg.paths.output_dir)
     tsv = Path(cfg.output) if cfg.get("output") else out / "certify.tsv"

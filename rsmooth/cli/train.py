@@ -18,6 +18,7 @@ from rsmooth.checkpoint import check_resume_matches
 from rsmooth.cli.certification_job import run_certification_job
 from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.config import config_dir
+from rsmooth.schema import TrainSchema, check_config
 from rsmooth.provenance import flatten, weights_digest
 from rsmooth.training.module import SmoothingClassifier
 from rsmooth.wandb_utils import (
@@ -58,6 +59,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit ``cfg.model`` on ``cfg.data`` under ``cfg.noise`` with ``cfg.objective``; then (if
     ``cfg.certification.enabled``) certify the test split into ``certify.tsv`` and
     ``certified_accuracy.png`` in ``cfg.paths.output_dir``. Returns the paths and summary."""
+    check_config(cfg, TrainSchema, certification=True)  # before anything is loaded or written
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)

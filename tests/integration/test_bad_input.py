@@ -1,0 +1,138 @@
+"""The bad-input matrix: every entry point, every kind of mistake in a config field, plus a full disk.
+
+Each mistake must end as one line ``<prog>: error: <message naming the field>`` on stderr and exit status 2,
+before any model, data or results file is touched (the structured configs of :mod:`rsmooth.schema`).
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rsmooth.certify import CertificationRow, ResultsWriter, read_rows
+from rsmooth.cli.analyze import analyze
+from rsmooth.cli.attack import attack
+from rsmooth.cli.certify import certify
+from rsmooth.cli.errors import run_reporting_errors
+from rsmooth.cli.train import train
+from rsmooth.config import compose
+from rsmooth.errors import ResultsFileError
+
+#: mistakes in the certification group, shared by rsmooth-train and rsmooth-certify: (override, named in the message)
+CERTIFICATION = [
+    ("certification.alpha=0.7", "certification.alpha must be in (0, 0.5), got 0.7"),
+    ("certification.alpha=abc", "certification.alpha must be a number, got 'abc'"),
+    ("certification.n=0", "certification.n must be an integer >= 1, got 0"),
+    ("certification.n=1.5", "certification.n must be an integer, got 1.5"),
+    ("certification.n0=abc", "certification.n0 must be an integer, got 'abc'"),
+    ("certification.batch_size=-5", "certification.batch_size must be an integer >= 1, got -5"),
+    ("certification.skip=0", "certification.skip must be an integer >= 1, got 0"),
+    ("certification.start=-1", "certification.start must be an integer >= 0, got -1"),
+    ("certification.end=abc", "certification.end must be an integer, got 'abc'"),
+    ("certification.max=0", "certification.max must be -1 (no limit) or an integer >= 1, got 0"),
+    ("certification.seed=-1", "certification.seed must be an integer >= 0, got -1"),
+    ("certification.group_size=zero", "certification.group_size must be auto or an integer >= 1, got 'zero'"),
+    ("certification.mode=fast", "certification.mode must be fixed or sequential, got 'fast'"),
+    ("certification.precision=fp8", "certification.precision must be null, fp32, bf16 or fp16, got 'fp8'"),
+    ("certification.device=tpu", "certification.device must be auto, cpu, cuda or cuda:N"),
+    ("certification.progress=maybe", "certification.progress must be true or false, got 'maybe'"),
+    ("certification.record_time=2", "certification.record_time must be true or false, got 2"),
+    ("certification.channels_last=yes please", "certification.channels_last must be true or false"),
+    ("certification.radii=abc", "certification.radii must be a list of numbers, got 'abc'"),
+    ("certification.radii=[0,-1]", "certification.radii must be a list of numbers >= 0, got [0.0, -1.0]"),
+    ("certification.extra_certificates=nope", "certification.extra_certificates must be a list of strings, got 'nope'"),
+    ("certification.sequential.growth=1", "certification.sequential.growth must be a number > 1, got 1.0"),
+    ("certification.sequential.futility=2", "certification.sequential.futility must be in (0, 1), got 2.0"),
+    ("+certification.nn=5", "certification.nn is not a setting here (known: enabled, n0, n, alpha"),
+]
+
+TRAIN = [("seed=-3", "seed must be an integer >= 0, got -3"), ("seed=abc", "seed must be an integer, got 'abc'"),
+         ("trusted_modules=mypkg", "trusted_modules must be a list of strings, got 'mypkg'"), *CERTIFICATION]
+CERTIFY = [("seed=abc", "seed must be an integer, got 'abc'"), ("checkpoint=[a,b]", "checkpoint must be null or a "
+                                                                                   "string"), *CERTIFICATION]
+ANALYZE = [
+    ("max_radius=0", "max_radius must be a number > 0, got 0.0"),
+    ("radius_step=abc", "radius_step must be a number, got 'abc'"),
+    ("norm=l3", "norm must be null, l1, l2 or linf, got 'l3'"),
+    ("alpha=1", "alpha must be in (0, 0.5), got 1.0"),
+    ("formats=[gif]", "formats must be a list of png, svg, pdf, got ['gif']"),
+    ("envelope=perhaps", "envelope must be true or false, got 'perhaps'"),
+    ("radii=[0.5,-1]", "radii must be a list of numbers >= 0"),
+    ("linf_over_dimension.p=0.2", "linf_over_dimension.p must be in (0.5, 1), got 0.2"),
+]
+ATTACK = [
+    ("attack.steps=0", "attack.steps must be an integer >= 1, got 0"),
+    ("attack.norm=l7", "attack.norm must be null, l1, l2 or linf, got 'l7'"),
+    ("attack.samples=x", "attack.samples must be an integer, got 'x'"),
+    ("predict.alpha=0.9", "predict.alpha must be in (0, 0.5), got 0.9"),
+    ("predict.n=1e4", None),  # an integral float is an integer: accepted (then the missing checkpoint is named)
+    ("radii=[-0.1]", "radii must be a list of numbers >= 0"),
+    ("max=0", "max must be null (all) or an integer >= 1, got 0"),
+    ("device=gpu0", "device must be auto, cpu, cuda or cuda:N"),
+]
+
+ENTRY: dict[str, tuple[str, Callable[[Any], Any], list[str]]] = {
+    "rsmooth-train": ("train", train, ["trainer.accelerator=cpu", "logger=csv"]),
+    "rsmooth-certify": ("certify", certify, ["checkpoint=/nonexistent/never-read.ckpt"]),
+    "rsmooth-analyze": ("analyze", analyze, ["inputs=/nonexistent/never-read.tsv"]),
+    "rsmooth-attack": ("attack", attack, ["checkpoint=/nonexistent/never-read.ckpt"]),
+}
+CASES = [(p, o, m) for p, cases in (("rsmooth-train", TRAIN), ("rsmooth-certify", CERTIFY), ("rsmooth-analyze", ANALYZE),
+                                    ("rsmooth-attack", ATTACK)) for o, m in cases]
+
+
+@pytest.mark.parametrize("prog, override, message", CASES, ids=[f"{p[8:]}:{o}" for p, o, _ in CASES])
+def test_a_config_mistake_is_one_line_naming_the_field_and_exit_2(
+    prog: str, override: str, message: str | None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, fn, base = ENTRY[prog]
+    cfg = compose(config, [*base, f"paths.output_dir={tmp_path / 'out'}", override])
+    with pytest.raises(SystemExit) as exit_:
+        run_reporting_errors(prog, fn, cfg)
+    assert exit_.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{prog}: error: "), lines
+    if message is None:  # accepted: the next check (the missing file) speaks instead
+        assert "never-read" in lines[0], lines
+    else:
+        assert message in lines[0], lines
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.tsv"))  # nothing written
+
+
+class _DiskFillsUp:
+    """A results file's handle on a disk that fills up halfway through the next row."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def write(self, text: str) -> int:
+        self.inner.write(text[: len(text) // 2])
+        self.inner.flush()
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def _row(idx: int) -> CertificationRow:
+    return CertificationRow(idx, 1, 1, 0.25, True, 0.5, p_lower=0.9, count=90, n=100, norm="l2", noise="gaussian",
+                            certificate="cohen", alpha=0.001)
+
+
+def test_a_full_disk_is_one_line_and_the_rerun_resumes_after_the_last_complete_row(tmp_path: Path) -> None:
+    path = tmp_path / "r.tsv"
+    with pytest.raises(ResultsFileError, match=r"r.tsv: writing the row of idx 1 failed \(No space left on device\); "
+                                               r"the 1 rows before it are saved: rerun to resume"):
+        with ResultsWriter(path, {"run": 1}) as writer:
+            writer.write(_row(0))
+            writer._file = _DiskFillsUp(writer._file)  # type: ignore[assignment]
+            writer.write(_row(1))
+    with pytest.warns(UserWarning, match="half-written last line"):
+        with ResultsWriter(path, {"run": 1}) as writer:  # space freed: the rerun resumes
+            assert writer.done == {0}
+            writer.write(_row(1))
+    assert [r.idx for r in read_rows(path)] == [0, 1]
