@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
-from rsmooth.errors import ConfigError
+from rsmooth.errors import CheckpointError, ConfigError
 
 if TYPE_CHECKING:
     from rsmooth.certify.certificate import Certificate
@@ -158,7 +158,7 @@ class NoiseFamily(ABC):
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state` from a checkpoint; refuse one that does not fit this instance."""
         if state:
-            raise ValueError(f"{type(self).__name__} keeps no state, but the checkpoint holds {sorted(state)}")
+            raise CheckpointError(f"{type(self).__name__} keeps no state, but the checkpoint holds {sorted(state)}")
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self._params().items())

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from rsmooth.certify.exact_splitting import ExactSplittingCertificate
+from rsmooth.errors import CheckpointError, ConfigError
 from rsmooth.noise.base import EnumerableNoise
 from rsmooth.noise.uniform_l1 import LipschitzL1Noise
 
@@ -72,13 +73,13 @@ class DeterministicSplittingNoise(EnumerableNoise, LipschitzL1Noise):
     def __init__(self, sigma: float, q: int, seed: int = 0) -> None:
         LipschitzL1Noise.__init__(self, sigma)
         if isinstance(q, bool) or not isinstance(q, int) or q < 1:
-            raise ValueError(f"q (the number of quantization levels) must be an integer >= 1, got {q!r}")
+            raise ConfigError(f"q (the number of quantization levels) must be an integer >= 1, got {q!r}")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+            raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
         self.q, self.seed = q, seed
         self.L = math.floor(2 * math.sqrt(3.0) * self.sigma * q)
         if self.L < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"sigma={sigma} is too small for q={q}: DSSN needs L = floor(2*sqrt(3)*sigma*q) >= 1 split positions"
             )
         self.lam = self.L / (2 * q)  # effective λ: the radius formulas of LipschitzL1Noise use it
@@ -111,11 +112,11 @@ class DeterministicSplittingNoise(EnumerableNoise, LipschitzL1Noise):
         mine = {"sigma": self.sigma, "q": self.q, "seed": self.seed, "L": self.L}
         theirs = {k: state.get(k) for k in mine}
         if theirs != mine:
-            raise ValueError(f"DSSN state in the checkpoint {theirs} does not match this noise {mine}")
+            raise CheckpointError(f"DSSN state in the checkpoint {theirs} does not match this noise {mine}")
         for d, v in state.get("offsets", {}).items():
             vec = torch.tensor(v, dtype=torch.int64)
             if vec.numel() != int(d) or (vec.numel() and (int(vec.min()) < 0 or int(vec.max()) >= self.L)):
-                raise ValueError(f"DSSN offsets for d={d} in the checkpoint are not in {{0..{self.L - 1}}}^{d}")
+                raise CheckpointError(f"DSSN offsets for d={d} in the checkpoint are not in {{0..{self.L - 1}}}^{d}")
             self._offsets[int(d)] = vec
         self._device_offsets.clear()
 
@@ -123,7 +124,7 @@ class DeterministicSplittingNoise(EnumerableNoise, LipschitzL1Noise):
     def check_input(self, x: torch.Tensor) -> None:
         err = quantization_error(x, self.q)
         if err > 1e-3:
-            raise ValueError(
+            raise ConfigError(
                 f"DSSN needs inputs quantized to q={self.q} levels (values in {{0, 1/q, ..., 1}}); "
                 f"got values up to {err:.3g}/q off the grid"
             )

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from rsmooth.certify import CertificationRow, ResultsWriter, read_rows
 from rsmooth.cli.analyze import analyze
@@ -136,3 +137,65 @@ def test_a_full_disk_is_one_line_and_the_rerun_resumes_after_the_last_complete_r
             assert writer.done == {0}
             writer.write(_row(1))
     assert [r.idx for r in read_rows(path)] == [0, 1]
+
+
+# ------------------------------------------------------------------ every family: bad inputs, bad parameters
+def _families() -> list[str]:
+    from rsmooth.config import config_dir
+
+    return sorted(p.stem for p in (config_dir() / "noise").glob("*.yaml"))
+
+
+def _noise(name: str) -> Any:
+    from hydra.utils import instantiate
+
+    small = ["++noise.table={num_samples:4000,pilot_samples:2000,chunk:2000,radius_max:3.0}"]
+    return instantiate(compose("train", [f"noise={name}", *(small if name in ("power_l2", "mixed_linf") else [])]).noise)
+
+
+BAD_INPUTS = {
+    "nan": (lambda: torch.full((1, 4, 4), float("nan")), "input contains NaN or inf"),
+    "inf": (lambda: torch.full((1, 4, 4), float("inf")), "input contains NaN or inf"),
+    "above_one": (lambda: torch.full((1, 4, 4), 1.5), "input must lie in [0, 1]"),
+    "below_zero": (lambda: torch.full((1, 4, 4), -0.1), "input must lie in [0, 1]"),
+    "three_channels": (lambda: torch.full((3, 4, 4), 8 / 255), "cannot classify inputs of shape (3, 4, 4)"),
+}
+
+
+@pytest.mark.parametrize("family", _families())
+@pytest.mark.parametrize("bad", BAD_INPUTS)
+def test_every_family_refuses_a_bad_input_with_one_line(family: str, bad: str) -> None:
+    from rsmooth.certify import Smooth
+    from rsmooth.errors import RsmoothError
+    from tests.conftest import LinearTwoClass
+
+    make, message = BAD_INPUTS[bad]
+    smooth = Smooth(LinearTwoClass(torch.ones(16) / 4, 0.1), _noise(family), 2, seed=0)
+    with pytest.raises(RsmoothError) as err:
+        smooth.certify(make(), 4, 8, 0.001, 8)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_dssn_refuses_an_input_off_its_grid_with_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # digits pixels are k/16: not on DSSN's q = 255 grid
+    cfg = compose("train", ["noise=dssn", "noise.q=255", "logger=csv", f"paths.output_dir={tmp_path}"])
+    with pytest.raises(SystemExit) as exit_:
+        run_reporting_errors("rsmooth-train", train, cfg)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "rsmooth-train: error: DSSN needs inputs quantized to q=255 levels (values in {0, 1/q, ..., 1}); got values "
+        "up to 0.438/q off the grid"]
+
+
+@pytest.mark.parametrize("family", _families())
+@pytest.mark.parametrize("sigma, message", [("0", "sigma must be a finite number > 0, got 0"),
+                                            ("-1", "sigma must be a finite number > 0, got -1"),
+                                            ("abc", "sigma must be a positive number, got 'abc'")])
+def test_every_family_refuses_a_bad_sigma_with_one_line(family: str, sigma: str, message: str, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = compose("train", [f"noise={family}", f"noise.sigma={sigma}", "logger=csv", f"paths.output_dir={tmp_path}"])
+    with pytest.raises(SystemExit) as exit_:
+        run_reporting_errors("rsmooth-train", train, cfg)
+    assert exit_.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
