@@ -28,5 +28,9 @@ class DatasetNotFoundError(RsmoothError, FileNotFoundError):
     """A dataset is not where the config says; the message names the path and the expected layout."""
 
 
+class DatasetError(RsmoothError, ValueError):
+    """A dataset file is there but unreadable, corrupt or unsafe; the message names the file."""
+
+
 class ResultsFileNotFoundError(RsmoothError, FileNotFoundError):
     """A results file (or a pattern meant to match some) names nothing on disk."""

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from torchvision import datasets, transforms
 
 from rsmooth.data.base import FilesDataModule
+from rsmooth.data.safe_pickle import load_data_pickle
 from rsmooth.dataset_specs import CIFAR10
+from rsmooth.errors import DatasetError
 
 CIFAR10_LAYOUT = """  cifar-10-batches-py/
     batches.meta
@@ -17,13 +21,31 @@ CIFAR10_LAYOUT = """  cifar-10-batches-py/
 
 
 class CIFAR10Files(datasets.CIFAR10):
-    """torchvision's CIFAR10 reader; file presence is checked by rsmooth (with a clear
-    error) and the md5 check is optional (``verify_checksums``), so that
-    subsets in the same format load too."""
+    """torchvision's CIFAR10 dataset, read by rsmooth: file presence is checked with a clear error, the
+    md5 check is optional (``verify_checksums``, so that subsets in the same format load too), and the
+    pickled batches are read with :func:`~rsmooth.data.safe_pickle.load_data_pickle` (plain containers and
+    NumPy arrays only: a crafted batch cannot run code; torchvision's reader calls ``pickle.load``)."""
 
-    def __init__(self, *args, verify_checksums: bool = False, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        self._verify = verify_checksums
-        super().__init__(*args, **kwargs)
+    def __init__(self, root: str, train: bool = True, transform: Any = None, download: bool = False,
+                 verify_checksums: bool = False) -> None:
+        datasets.VisionDataset.__init__(self, root, transform=transform)
+        self.train, self._verify = train, verify_checksums
+        if not self._check_integrity():
+            raise DatasetError(f"{Path(root) / self.base_folder}: files missing or failing their md5 check")
+        rows, self.targets = [], []
+        for name, _ in self.train_list if train else self.test_list:
+            path = Path(self.root) / self.base_folder / name
+            entry = load_data_pickle(path)
+            try:
+                rows.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3072))
+                self.targets.extend(int(v) for v in entry.get("labels", entry.get("fine_labels", [])))
+            except (KeyError, TypeError, ValueError, AttributeError) as err:
+                raise DatasetError(f"{path}: not a CIFAR-10 batch (want a dict with 'data': N x 3072 uint8 and "
+                                   f"'labels'; {type(err).__name__}: {err})") from None
+            if len(self.targets) != sum(len(r) for r in rows):
+                raise DatasetError(f"{path}: {len(rows[-1])} images but a different number of labels")
+        self.data = np.vstack(rows).reshape(-1, 3, 32, 32).transpose((0, 2, 3, 1))  # HWC, as torchvision keeps it
+        self._load_meta()
 
     def _check_integrity(self) -> bool:
         if self._verify:
@@ -32,13 +54,12 @@ class CIFAR10Files(datasets.CIFAR10):
         return all((base / name).is_file() for name, _ in self.train_list + self.test_list)
 
     def _load_meta(self) -> None:
-        if self._verify:
-            return super()._load_meta()
-        import pickle
-
-        with open(Path(self.root) / self.base_folder / self.meta["filename"], "rb") as f:
-            data = pickle.load(f, encoding="latin1")
-        self.classes = data[self.meta["key"]]
+        path = Path(self.root) / self.base_folder / self.meta["filename"]
+        data = load_data_pickle(path)
+        try:
+            self.classes = [str(c) for c in data[self.meta["key"]]]
+        except (KeyError, TypeError) as err:
+            raise DatasetError(f"{path}: not CIFAR-10's batches.meta (no {self.meta['key']!r}: {err})") from None
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
 
 

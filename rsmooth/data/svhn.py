@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 from torchvision import datasets, transforms
 
 from rsmooth.data.base import FilesDataModule
 from rsmooth.dataset_specs import SVHN
+from rsmooth.errors import DatasetError
 
 SVHN_LAYOUT = """  train_32x32.mat
   test_32x32.mat
@@ -17,13 +20,16 @@ class SVHNFiles(datasets.SVHN):
 
     def __init__(self, *args, verify_checksums: bool = False, **kwargs) -> None:  # type: ignore[no-untyped-def]
         self._verify = verify_checksums
-        super().__init__(*args, **kwargs)
+        try:
+            super().__init__(*args, **kwargs)
+        except (ValueError, TypeError, KeyError, IndexError, OSError) as err:  # scipy's loadmat: damaged, foreign
+            path = os.path.join(str(args[0] if args else kwargs.get("root")), self.split_list[
+                kwargs.get("split", "train")][1])
+            raise DatasetError(f"{path}: not a readable SVHN .mat file ({type(err).__name__}: {err})") from None
 
     def _check_integrity(self) -> bool:
         if self._verify:
             return super()._check_integrity()
-        import os
-
         return os.path.isfile(os.path.join(self.root, self.filename))
 
 

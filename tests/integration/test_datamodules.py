@@ -126,3 +126,49 @@ def test_validation_is_held_out_of_the_training_data_never_the_test_split(tmp_pa
     assert len(dm.certification_dataset()) == 6
     with pytest.raises(ValueError, match="val_size=30 leaves nothing to train on"):
         CIFAR10DataModule(root=str(tmp_path), num_workers=0, val_size=30).setup("fit")
+
+
+def test_cifar10_batches_are_read_as_torchvision_reads_them_but_without_running_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pickle
+
+    from torchvision import datasets
+    from torchvision.datasets import cifar
+
+    from rsmooth.data.cifar10 import CIFAR10Files
+    from rsmooth.errors import DatasetError
+
+    make_cifar10(tmp_path)
+    monkeypatch.setattr(cifar, "check_integrity", lambda *args, **kwargs: True)  # the fixture has no md5 sums
+    for train in (True, False):
+        ours, theirs = CIFAR10Files(str(tmp_path), train=train), datasets.CIFAR10(str(tmp_path), train=train)
+        assert (ours.data == theirs.data).all() and ours.targets == theirs.targets and ours.classes == theirs.classes
+
+    class RunsCode:  # what a crafted batch would hold: unpickling it calls os.system
+        def __reduce__(self):  # type: ignore[no-untyped-def]
+            import os
+
+            return os.system, (f"touch {tmp_path / 'pwned'}",)
+
+    batch = tmp_path / "cifar-10-batches-py" / "test_batch"
+    batch.write_bytes(pickle.dumps({"data": RunsCode(), "labels": [0]}))
+    with pytest.raises(DatasetError, match=r"test_batch: refusing to load it: the file names posix.system"):
+        CIFAR10Files(str(tmp_path), train=False)
+    assert not (tmp_path / "pwned").exists()
+    batch.write_bytes(b"\x80\x04 not a pickle at all" * 10)
+    with pytest.raises(DatasetError, match="test_batch: not a readable pickled data file"):
+        CIFAR10Files(str(tmp_path), train=False)
+    batch.write_bytes(pickle.dumps({"pixels": [1, 2, 3]}))
+    with pytest.raises(DatasetError, match="test_batch: not a CIFAR-10 batch"):
+        CIFAR10Files(str(tmp_path), train=False)
+
+
+def test_a_damaged_svhn_file_is_one_line(tmp_path: Path) -> None:
+    from rsmooth.data.svhn import SVHNFiles
+    from rsmooth.errors import DatasetError
+
+    make_svhn(tmp_path)
+    (tmp_path / "test_32x32.mat").write_bytes(b"MATLAB 5.0 MAT-file, but cut short")
+    with pytest.raises(DatasetError, match=r"test_32x32.mat: not a readable SVHN .mat file"):
+        SVHNFiles(str(tmp_path), split="test")
