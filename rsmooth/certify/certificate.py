@@ -153,14 +153,20 @@ class BoundCertificate(Certificate):
     def radius(self, p_lower: float, dim: int, p_upper_runner_up: float | None = None) -> float:
         """The radius for p̲_A and p̄_B (default 1 − p̲_A); 0.0 when p̲_A ≤ p̄_B (nothing certified)."""
 
+    def sampling_slack(self, dim: int) -> float:
+        """How far the probabilities under the sampled law may be from those under the law the radius formula
+        is about (0: the same law); subtracted from p̲_A and added to p̄_B."""
+        return 0.0
+
     def certify(self, votes: VoteCounts, alpha: float, dim: int) -> CertifiedRadius:
+        slack = self.sampling_slack(dim)
         if not self.bilateral:
-            p_lower = clopper_pearson_lower(votes.n_a, votes.n, alpha)
+            p_lower = clopper_pearson_lower(votes.n_a, votes.n, alpha) - slack
             if not p_lower > 0.5:
                 return CertifiedRadius(ABSTAIN, 0.0, p_lower)
             return CertifiedRadius(votes.guess, self.radius(p_lower, dim), p_lower)
-        p_lower = clopper_pearson_lower(votes.n_a, votes.n, alpha / 2)
-        p_upper = clopper_pearson_upper(votes.n_b, votes.n, alpha / 2)
+        p_lower = clopper_pearson_lower(votes.n_a, votes.n, alpha / 2) - slack
+        p_upper = clopper_pearson_upper(votes.n_b, votes.n, alpha / 2) + slack
         if not p_lower > min(p_upper, 1.0 - p_lower):
             return CertifiedRadius(ABSTAIN, 0.0, p_lower, p_upper)
         return CertifiedRadius(votes.guess, self.radius(p_lower, dim, p_upper), p_lower, p_upper)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from scipy.stats import norm as _std_normal
 
 from rsmooth.certify.gaussian_bound import GaussianBoundCertificate
@@ -32,3 +34,22 @@ class CohenCertificate(GaussianBoundCertificate):
 
     def l2_radius(self, p_a: float, p_b: float) -> float:
         return cohen_radius(p_a, p_b, self.sigma)
+
+
+class DiscreteCohenCertificate(CohenCertificate):
+    """Cohen et al. (2019) Theorem 1 for the smoothed classifier of h(y) = f(float32(round(q·y))/q) under
+    N(0, σ²I) — what :class:`~rsmooth.noise.discrete_gaussian.DiscreteGaussianNoise` samples
+    exactly — with p̲_A lowered (and p̄_B raised) by
+    d·τ, the total variation between the sampled law and the exact one over d coordinates."""
+
+    method = "cohen_discrete"
+
+    def __init__(self, sigma: float, tv_per_coordinate: float, norm: str = "l2", bilateral: bool = False) -> None:
+        super().__init__(sigma, norm, bilateral)
+        self.tv_per_coordinate = float(tv_per_coordinate)
+
+    def sampling_slack(self, dim: int) -> float:
+        return dim * self.tv_per_coordinate
+
+    def params(self) -> dict[str, Any]:
+        return {**super().params(), "tv_per_coordinate": self.tv_per_coordinate}

@@ -1,6 +1,7 @@
 """Smoothing distributions (pure core: torch/numpy/scipy only). One module per family."""
 
 from rsmooth.noise.base import NORMS, AdditiveNoise, EnumerableNoise, NoiseFamily, Norm
+from rsmooth.noise.discrete_gaussian import DiscreteGaussianNoise
 from rsmooth.noise.exponential_linf import ExponentialLinfNoise
 from rsmooth.noise.gaussian import GaussianNoise
 from rsmooth.noise.linf_power import LinfPowerNoise
@@ -13,6 +14,7 @@ __all__ = [
     "NORMS",
     "AdditiveNoise",
     "DeterministicSplittingNoise",
+    "DiscreteGaussianNoise",
     "EnumerableNoise",
     "ExponentialLinfNoise",
     "GaussianNoise",

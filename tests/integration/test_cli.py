@@ -334,3 +334,18 @@ def test_results_file_and_model_mistakes_are_one_line(checkpoint: Path, tmp_path
                              capture_output=True, text=True)
         assert run.returncode == 2, run.stderr[-2000:]
         assert expect in run.stderr and "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+def test_a_gaussian_model_certified_with_discrete_gaussian_noise(checkpoint: Path, tmp_path: Path) -> None:
+    """The float-sound procedure on a Gaussian-trained model, same σ: rows of cohen_discrete, and (as Voráček &
+    Hein found for ordinary networks) nearly the certificates of the float procedure."""
+    rows = {}
+    for name, extra in (("float", []), ("discrete", ["noise=discrete_gaussian", "noise.sigma=0.25", "noise.q=255"])):
+        certify(compose("certify", _certify_overrides(checkpoint, tmp_path / f"{name}.tsv", n=2000) + extra))
+        rows[name] = read_rows(tmp_path / f"{name}.tsv")
+    assert {r.certificate for r in rows["discrete"]} == {"cohen_discrete"}
+    assert {r.noise for r in rows["discrete"]} == {"discrete_gaussian(sigma=0.25,q=255,norm=l2)"}
+    agree = sum(a.predict == b.predict for a, b in zip(rows["float"], rows["discrete"]))
+    assert agree >= 22  # of 24; each procedure draws its own noise
+    gap = sum(abs(a.radius - b.radius) for a, b in zip(rows["float"], rows["discrete"])) / 24
+    assert gap < 0.05, gap

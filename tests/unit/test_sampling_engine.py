@@ -27,7 +27,14 @@ from rsmooth.certify.sampling import BLOCK_SIZE, Phase, VoteCounter, block_seed
 from rsmooth.cli.certification_job import build_smooth, speed_switches
 from rsmooth.config import compose, config_dir
 from rsmooth.errors import ConfigError
-from rsmooth.noise import AdditiveNoise, DeterministicSplittingNoise, GaussianNoise, NoiseFamily, SplittingNoise
+from rsmooth.noise import (
+    AdditiveNoise,
+    DeterministicSplittingNoise,
+    DiscreteGaussianNoise,
+    GaussianNoise,
+    NoiseFamily,
+    SplittingNoise,
+)
 from rsmooth.noise.splitting import split_midpoint
 
 #: every family that has landed: one YAML per family in conf/noise/
@@ -156,6 +163,10 @@ def check_float32_noise(noise: NoiseFamily) -> None:
         for half in (torch.bfloat16, torch.float16):  # float32 draws almost never sit on a 16-bit grid
             assert (z.to(half).float() == z).float().mean() < 0.2, f"noise drawn in {half}"
         assert torch.equal(seen, x.float() + z)  # added in float32: bit for bit
+        return
+    if isinstance(noise, DiscreteGaussianNoise):  # the lattice point k + j, then one float32 division by q
+        j = noise.lattice_offsets(shape, gen, x.device)
+        assert torch.equal(seen, (torch.round(x.double() * noise.q).long() + j).float() / noise.q)
         return
     if isinstance(noise, DeterministicSplittingNoise):  # every draw j, from the offsets, in float64
         j = torch.arange(noise.L).view(-1, 1)
