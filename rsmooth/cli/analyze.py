@@ -31,8 +31,8 @@ from rsmooth.analysis.tables import latex_table, markdown_table
 from rsmooth.certify.results_file import read_provenance
 from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.config import config_dir
-from rsmooth.schema import AnalyzeSchema, check_config
 from rsmooth.errors import ResultsFileNotFoundError
+from rsmooth.schema import AnalyzeSchema, check_config
 
 
 def sweep_runs(directory: Path) -> list[Path]:

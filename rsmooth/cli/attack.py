@@ -34,9 +34,9 @@ from rsmooth.cli.certification_job import build_smooth
 from rsmooth.cli.certify import load_job
 from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.config import config_dir
-from rsmooth.schema import AttackSchema, check_config
 from rsmooth.errors import ConfigError
 from rsmooth.provenance import weights_digest
+from rsmooth.schema import AttackSchema, check_config
 
 COLUMNS = ("idx", "label", "kind", "eps", "target", "prediction", "certified_radius")
 

@@ -19,10 +19,10 @@ from rsmooth.checkpoint import LoadedClassifier, check_data_matches, load_classi
 from rsmooth.cli.certification_job import run_certification_job
 from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.config import config_dir
-from rsmooth.schema import CertifySchema, check_config
 from rsmooth.data.base import ImageDataModule
 from rsmooth.errors import ConfigError
 from rsmooth.noise.base import NoiseFamily
+from rsmooth.schema import CertifySchema, check_config
 from rsmooth.trusted import DATA_MODULES, instantiate_trusted
 
 

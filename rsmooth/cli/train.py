@@ -18,8 +18,8 @@ from rsmooth.checkpoint import check_resume_matches
 from rsmooth.cli.certification_job import run_certification_job
 from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.config import config_dir
-from rsmooth.schema import TrainSchema, check_config
 from rsmooth.provenance import flatten, weights_digest
+from rsmooth.schema import TrainSchema, check_config
 from rsmooth.training.module import SmoothingClassifier
 from rsmooth.wandb_utils import (
     finish,
