@@ -115,18 +115,25 @@ class TrainSchema:
 
 
 @dataclass
-class CertifySchema:
-    """The plain top-level fields of ``rsmooth-certify`` (conf/certify.yaml)."""
+class ClassifierSourceSchema:
+    """Where a smoothed classifier comes from (``checkpoint`` or ``weights``) and its seed: the fields
+    ``rsmooth-certify`` and ``rsmooth-attack`` share."""
 
-    task_name: str = "certify"
     seed: int = 0
     checkpoint: Optional[str] = None
     weights: Optional[str] = None
     trusted_modules: list[str] = field(default_factory=list)
-    output: Optional[str] = None
 
     def __post_init__(self) -> None:
         _require(self.seed >= 0, "seed", "an integer >= 0", self.seed)
+
+
+@dataclass
+class CertifySchema(ClassifierSourceSchema):
+    """The plain top-level fields of ``rsmooth-certify`` (conf/certify.yaml)."""
+
+    task_name: str = "certify"
+    output: Optional[str] = None
 
 
 @dataclass
@@ -198,14 +205,10 @@ class PredictSchema:
 
 
 @dataclass
-class AttackSchema:
+class AttackSchema(ClassifierSourceSchema):
     """The plain fields of ``rsmooth-attack`` (conf/attack.yaml)."""
 
     task_name: str = "attack"
-    seed: int = 0
-    checkpoint: Optional[str] = None
-    weights: Optional[str] = None
-    trusted_modules: list[str] = field(default_factory=list)
     certified: Optional[str] = None
     certificate: Optional[str] = None
     radii: list[float] = field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75])
@@ -218,7 +221,7 @@ class AttackSchema:
     output: Optional[str] = None
 
     def __post_init__(self) -> None:
-        _require(self.seed >= 0, "seed", "an integer >= 0", self.seed)
+        super().__post_init__()
         _require(all(r >= 0 for r in self.radii), "radii", "a list of numbers >= 0", self.radii)
         _require(self.max is None or self.max >= 1, "max", "null (all) or an integer >= 1", self.max)
         _require(self.skip >= 1, "skip", "an integer >= 1", self.skip)
