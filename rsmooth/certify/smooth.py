@@ -148,8 +148,14 @@ class Smooth:
     def _as_tensor(xs: torch.Tensor, ndim: int) -> torch.Tensor:
         if isinstance(xs, np.ndarray):
             xs = torch.from_numpy(xs)
+        if ndim == 4 and isinstance(xs, (list, tuple)) and xs:  # certify_many of a list of (C, H, W) inputs
+            parts = [Smooth._as_tensor(x, 3) for x in xs]
+            if len({tuple(p.shape) for p in parts}) > 1:
+                raise ConfigError(f"inputs in a list must share one shape, got {sorted({tuple(p.shape) for p in parts})}")
+            xs = torch.stack(parts)
         if not isinstance(xs, torch.Tensor):
-            raise ConfigError(f"input must be a torch.Tensor or numpy array, got {type(xs).__name__}")
+            raise ConfigError(f"input must be a torch.Tensor, a numpy array (or, for certify_many, a list of them), "
+                              f"got {type(xs).__name__}")
         if xs.ndim != ndim:
             shape = "(m, C, H, W)" if ndim == 4 else "(C, H, W)"
             raise ConfigError(f"input must have shape {shape}, got {tuple(xs.shape)}")

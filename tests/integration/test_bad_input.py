@@ -199,3 +199,26 @@ def test_every_family_refuses_a_bad_sigma_with_one_line(family: str, sigma: str,
     assert exit_.value.code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], lines
+
+
+def test_python_api_inputs_as_users_pass_them() -> None:
+    """numpy counts, numpy images and lists of images work as Cohen's and ART's code accept them; what cannot
+    work is one line naming what was expected."""
+    import numpy as np
+
+    from rsmooth.certify import Smooth
+    from rsmooth.errors import ConfigError
+    from rsmooth.noise import GaussianNoise
+    from tests.conftest import LinearTwoClass
+
+    smooth = Smooth(LinearTwoClass(torch.ones(16) / 4, 0.1), GaussianNoise(0.25), 2, seed=0)
+    xs = torch.rand(2, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    stacked = smooth.certify_many(xs, np.int64(10), np.int64(50), 0.001, 100)
+    as_list = smooth.certify_many([xs[0], xs[1].numpy()], 10, 50, 0.001, 100)
+    assert [(r.prediction, r.count) for r in as_list] == [(r.prediction, r.count) for r in stacked]
+    with pytest.raises(ConfigError, match=r"inputs in a list must share one shape, got \[\(1, 2, 2\), \(1, 4, 4\)\]"):
+        smooth.certify_many([xs[0], torch.rand(1, 2, 2)], 10, 50, 0.001, 100)
+    with pytest.raises(ConfigError, match="input must be a torch.Tensor, a numpy array .* got str"):
+        smooth.certify("image.png", 10, 50, 0.001, 100)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"input must lie in \[0, 1\]"):
+        smooth.certify(torch.full((1, 4, 4), 1.0000001), 10, 50, 0.001, 100)
