@@ -11,6 +11,16 @@ from torch import nn
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("WANDB_MODE", "offline")
 
+#: measured rates the soundness tests report (what, line), printed at the end of the run whatever -s says
+MEASURED: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if MEASURED:
+        terminalreporter.section("measured failure rates (tests/soundness)")
+        for line in MEASURED:
+            terminalreporter.write_line(line)
+
 
 @pytest.fixture(autouse=True)
 def _table_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:

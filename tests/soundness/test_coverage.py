@@ -36,7 +36,7 @@ from rsmooth.noise import (
     UniformL1Noise,
 )
 from rsmooth.noise.base import NoiseFamily
-from tests.conftest import LinearTwoClass
+from tests.conftest import MEASURED, LinearTwoClass
 
 ALPHA, N0, N = 0.1, 64, 200
 FAST, LONG = 2000, 20_000
@@ -127,8 +127,10 @@ FAMILY_CASES = {f"{name}-{label}": (lambda name=name, p=p: coordinate_half_space
 
 
 def _check(rate: float, trials: int, what: str, bound: float = ALPHA) -> None:
-    print(f"{what}: over-claim rate {rate:.4f} (failure probability {bound:g}, margin {margin(trials, bound):.4f}, "
-          f"{trials} trials)")
+    line = (f"{what}: over-claim rate {rate:.4f} (failure probability {bound:g}, margin {margin(trials, bound):.4f}, "
+            f"{trials} trials)")
+    MEASURED.append(line)
+    print(line)
     assert rate <= bound + margin(trials, bound), what
 
 
