@@ -109,15 +109,7 @@ def test_srun_style_ranks_write_the_rows_of_one_process(checkpoint: Path, one_pr
     """srun starts the processes itself and names them in SLURM_* variables; the job script exports
     MASTER_ADDR/MASTER_PORT. Three ranks here: the split does not change the rows either."""
     tsv = tmp_path / "srun.tsv"
-    port = str(_free_port())
-    procs = []
-    for rank in range(3):
-        env = {k: v for k, v in _env().items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-        env |= {"SLURM_PROCID": str(rank), "SLURM_STEP_NUM_TASKS": "3", "SLURM_LOCALID": str(rank),
-                "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port}
-        procs.append(subprocess.Popen([sys.executable, "-m", "rsmooth.certify", *certify_overrides(checkpoint, tsv,
-                                                                                                    n=2000)],
-                                      cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    procs = _srun_style(3, certify_overrides(checkpoint, tsv, n=2000), tmp_path)
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
     assert _results(tsv) == one_process
@@ -135,20 +127,34 @@ def test_srun_without_master_address_is_one_line(checkpoint: Path, tmp_path: Pat
         "MASTER_ADDR (the first node's host name) and MASTER_PORT (a free port) in the job script"]
 
 
+def _srun_style(ranks: int, overrides: list[str], cwd: Path) -> list[subprocess.Popen]:  # type: ignore[type-arg]
+    """``ranks`` processes started as srun starts them (no agent to stop the others when one fails)."""
+    port = str(_free_port())
+    procs = []
+    for rank in range(ranks):
+        env = {k: v for k, v in _env().items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+        env |= {"SLURM_PROCID": str(rank), "SLURM_STEP_NUM_TASKS": str(ranks), "SLURM_LOCALID": str(rank),
+                "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port}
+        procs.append(subprocess.Popen([sys.executable, "-m", "rsmooth.certify", *overrides], cwd=cwd, env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    return procs
+
+
 def test_rank_files_of_other_settings_stop_every_rank_with_one_line(checkpoint: Path, tmp_path: Path) -> None:
-    """Rank 0 refuses the merge; the others hear why from it instead of waiting at a barrier."""
+    """Rank 0 refuses the merge; the others hear why from it instead of waiting at a barrier (srun-style
+    ranks: no torchrun agent would stop them)."""
     from rsmooth.certify import ResultsWriter
     from rsmooth.certify.results_file import part_path
 
     tsv = tmp_path / "other.tsv"
     with ResultsWriter(part_path(tsv, 0), {"certification": {"n": 5}}):
         pass
-    run = subprocess.run(_torchrun(2, certify_overrides(checkpoint, tsv)), cwd=tmp_path, env=_env(),
-                         capture_output=True, text=True, timeout=300)
-    assert run.returncode != 0
-    errors = [ln for ln in run.stderr.splitlines() if ln.startswith("rsmooth-certify: error:")]
-    assert len(errors) == 2 and all("rank0.tsv (a rank's rows for other.tsv) was made with certification.mode=" in e
-                                    for e in errors), run.stderr[-3000:]
+    procs = _srun_style(2, certify_overrides(checkpoint, tsv), tmp_path)
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [2, 2]
+    for _, err in outs:
+        assert err.strip().splitlines()[-1].startswith("rsmooth-certify: error: ")
+        assert "rank0.tsv (a rank's rows for other.tsv) was made with certification.mode=" in err
     assert not tsv.exists() or read_rows(tsv) == []
 
 
