@@ -219,6 +219,7 @@ def merge_parts(
         with ResultsWriter(path, provenance, extra_certificates) as writer:  # lock, provenance, header, tail
             header = list(writer.header)
             merged: dict[int, str] = {}
+            origin: dict[int, Path] = {}
             for source in (path, *parts):
                 if source != path:
                     locks.append(_lock(source))
@@ -237,9 +238,10 @@ def merge_parts(
                     raise ResultsFileError(f"{source} has columns {parsed.header}, {path} has {header}")
                 for row, line in zip(parsed.rows, parsed.lines):
                     if row.idx in merged and _without_time(merged[row.idx], header) != _without_time(line, header):
-                        raise ResultsFileError(f"idx {row.idx} is in {path} and in {source} with different "
+                        raise ResultsFileError(f"idx {row.idx} is in {origin[row.idx]} and in {source} with different "
                                                "results; nothing was merged")
                     merged.setdefault(row.idx, line)
+                    origin.setdefault(row.idx, source)
             order = sorted(merged)
             if parts or [r.idx for r in parse_file(path).rows] != order:
                 tmp = path.with_name(path.name + ".merge.tmp")
