@@ -92,3 +92,8 @@ def wandb_records(path: Path) -> list:  # type: ignore[type-arg]
             records.append(record)
             parts = b""
     return records
+
+
+def result_fields(rows: list) -> list[tuple]:  # type: ignore[type-arg]
+    """Everything in certification rows but their time: what two runs of the same config must share."""
+    return [(r.idx, r.label, r.predict, r.radius, r.count, r.count_runner_up, r.n, r.p_lower) for r in rows]

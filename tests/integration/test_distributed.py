@@ -20,12 +20,11 @@ from rsmooth.certify import read_rows
 from rsmooth.certify.results_file import parts_dir
 from rsmooth.cli.certify import certify
 from rsmooth.config import compose
-from tests.integration.fixtures import certify_overrides
+from tests.integration.fixtures import certify_overrides, result_fields
 
 
 def _results(tsv: Path) -> list[tuple]:  # type: ignore[type-arg]
-    """Everything in the rows but their time."""
-    return [(r.idx, r.label, r.predict, r.radius, r.count, r.count_runner_up, r.n, r.p_lower) for r in read_rows(tsv)]
+    return result_fields(read_rows(tsv))
 
 
 @pytest.fixture(scope="module")

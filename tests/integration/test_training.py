@@ -11,7 +11,7 @@ import pytest
 
 from rsmooth.cli.train import train
 from rsmooth.config import compose, config_dir
-from tests.integration.fixtures import make_cifar10, make_imagefolder, make_svhn
+from tests.integration.fixtures import make_cifar10, make_imagefolder, make_svhn, result_fields
 
 RADII = [0.0, 0.25, 0.5]
 
@@ -142,11 +142,6 @@ train(compose("train", sys.argv[2:] + [f"paths.output_dir={sys.argv[1]}"]))
 """
 
 
-def _result_key(rows: list) -> list[tuple]:  # type: ignore[type-arg]
-    """Everything in certification rows but their time."""
-    return [(r.idx, r.label, r.predict, r.radius, r.count, r.count_runner_up, r.n, r.p_lower) for r in rows]
-
-
 def test_ddp_on_two_cpu_ranks_certifies_what_one_process_certifies(tmp_path: Path) -> None:
     """One epoch of DDP (gloo, 2 processes) with the callback: the callback shards its subset, gathers and
     logs from rank 0; the final certification shards the test split and rank 0 merges it. Both equal one
@@ -192,7 +187,7 @@ def test_ddp_on_two_cpu_ranks_certifies_what_one_process_certifies(tmp_path: Pat
     gathered = read_rows(out / "cert" / "cert_epoch000.tsv")
     assert [r.idx for r in gathered] == list(range(11))  # both shards, each row once
     assert {r.n for r in gathered} <= {256, 512, 1024}
-    assert _result_key(gathered) == _result_key(one)
+    assert result_fields(gathered) == result_fields(one)
 
     # the final certification: sharded over the two ranks, merged by rank 0 = rsmooth-certify in one process
     merged = read_rows(out / "certify.tsv")
@@ -202,7 +197,7 @@ def test_ddp_on_two_cpu_ranks_certifies_what_one_process_certifies(tmp_path: Pat
     certify(compose("certify", [f"checkpoint={out / 'checkpoints' / 'final.ckpt'}", f"output={single}",
                                 f"paths.output_dir={tmp_path}", "certification=default", "certification.n0=10",
                                 "certification.n=50", "certification.progress=false", "certification.mode=sequential"]))
-    assert _result_key(merged) == _result_key(read_rows(single))
+    assert result_fields(merged) == result_fields(read_rows(single))
     assert torch.equal(torch.tensor([r.predict for r in merged]), torch.tensor([r.predict for r in read_rows(single)]))
 
 
