@@ -54,7 +54,7 @@ SHAPES = {"digits_cnn": (1, 8, 8), "resnet20": (3, 32, 32), "resnet110": (3, 32,
           "resnet50": (3, 224, 224)}
 FAMILIES = ("gaussian", "uniform_l1", "ssn", "dssn", "exponential_linf", "power_l2", "mixed_linf", "linf_power")
 SIGMA = 0.25
-#: seconds per throughput measurement at least (CERTIFY calls on the group are repeated up to it)
+#: seconds each implementation runs per round at least (in turns of one unit: a CERTIFY call, or the same samples)
 MIN_SECONDS = 0.5
 COMPILE = False  # --compile
 
@@ -96,21 +96,43 @@ def family(name: str, q: int) -> NoiseFamily:
     return instantiate(compose("train", overrides).noise)  # type: ignore[no-any-return]
 
 
-def measure_rounds(impls: dict[str, Callable[[], float]], repeats: int) -> dict[str, list[float]]:
-    """Each implementation's rate in each of ``repeats`` rounds, alternating the order within a round."""
-    for fn in impls.values():  # warm-up
-        fn()
-    rates: dict[str, list[float]] = {k: [] for k in impls}
+def measure_rounds(units: dict[str, Callable[[], int]], repeats: int, device: torch.device,
+                   min_seconds: float | None = None) -> dict[str, list[float]]:
+    """Each implementation's rate in each of ``repeats`` rounds. A unit is one call (a CERTIFY, or the
+    forward passes of as many samples) that returns how many samples or images it did. Within a round the
+    implementations take turns, one unit each, until each has run ``min_seconds`` (one that has stops
+    taking turns), the order reversed every other round; a rate is the round's units over their time. So
+    a change of the machine's speed that outlasts a unit slows the implementations compared alike."""
+    min_seconds = MIN_SECONDS if min_seconds is None else min_seconds
+
+    def timed(unit: Callable[[], int]) -> tuple[int, float]:
+        sync(device)
+        start = time.perf_counter()
+        done = unit()
+        sync(device)
+        return done, time.perf_counter() - start
+
+    for unit in units.values():  # warm-up
+        unit()
+    rates: dict[str, list[float]] = {k: [] for k in units}
     for r in range(repeats):
-        order = list(impls) if r % 2 == 0 else list(reversed(impls))  # neither goes first every time
-        for name in order:
-            rates[name].append(impls[name]())
+        order = list(units) if r % 2 == 0 else list(reversed(units))  # neither goes first every time
+        done = dict.fromkeys(units, 0)
+        spent = dict.fromkeys(units, 0.0)
+        while min(spent.values()) < min_seconds:
+            for name in order:
+                if spent[name] < min_seconds:
+                    count, seconds = timed(units[name])
+                    done[name] += count
+                    spent[name] += seconds
+        for name in units:
+            rates[name].append(done[name] / spent[name])
     return rates
 
 
-def median_rates(impls: dict[str, Callable[[], float]], repeats: int) -> dict[str, float]:
-    """Median of each implementation's rate over ``repeats`` rounds, alternating within a round."""
-    return {k: statistics.median(v) for k, v in measure_rounds(impls, repeats).items()}
+def median_rates(units: dict[str, Callable[[], int]], repeats: int, device: torch.device) -> dict[str, float]:
+    """Median of each implementation's rate over ``repeats`` rounds (:func:`measure_rounds`)."""
+    return {k: statistics.median(v) for k, v in measure_rounds(units, repeats, device).items()}
 
 
 def paired_ratio(rounds: dict[str, list[float]], a: str, b: str) -> float:
@@ -134,22 +156,19 @@ def floor_batches(noise: NoiseFamily, group: torch.Tensor, batch: int) -> list[t
 
 
 def forward_only(model: nn.Module, batches: list[torch.Tensor], samples: int,
-                 autocast: torch.dtype | None) -> Callable[[], float]:
-    """samples/s of the model + argmax on pre-made noisy batches (the physical floor), cycling through
-    ``batches`` until ``samples`` samples are done."""
+                 autocast: torch.dtype | None) -> Callable[[], int]:
+    """A unit of the physical floor: the model + argmax on pre-made noisy batches, cycling through
+    ``batches`` until ``samples`` samples are done (as many as the CERTIFY unit it is compared with)."""
     device = batches[0].device
 
-    def run() -> float:
-        sync(device)
-        start = time.perf_counter()
+    def run() -> int:
         done = step = 0
         with torch.inference_mode(), torch.autocast(device.type, autocast or torch.float32, enabled=autocast is not None):
             while done < samples:
                 batch = batches[step % len(batches)]
                 model(batch).argmax(1)
                 done, step = done + batch.shape[0], step + 1
-        sync(device)
-        return done / (time.perf_counter() - start)
+        return done
 
     return run
 
@@ -199,71 +218,41 @@ def certify_rates(model: nn.Module, noise: NoiseFamily, xs: torch.Tensor, n0: in
     table_seconds = smooth.prepare(dim)
     per_input = noise.num_draws() if smooth.exact else n0 + n
     group = xs[: default_group_size(smooth, batch, n0, n)]
-    # calls per measurement, so that one lasts long enough to time (a DSSN group is one or two batches)
-    sync(device)
-    start = time.perf_counter()
-    smooth.certify_many(group, n0, n, 0.001, batch)  # also the warm-up
-    sync(device)
-    calls = max(1, math.ceil(MIN_SECONDS / (time.perf_counter() - start)))
+    samples = len(group) * per_input
     noisy = floor_batches(noise, group, batch)
     if channels_last:
         noisy = [b.contiguous(memory_format=torch.channels_last) for b in noisy]
-    impls: dict[str, Callable[[], float]] = {
-        "forward": forward_only(model, noisy, calls * len(group) * per_input, autocast)}
 
-    def rsmooth() -> float:
-        sync(device)
-        start = time.perf_counter()
-        for _ in range(calls):
-            smooth.certify_many(group, n0, n, 0.001, batch)
-        sync(device)
-        return calls * len(group) * per_input / (time.perf_counter() - start)
+    def rsmooth() -> int:
+        smooth.certify_many(group, n0, n, 0.001, batch)
+        return samples
 
-    impls["rsmooth"] = rsmooth
+    units: dict[str, Callable[[], int]] = {"forward": forward_only(model, noisy, samples, autocast), "rsmooth": rsmooth}
     if peers and isinstance(noise, GaussianNoise):
         # the peers certify one input at a time; so does this rsmooth call, with the very same batches
         # (n0, then n in batch_size pieces), so batch-size effects on the network cancel out
-        sync(device)
-        start = time.perf_counter()
-        smooth.certify_many(xs[:1], n0, n, 0.001, batch)
-        sync(device)
-        single_calls = max(1, math.ceil(MIN_SECONDS / (time.perf_counter() - start)))  # the same for every peer
+        def rsmooth_single() -> int:
+            smooth.certify_many(xs[:1], n0, n, 0.001, batch)
+            return n0 + n
 
-        def rsmooth_single() -> float:
-            sync(device)
-            start = time.perf_counter()
-            for _ in range(single_calls):
-                smooth.certify_many(xs[:1], n0, n, 0.001, batch)
-            sync(device)
-            return single_calls * (n0 + n) / (time.perf_counter() - start)
+        def reference() -> int:
+            reference_certify(model, xs[0], noise.sigma, n0, n, 0.001, batch)
+            return n0 + n
 
-        impls["rsmooth_single"] = rsmooth_single
-
-        def reference() -> float:
-            sync(device)
-            start = time.perf_counter()
-            for _ in range(single_calls):
-                reference_certify(model, xs[0], noise.sigma, n0, n, 0.001, batch)
-            sync(device)
-            return single_calls * (n0 + n) / (time.perf_counter() - start)
-
-        impls["reference"] = reference
+        units["rsmooth_single"], units["reference"] = rsmooth_single, reference
         art = art_certifier(model, tuple(xs.shape[1:]), noise.sigma, n0, 0.001)
         if art is not None:
             x0 = xs[:1].cpu().numpy()
 
-            def art_rate() -> float:
-                start = time.perf_counter()
-                for _ in range(single_calls):
-                    art.certify(x0, n=n, batch_size=batch)
-                sync(device)
-                return single_calls * (n0 + n) / (time.perf_counter() - start)
+            def art_unit() -> int:
+                art.certify(x0, n=n, batch_size=batch)
+                return n0 + n
 
-            impls["art"] = art_rate
-    rounds = measure_rounds(impls, repeats)
+            units["art"] = art_unit
+    rounds = measure_rounds(units, repeats, device)
     rates = {k: statistics.median(v) for k, v in rounds.items()}
     out: dict[str, Any] = {"samples_per_s": rates, "group": len(group), "samples_per_input": per_input,
-                           "calls_per_measurement": calls, "table_seconds": table_seconds, "rounds": rounds}
+                           "table_seconds": table_seconds, "rounds": rounds}
     out["ratio_to_forward"] = {k: paired_ratio(rounds, k, "forward") for k in rates if k != "forward"}
     for peer in ("reference", "art"):
         if peer in rates:
@@ -317,22 +306,18 @@ def grouping(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
     group = auto_group_size(batch, n0)
     found: dict[str, list[Any]] = {}
 
-    def one_at_a_time() -> float:
-        start = time.perf_counter()
+    def one_at_a_time() -> int:
         found["single"] = [smooth.certify_many(xs[i : i + 1], n0, n, 0.001, batch, ids=[i])[0] for i in range(64)]
-        sync(device)
-        return 64 / (time.perf_counter() - start)
+        return 64
 
-    def filled() -> float:
-        start = time.perf_counter()
+    def filled() -> int:
         res = []
         for s in range(0, 64, group):
             res += smooth.certify_many(xs[s : s + group], n0, n, 0.001, batch, ids=list(range(s, min(s + group, 64))))
         found["grouped"] = res
-        sync(device)
-        return 64 / (time.perf_counter() - start)
+        return 64
 
-    rates = median_rates({"one_at_a_time": one_at_a_time, "filled": filled}, args.repeats)
+    rates = median_rates({"one_at_a_time": one_at_a_time, "filled": filled}, args.repeats, device)
     identical = found["single"] == found["grouped"]
     out = {"images_per_s": rates, "group": group, "speedup": rates["filled"] / rates["one_at_a_time"],
            "identical_results": identical}
@@ -357,13 +342,10 @@ def dssn(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
         n = args.n if shape == (1, 8, 8) else args.n_large
         m = xs.shape[0]
 
-        def per_image(fn: Callable[[], None]) -> Callable[[], float]:
-            def run() -> float:
-                sync(device)
-                start = time.perf_counter()
+        def per_image(fn: Callable[[], object]) -> Callable[[], int]:
+            def run() -> int:
                 fn()
-                sync(device)
-                return m / (time.perf_counter() - start)  # images/s
+                return m  # images
             return run
 
         impls = {
@@ -377,7 +359,7 @@ def dssn(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
         rows[0] = 0
         smooth.certify_many(xs[:1], 1, 1, 0.001, args.batch_size)
         evaluations = rows[0]
-        rates = median_rates(impls, args.repeats)
+        rates = median_rates(impls, args.repeats, device)
         seconds = {k: 1.0 / v for k, v in rates.items()}
         results[model_name] = {"L": noise.L, "evaluations_per_image": evaluations, "seconds_per_image": seconds,
                                "uniform_n": args.n0 + n, "group": count}

@@ -114,7 +114,8 @@ def provenance(smooth: Smooth, cert: DictConfig, checkpoint: dict[str, Any], dat
         "noise": smooth.noise.config(),
         "certificates": [{**c.describe(), "failure_probability": c.failure_probability(alpha or 0.0)}
                          for c in smooth.certificates],
-        "randomness": {"scheme": RNG_SCHEME, "device": smooth.counter.device().type},
+        "randomness": {"scheme": RNG_SCHEME, "device": smooth.counter.device().type,
+                       **({"stream_revision": rev} if (rev := smooth.noise.stream_revision) > 1 else {})},
         "rsmooth_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }

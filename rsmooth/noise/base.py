@@ -8,8 +8,9 @@ means one new module, one YAML file in `conf/noise/` and one test:
   float32, on ``x``'s device, drawn from ``generator`` only;
 * ``perturb_into(x, out, generator)``: the same draw written into a float32 buffer ``out``
   (the sampling engine reuses one buffer across batches; additive families draw in place);
-* ``perturb_blocks_into(xs, outs, generators)``: several such draws, each from its own generator,
-  with the same values as one at a time (a family may share its arithmetic across them);
+* ``perturb_blocks_into(xs, out, sizes, generators)``: several such draws, each from its own generator,
+  into consecutive rows of one buffer, with the same values as one at a time (a family may share its
+  arithmetic across them);
 * ``default_certificate()`` / ``certificates()``: the certificates
   (:mod:`rsmooth.certify.certificate`) that turn vote counts into radii for this
   distribution, the default first;
@@ -62,15 +63,16 @@ class NoiseFamily(ABC):
         """
         out.copy_(self.perturb(x.expand(out.shape), generator))
 
-    def perturb_blocks_into(self, xs: Sequence[torch.Tensor], outs: Sequence[torch.Tensor],
+    def perturb_blocks_into(self, xs: Sequence[torch.Tensor], out: torch.Tensor, sizes: Sequence[int],
                             generators: Sequence[torch.Generator | None]) -> None:
-        """``perturb_into(xs[b], outs[b], generators[b])`` for every block b, with exactly those values.
+        """``perturb_into(xs[b], rows_b, generators[b])`` for every block b, with exactly those values, where
+        rows_b are the ``sizes[b]`` rows of ``out`` (Σ sizes, C, H, W) after the blocks before it.
 
         The sampling engine hands over the blocks it draws together; a family whose sampler runs many
         small ops per block overrides this to run them once for all blocks (:class:`BatchedAdditiveNoise`).
         """
-        for x, out, generator in zip(xs, outs, generators, strict=True):
-            self.perturb_into(x, out, generator)
+        for x, rows, generator in zip(xs, out.split(list(sizes)), generators, strict=True):
+            self.perturb_into(x, rows, generator)
 
     @abstractmethod
     def default_certificate(self) -> Certificate:
@@ -139,6 +141,11 @@ class NoiseFamily(ABC):
 
     #: short name used in result rows
     name: str = "noise"
+
+    #: revision of the sampler's random stream: raised when a change draws other values from the same
+    #: seeds, so a result file written by the older sampler is never resumed into (recorded in result
+    #: files when above 1)
+    stream_revision: int = 1
 
     #: True when a model is tied to the exact distribution it was trained with (DSSN's
     #: offset vector): certifying with different parameters is refused.
@@ -230,12 +237,16 @@ class BatchedAdditiveNoise(AdditiveNoise):
                      device: torch.device) -> torch.Tensor:
         return self.sample_noise_blocks([shape[0]], tuple(shape[1:]), [generator], device)
 
-    def perturb_blocks_into(self, xs: Sequence[torch.Tensor], outs: Sequence[torch.Tensor],
+    def noise_blocks_into(self, out: torch.Tensor, sizes: Sequence[int],
+                          generators: Sequence[torch.Generator | None]) -> None:
+        """Write :meth:`sample_noise_blocks` into ``out`` (Σ sizes, *shape); a family may draw there directly."""
+        out.copy_(self.sample_noise_blocks(sizes, tuple(out.shape[1:]), generators, out.device))
+
+    def perturb_blocks_into(self, xs: Sequence[torch.Tensor], out: torch.Tensor, sizes: Sequence[int],
                             generators: Sequence[torch.Generator | None]) -> None:
-        sizes = [out.shape[0] for out in outs]
-        z = self.sample_noise_blocks(sizes, tuple(outs[0].shape[1:]), generators, outs[0].device)
-        for x, out, part in zip(xs, outs, z.split(sizes), strict=True):
-            torch.add(part, x, out=out)  # z + x in float32, as perturb_into
+        self.noise_blocks_into(out, sizes, generators)
+        for x, rows in zip(xs, out.split(list(sizes)), strict=True):
+            rows.add_(x)  # z + x in float32, as perturb_into
 
 
 class EnumerableNoise(NoiseFamily):

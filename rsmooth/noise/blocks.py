@@ -56,3 +56,44 @@ def rejection_blocks(sizes: Sequence[int], device: torch.device,
         todo = todo[~accepted]
         left = [todo.numel()] if len(sizes) == 1 else torch.bincount(block_of[todo], minlength=len(sizes)).tolist()
     return out
+
+
+def first_accepted_blocks(sizes: Sequence[int], device: torch.device,
+                          propose: Callable[[list[int]], tuple[torch.Tensor, torch.Tensor]],
+                          extra: Callable[[int], int]) -> torch.Tensor:
+    """Rejection sampling that proposes more than it needs: ``sizes[b]`` float64 values per block b.
+
+    Each round, a block still missing ``need`` values has ``need + extra(need)`` candidates proposed
+    (``propose(counts)``: block b's from its own generator, in block order; returns candidates and their
+    accepted mask) and keeps the first ``need`` accepted ones, in proposal order. The kept values are
+    i.i.d. draws of the target law (the accepted candidates of a rejection sampler are, and which ones are
+    kept depends on their order only), and a block's values are those of sampling it alone. With ``extra``
+    above the expected rejections most calls take one round: each round costs ~40 small ops, whatever its
+    size, so a second round for a handful of values used to cost as much as the first.
+    """
+    blocks = len(sizes)
+    out = torch.empty(sum(sizes), dtype=torch.float64, device=device)
+    need, filled = list(sizes), [0] * blocks
+    starts = [sum(sizes[:b]) for b in range(blocks)]
+    while any(need):
+        counts = [n + extra(n) if n else 0 for n in need]
+        candidates, accepted = propose(counts)
+        hits = accepted.nonzero().squeeze(1)  # accepted positions, in block order
+        if blocks == 1:
+            got = [min(hits.numel(), need[0])]
+            out[filled[0] : filled[0] + got[0]] = candidates.index_select(0, hits[: got[0]])
+        else:
+            block_of = torch.repeat_interleave(torch.arange(blocks, device=device), torch.tensor(counts, device=device))
+            hit_block = block_of.index_select(0, hits)
+            per_block_hits = torch.bincount(hit_block, minlength=blocks)
+            got = [min(h, n) for h, n in zip(per_block_hits.tolist(), need)]
+            # rank of each hit among its block's hits; keep ranks < need, written after the block's filled ones
+            first_hit = torch.cumsum(per_block_hits, 0) - per_block_hits
+            rank = torch.arange(hits.numel(), device=device) - first_hit.index_select(0, hit_block)
+            base = torch.tensor([s + f for s, f in zip(starts, filled)], device=device)
+            keep = (rank < torch.tensor(need, device=device).index_select(0, hit_block)).nonzero().squeeze(1)
+            dest = (base.index_select(0, hit_block) + rank).index_select(0, keep)
+            out.index_copy_(0, dest, candidates.index_select(0, hits.index_select(0, keep)))
+        filled = [f + g for f, g in zip(filled, got)]
+        need = [n - g for n, g in zip(need, got)]
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -13,11 +14,30 @@ from scipy.special import erf
 from rsmooth.certify.functional import FunctionalCertificate, TableSettings
 from rsmooth.errors import ConfigError
 from rsmooth.noise.base import BatchedAdditiveNoise, check_positive
-from rsmooth.noise.blocks import draw_per_block, per_block, rejection_blocks
+from rsmooth.noise.blocks import draw_per_block, first_accepted_blocks
 from rsmooth.noise.power_l2 import check_power, matched_sigma
 
 #: cells of the piecewise-constant envelope of the density of m = ‖z‖∞
 ENVELOPE_CELLS = 4096
+
+
+def alias_table(mass: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walker's alias table (Vose's construction) for P(i) ∝ ``mass[i]``: (prob, alias), each of length K.
+
+    Draw i = ⌊uK⌋ and keep it if the fraction uK − i < prob[i], else take alias[i]: P(i) = (prob[i] +
+    Σ_{j: alias[j] = i} (1 − prob[j]))/K, which equals mass[i]/Σ mass up to float64 rounding.
+    """
+    count = mass.size
+    scaled = mass * (count / mass.sum())
+    prob, alias = np.ones(count), np.arange(count)
+    small = [i for i in range(count) if scaled[i] < 1.0]
+    large = [i for i in range(count) if scaled[i] >= 1.0]
+    while small and large:
+        s, big = small.pop(), large.pop()
+        prob[s], alias[s] = scaled[s], big
+        scaled[big] -= 1.0 - scaled[s]
+        (small if scaled[big] < 1.0 else large).append(big)
+    return prob, alias  # what is left in either list has probability 1 (rounding)
 
 
 class NormEnvelope:
@@ -57,17 +77,25 @@ class NormEnvelope:
         rate = self.m_tail / sigma**2
         tail_mass = -self.k * math.log(self.m_tail) - self.m_tail**2 / (2 * sigma**2) - math.log(rate)
         log_mass = np.concatenate([[left_mass], cell_env + np.log(b - a), [tail_mass]])
-        mass = np.exp(log_mass - log_mass.max())
-        self.cdf = torch.from_numpy(np.cumsum(mass) / mass.sum())
-        self.cell_lo, self.cell_hi = torch.from_numpy(a), torch.from_numpy(b)
-        self.cell_env = torch.from_numpy(cell_env)
+        self.piece_mass = np.exp(log_mass - log_mass.max())
+        alias_prob, alias = alias_table(self.piece_mass)
+        self.alias = np.stack([alias_prob, alias.astype(np.float64)], axis=1)  # (pieces, 2): one gather per draw
+        # squeeze: on a cell, g(m) − envelope ≥ −k log(b/a) − (b² − a²)/2σ² + (d−1)(log erf(a/σ√2) − log erf(b/σ√2))
+        # (each term at its worst end), less a margin for rounding; a candidate with keep below e^{that} is
+        # accepted without evaluating g (the same decision). The left piece and the tail: always evaluated.
+        lower = (-self.k * np.log(b / a) - (b * b - a * a) / (2 * sigma**2)
+                 + (dim - 1) * (np.log(erf(a / (sigma * math.sqrt(2)))) - np.log(erf(b / (sigma * math.sqrt(2))))))
+        squeeze = np.exp(lower - 1e-9)
+        # per piece: lower end, width, log envelope, squeeze (the left piece and the tail are set per draw)
+        zero = np.zeros((1, 4))
+        self.pieces = np.concatenate([zero, np.stack([a, b - a, cell_env, squeeze], axis=1), zero])
         self.rate = rate
-        self._on_device: dict[torch.device, tuple[torch.Tensor, ...]] = {}
+        self._on_device: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def _tables(self, device: torch.device) -> tuple[torch.Tensor, ...]:
-        """(cdf, cell_lo, cell_hi, cell_env) on ``device``, copied there once."""
+    def _tables(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """(alias, pieces) on ``device``, copied there once."""
         if device not in self._on_device:
-            self._on_device[device] = tuple(t.to(device) for t in (self.cdf, self.cell_lo, self.cell_hi, self.cell_env))
+            self._on_device[device] = (torch.from_numpy(self.alias).to(device), torch.from_numpy(self.pieces).to(device))
         return self._on_device[device]
 
     def log_density(self, m: np.ndarray | torch.Tensor) -> Any:
@@ -85,39 +113,54 @@ class NormEnvelope:
                       device: torch.device) -> torch.Tensor:
         """``sizes[b]`` draws of m from ``generators[b]`` for each block b, concatenated (float64); block b's
         values are those of :meth:`sample` with ``generators[b]`` alone (:mod:`rsmooth.noise.blocks`).
-        Each round, block b's still-rejected entries draw pick, where and keep from generator b."""
-        cdf, cell_lo, cell_hi, cell_env = self._tables(device)
-        cells = cell_lo.numel()
 
-        def uniform(n: int, g: torch.Generator | None) -> torch.Tensor:
-            return torch.rand(n, generator=g, device=device, dtype=torch.float64)
+        A candidate is a triple of uniforms (pick, where, keep) from one call: the piece from pick by the
+        alias method (O(1); a binary search over the 4 000-odd pieces cost 45 ns per candidate in
+        mispredicted branches), m uniform in the piece from where, kept when log keep < g(m) − envelope; g
+        is evaluated only where keep is above the piece's squeeze (1–3 % of candidates).
+        A round proposes ``need + need/16 + 16`` candidates per block (acceptance is 0.97–0.99 at the usual
+        k, 0.6–0.8 with k near d or k in the thousands) and keeps the first ``need`` accepted: one round
+        almost always."""
+        alias, pieces = self._tables(device)
+        count = pieces.shape[0]  # left piece, the cells, the tail
+        tail_const = -self.k * math.log(self.m_tail) - self.m_tail**2 / (2 * self.sigma**2)
 
-        def propose(left: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-            pick = draw_per_block(left, generators, uniform)
-            where = draw_per_block(left, generators, uniform)
-            keep = draw_per_block(left, generators, uniform)
-            piece = torch.searchsorted(cdf, pick, right=True).clamp_max(cells + 1)  # 0 left, 1..cells, cells+1 tail
-            cell = (piece - 1).clamp(0, cells - 1)
-            lo, hi = cell_lo[cell], cell_hi[cell]
-            m = lo + (hi - lo) * where
-            env = cell_env[cell]
-            left_piece, tail = piece == 0, piece == cells + 1
-            # a non-integer pow: block by block (its last bit depends on the tensor around it)
-            m_left = self.a0 * per_block(where.clamp_min(1e-300), left, lambda w: w.pow(1.0 / (self.dim - self.k)))
-            m_tail = self.m_tail - torch.log1p(-where) / self.rate
-            m = torch.where(left_piece, m_left, torch.where(tail, m_tail, m))
-            env = torch.where(left_piece, self.left_coef + (self.dim - 1 - self.k) * torch.log(m_left), env)
-            env = torch.where(tail, -self.k * math.log(self.m_tail) - self.m_tail**2 / (2 * self.sigma**2)
-                              - self.rate * (m_tail - self.m_tail), env)
-            return m, (m > 0) & (torch.log(keep) < self.log_density(m) - env)
+        def propose(counts: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+            u = torch.empty(sum(counts), 3, dtype=torch.float64, device=device)
+            row = 0
+            for n, g in zip(counts, generators, strict=True):
+                if n:
+                    torch.rand(n, 3, generator=g, dtype=torch.float64, device=device, out=u[row : row + n])
+                    row += n
+            pick, where, keep = u.unbind(1)
+            scaled = pick * count
+            column = scaled.long().clamp_max_(count - 1)  # pick·count may round up to count
+            prob, other = alias.index_select(0, column).unbind(1)  # index_select: ~3× advanced indexing's speed
+            piece = torch.where(scaled - column < prob, column, other.long())
+            lo, width, env, squeeze = pieces.index_select(0, piece).unbind(1)
+            m = lo + width * where
+            accepted = keep < squeeze
+            check = (~accepted).nonzero().squeeze(1)  # the exact test, where the squeeze cannot decide
+            w, p, m_check, env_check = (t.index_select(0, check) for t in (where, piece, m, env))
+            # the left piece (m = a₀·w^{1/(d−k)}, as exp∘log: element-wise exact, unlike a non-integer pow) and
+            # the tail (m = M + Exp(rate)) lie 60 nats below the peak: ~never picked
+            left, tail = p == 0, p == count - 1
+            m_left = self.a0 * torch.exp(torch.log(w) / (self.dim - self.k))
+            m_tail = self.m_tail - torch.log1p(-w) / self.rate
+            m_check = torch.where(left, m_left, torch.where(tail, m_tail, m_check))
+            env_check = torch.where(left, self.left_coef + (self.dim - 1 - self.k) * torch.log(m_left),
+                                    torch.where(tail, tail_const - self.rate * (m_tail - self.m_tail), env_check))
+            m.index_copy_(0, check, m_check)
+            accepted.index_copy_(0, check, (m_check > 0) & (torch.log(keep.index_select(0, check)) < self.log_density(m_check) - env_check))
+            return m, accepted
 
-        return rejection_blocks(sizes, device, propose)
+        return first_accepted_blocks(sizes, device, propose, extra=lambda need: need // 16 + 16)
 
 
 class MixedLinfNoise(BatchedAdditiveNoise):
     """Exact sampler (SPEC §2.3): m = ‖z‖∞ from :class:`NormEnvelope`; one coordinate, uniform, set to ±m
-    (sign uniform); the other d − 1 coordinates i.i.d. N(0, σ²) truncated to [−m, m] (inverse CDF,
-    z = σ√2·erfinv(erf(m/σ√2)·(2v − 1)), v uniform). All in float64, returned in float32.
+    (sign uniform); the other d − 1 coordinates i.i.d. N(0, σ²) truncated to [−m, m] (:meth:`sample_blocks`).
+    m in float64; the noise, like every family's, in float32.
 
     ``match_sigma0``: ``sigma`` is the Gaussian σ0, σ = √((d−1)/(d−1−k))·σ0 (Zhang et al. §5).
     Certified in ℓ∞ by :class:`~rsmooth.certify.functional.FunctionalCertificate` (worst shift δ* = (r, …, r),
@@ -125,6 +168,7 @@ class MixedLinfNoise(BatchedAdditiveNoise):
     """
 
     name = "mixed_linf"
+    stream_revision = 2  # 2026-11-30: float32 coordinates, one-round envelope (was float64 inverse CDF)
 
     def __init__(self, sigma: float, k: float, match_sigma0: bool = False, table: dict[str, Any] | None = None) -> None:
         self.sigma = check_positive("sigma", sigma)
@@ -151,30 +195,60 @@ class MixedLinfNoise(BatchedAdditiveNoise):
         return self._envelopes[dim]
 
     def sample(self, count: int, dim: int, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
-        """``count`` draws z ∼ π0 in dimension ``dim``, (count, dim) float64."""
+        """``count`` draws z ∼ π0 in dimension ``dim``, (count, dim) float32."""
         return self.sample_blocks([count], dim, [generator], device)
 
     def sample_blocks(self, sizes: Sequence[int], dim: int, generators: Sequence[torch.Generator | None],
-                      device: torch.device) -> torch.Tensor:
-        """``sizes[b]`` draws from ``generators[b]`` for each block b, (Σ sizes, dim) float64; block b's rows
-        are :meth:`sample` with ``generators[b]`` alone. Per generator: m, then axis, sign and v."""
+                      device: torch.device, out: torch.Tensor | None = None) -> torch.Tensor:
+        """``sizes[b]`` draws from ``generators[b]`` for each block b, (Σ sizes, dim) float32, written into
+        ``out`` when given (the engine's buffer: no temporary to allocate); block b's rows
+        are :meth:`sample` with ``generators[b]`` alone. Per generator, in order: m (float64 rejection,
+        :class:`NormEnvelope`), the signed axis, the Gaussian coordinates, then the inverse-CDF redraws.
+
+        Given m, each coordinate off the axis is N(0, σ²) truncated to [−m, m]. It is drawn as σ·randn in
+        float32 (2.4 ns per value on CPU, against 7 ns for a float64 uniform and erfinv); a value outside
+        [−m, m] (probability ≈ 1/d) is redrawn once, by inverse CDF in float64,
+        z = σ√2·erfinv(erf(m/σ√2)·(2v − 1)). The result is exactly the truncated law: a first draw is kept
+        only when inside, and then it is distributed as the truncated normal; a redraw always is. (Redrawing
+        by inverse CDF, not rejection again, bounds the rounds when m ≪ σ.) The axis coordinate is ±m
+        rounded to float32, and every other coordinate lies inside it.
+        """
         sigma, total = self.scale(dim), sum(sizes)
-        m = self.envelope(dim).sample_blocks(sizes, generators, device)  # (total,)
-        axis = draw_per_block(sizes, generators, lambda n, g: torch.randint(0, dim, (n,), generator=g, device=device))
-        sign = draw_per_block(sizes, generators, lambda n, g: torch.randint(0, 2, (n,), generator=g, device=device))
-        sign = sign.to(torch.float64) * 2.0 - 1.0
-        v = draw_per_block(sizes, generators,
-                           lambda n, g: torch.rand((n, dim), generator=g, device=device, dtype=torch.float64))
-        edge = torch.special.erf(m / (sigma * math.sqrt(2.0))).unsqueeze(1)
-        # z = σ√2·erfinv(edge·(2v − 1)), in place in v (the same operations, the same bits)
-        z = v.mul_(2.0).sub_(1.0).mul_(edge).erfinv_().mul_(sigma * math.sqrt(2.0))
-        z = torch.clamp(z, -m.unsqueeze(1), m.unsqueeze(1), out=z)  # erfinv(±1) at a measure-zero v
-        z[torch.arange(total, device=device), axis] = sign * m
+        m = self.envelope(dim).sample_blocks(sizes, generators, device)  # (total,) float64
+        # one uniform integer in [0, 2d) per row: the axis (r mod d) and the sign (r div d), independent
+        signed_axis = draw_per_block(sizes, generators,
+                                     lambda n, g: torch.randint(0, 2 * dim, (n,), generator=g, device=device))
+        z = torch.empty(total, dim, dtype=torch.float32, device=device) if out is None else out
+        row = 0
+        for n, g in zip(sizes, generators, strict=True):
+            if n:
+                torch.randn(n, dim, generator=g, dtype=torch.float32, device=device, out=z[row : row + n])
+                row += n
+        z.mul_(sigma)
+        m32 = m.to(torch.float32)
+        sign = (signed_axis // dim).to(torch.float32).mul_(2.0).sub_(1.0)
+        z.view(-1).index_copy_(0, torch.arange(0, total * dim, dim, device=device) + signed_axis % dim, sign * m32)
+        outside = (z.abs() > m32.unsqueeze(1)).view(-1).nonzero().squeeze(1)  # flat positions, in block order
+        if outside.numel():
+            # block b's positions are those below its last row's end: counts without a gather
+            ends = torch.tensor(list(itertools.accumulate(sizes)), device=device) * dim
+            counts = torch.diff(torch.searchsorted(outside, ends), prepend=ends.new_zeros(1)).tolist()
+            v = draw_per_block(counts, generators,
+                               lambda n, g: torch.rand(n, generator=g, dtype=torch.float64, device=device))
+            edge_and_bound = torch.stack([torch.special.erf(m / (sigma * math.sqrt(2.0))), m], dim=1).index_select(0, outside // dim)
+            edge, bound = edge_and_bound.unbind(1)
+            redraw = v.mul_(2.0).sub_(1.0).mul_(edge).erfinv_().mul_(sigma * math.sqrt(2.0))
+            redraw = torch.minimum(torch.maximum(redraw, -bound), bound)  # erfinv(±1) at a measure-zero v
+            z.view(-1).index_copy_(0, outside, redraw.to(torch.float32))
         return z
 
     def sample_noise_blocks(self, sizes: Sequence[int], shape: tuple[int, ...],
                             generators: Sequence[torch.Generator | None], device: torch.device) -> torch.Tensor:
-        return self.sample_blocks(sizes, math.prod(shape), generators, device).to(torch.float32).view(-1, *shape)
+        return self.sample_blocks(sizes, math.prod(shape), generators, device).view(-1, *shape)
+
+    def noise_blocks_into(self, out: torch.Tensor, sizes: Sequence[int],
+                          generators: Sequence[torch.Generator | None]) -> None:
+        self.sample_blocks(sizes, out[0].numel(), generators, out.device, out=out.view(out.shape[0], -1))
 
     def log_density(self, z: torch.Tensor) -> torch.Tensor:
         """log π0(z) up to a constant, for rows of z (N, d) in float64 (σ in z's dimension)."""
@@ -188,7 +262,7 @@ class MixedLinfNoise(BatchedAdditiveNoise):
         block = max(1, 2**22 // dim)
         parts = []
         for s in range(0, count, block):
-            z = self.sample(min(block, count - s), dim, generator, torch.device("cpu"))
+            z = self.sample(min(block, count - s), dim, generator, torch.device("cpu")).double()
             parts.append(torch.stack([z.abs().amax(1), z.amax(1), z.amin(1), z.sum(1)], dim=1))
         return torch.cat(parts)
 

@@ -47,6 +47,17 @@ class SplittingNoise(LipschitzL1Noise):
         s = torch.rand(x.shape, generator=generator, device=x.device, dtype=torch.float32) * (2 * self.lam)
         return split_midpoint(x, s, 2 * self.lam)
 
+    def perturb_into(self, x: torch.Tensor, out: torch.Tensor, generator: torch.Generator | None = None) -> None:
+        """:meth:`perturb` of ``x`` (C, H, W) expanded to ``out``'s rows, written into ``out``: the same
+        operations in the same order (so the same bits) with two temporaries instead of eight."""
+        two_lambda, x = 2 * self.lam, x.float()
+        s = torch.rand(out.shape, generator=generator, device=out.device, dtype=torch.float32, out=out)
+        s.mul_(two_lambda)
+        k = torch.sub(x, s).div_(two_lambda).ceil_()  # ceil((x − s)/2λ)
+        hi = torch.mul(k, two_lambda).add_(s).clamp_(max=1.0)  # min(2λk + s, 1)
+        lo = k.sub_(1).mul_(two_lambda).add_(s).clamp_(min=0.0)  # max(2λ(k − 1) + s, 0)
+        torch.add(hi, lo, out=out).div_(2)
+
 
 def quantization_error(x: torch.Tensor, q: int) -> float:
     """max |x·q − round(x·q)|: 0 (up to float error) when x lies on {0, 1/q, …, 1}."""

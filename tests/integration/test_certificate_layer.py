@@ -103,3 +103,21 @@ def test_a_family_defined_in_a_test_certifies_through_the_cli(checkpoint: Path, 
     for r in certified:
         assert r.radius <= r.extra_radii["cohen"] + 1e-12
         assert r.radius >= 0.25 * norm.ppf(max(0.5, r.p_lower - 1 / 4000)) - 1e-6  # type: ignore[operator]
+
+
+def test_a_revised_sampler_stream_is_recorded_and_never_resumed_into(
+    checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    """A family whose sampler changed the values it draws from a seed raises ``stream_revision``; the
+    results file records it, and rows of the older stream are not mixed with the new ones."""
+    tsv = tmp_path / "s.tsv"
+    overrides = _certify_overrides(checkpoint, tsv) + ["certification.max=2"]
+    certify(compose("certify", overrides))
+    assert "stream_revision" not in read_provenance(tsv)["randomness"]  # type: ignore[index]  # revision 1
+    monkeypatch.setattr(GaussianNoise, "stream_revision", 2)
+    with pytest.raises(Exception, match=r"randomness\.stream_revision"):
+        certify(compose("certify", [*overrides[:-1], "certification.max=4"]))
+    assert len(read_rows(tsv)) == 2
+    fresh = tmp_path / "s2.tsv"
+    certify(compose("certify", _certify_overrides(checkpoint, fresh) + ["certification.max=2"]))
+    assert read_provenance(fresh)["randomness"]["stream_revision"] == 2  # type: ignore[index]

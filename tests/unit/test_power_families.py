@@ -120,7 +120,7 @@ def test_power_l2_two_dimensional_reduction_agrees_with_brute_force() -> None:
 def test_mixed_linf_scalar_reduction_is_the_direct_log_ratio() -> None:
     dim, k, sigma, r = 16, 3.0, 0.4, 0.07
     family = MixedLinfNoise(sigma, k)
-    z = family.sample(5000, dim, torch.Generator().manual_seed(0), CPU)
+    z = family.sample(5000, dim, torch.Generator().manual_seed(0), CPU).double()
     scalars = torch.stack([z.abs().amax(1), z.amax(1), z.amin(1), z.sum(1)], dim=1)
     log_pi = lambda v: -k * torch.log(v.abs().amax(1)) - v.pow(2).sum(1) / (2 * sigma**2)  # noqa: E731
     direct = log_pi(z - r) - log_pi(z)
