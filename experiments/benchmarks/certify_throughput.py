@@ -266,7 +266,7 @@ def throughput(args: argparse.Namespace, device: torch.device, autocast: torch.d
         shape = SHAPES[model_name]
         q = 16 if shape == (1, 8, 8) else 255
         model = build_model(model_name, device, args.channels_last)
-        xs = inputs(shape, 128, q).to(device)  # enough for the largest group (DSSN on digits: 74)
+        xs = inputs(shape, 160, q).to(device)  # enough for the largest group (DSSN on digits: 148)
         n = args.n if shape == (1, 8, 8) else args.n_large
         for name in args.families:
             noise = family(name, q)

@@ -15,5 +15,5 @@ from rsmooth.certify.sampling import VoteCounter
 def exact_votes(counter: VoteCounter, xs: torch.Tensor, batch_size: int, progress: bool = False) -> list[VoteCounts]:
     """Per input: the votes over all L draws, with the top class (smallest index on ties) as guess."""
     counts = counter.count_draws(xs, batch_size, progress).cpu()
-    guesses = counts.argmax(dim=1).tolist()
-    return [VoteCounts(int(g), tuple(int(c) for c in row), exact=True) for g, row in zip(guesses, counts.tolist())]
+    guesses = counts.argmax(dim=1).tolist()  # the first of equal maxima: the smallest index
+    return [VoteCounts(g, tuple(row), exact=True) for g, row in zip(guesses, counts.tolist())]  # Python ints

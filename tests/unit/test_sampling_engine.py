@@ -287,10 +287,10 @@ def test_dssn_evaluates_each_draw_once_in_full_batches() -> None:
     certify_examples(smooth, data, range(50), n0=1, n=1, alpha=0.001, batch_size=100)
     sizes = [b.shape[0] for b in model.batches]
     assert sum(sizes) == 50 * noise.L  # exactly L evaluations per image
-    assert default_group_size(smooth, 100, 1, 1) == exact_group_size(100, 27) == 7  # 189 draws per group
-    assert sizes == [100, 89] * 7 + [27]  # 7 groups of 7 images (two nearly full batches), then 1 image
-    assert exact_group_size(1000, 27) == 74 and exact_group_size(1000, 27, batches=1) == 37
-    assert exact_group_size(400, 441) == 1 and exact_group_size(400, 900) == 1
+    assert default_group_size(smooth, 100, 1, 1) == exact_group_size(100, 27) == 14  # 378 draws per group
+    assert sizes == [100, 100, 100, 78] * 3 + [100, 100, 16]  # 3 groups of 14 images (four nearly full batches), then 8
+    assert exact_group_size(1000, 27) == 148 and exact_group_size(1000, 27, batches=1) == 37
+    assert exact_group_size(400, 441) == 3 and exact_group_size(400, 1700) == 1
     assert noise._device_offsets[(64, "cpu")].dtype == torch.int32  # offsets kept on the device, int32
 
 
