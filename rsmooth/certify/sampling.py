@@ -267,8 +267,11 @@ class VoteCounter:
             from tqdm.auto import tqdm
 
             batches = iter(tqdm(batches, total=total, desc="sampling", leave=False))
-        was_training = self.base.training
-        self.base.eval()
+        # the modules in training mode, put back exactly as they were; a scan costs ~25 µs for ResNet-20's 60
+        # modules, eval() + train() ~190 µs, which showed in its one-input CERTIFY (two calls per input)
+        training = [module for module in self.base.modules() if module.training]
+        if training:
+            self.base.eval()
         try:
             with torch.inference_mode():
                 for owner, noisy in batches:
@@ -288,7 +291,8 @@ class VoteCounter:
                     # index_add_ (not bincount, which reads min and max): no host sync on CUDA
                     counts.index_add_(0, owner * k + logits.argmax(dim=1), ones[: owner.shape[0]])
         finally:
-            self.base.train(was_training)
+            for module in training:
+                module.training = True
         return counts.view(m, k)
 
     def _autocast(self, device: torch.device) -> contextlib.AbstractContextManager[None]:

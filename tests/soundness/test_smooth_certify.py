@@ -219,10 +219,19 @@ def test_wrong_input_shape_and_wrong_model_output_are_clear_errors() -> None:
 
 
 def test_model_mode_is_restored_after_sampling() -> None:
-    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 2), nn.Dropout(0.5))
+    seen: list[bool] = []
+
+    class Probe(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            seen.append(self.training)
+            return x
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 2), nn.Dropout(0.5), Probe())
     model.train()
+    model[1].eval()  # a frozen part stays frozen: each module gets back its own mode
     Smooth(model, GaussianNoise(0.25), 2).certify(torch.rand(1, 4, 4), n0=2, n=2, alpha=0.01, batch_size=4)
-    assert model.training
+    assert seen and not any(seen)  # every module in eval mode while sampling
+    assert [m.training for m in model.modules()] == [True, True, False, True, True]
 
 
 def test_noise_stays_float32_under_reduced_precision_autocast() -> None:
