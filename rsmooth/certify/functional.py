@@ -141,8 +141,11 @@ class FunctionalTable:
 
 
 def table_key(family: ShiftFamily, dim: int, settings: TableSettings) -> dict[str, Any]:
-    """Everything a table depends on: the family's parameters, the dimension and the settings."""
-    return {"version": TABLE_VERSION, "family": family.config(), "dim": int(dim), "settings": asdict(settings)}
+    """Everything a table depends on: the family's parameters, the dimension and the settings, and the
+    sampler's stream revision when above 1 (a table of the older draws is as sound, but not the same)."""
+    key = {"version": TABLE_VERSION, "family": family.config(), "dim": int(dim), "settings": asdict(settings)}
+    revision = int(getattr(family, "stream_revision", 1))
+    return key if revision == 1 else {**key, "stream_revision": revision}
 
 
 def _digest(key: dict[str, Any]) -> str:

@@ -98,3 +98,12 @@ def test_clamping_instead_of_redrawing_would_be_caught() -> None:
     clamped = torch.maximum(torch.minimum(z, inside), -inside)  # clamped just inside the edge
     clamped[:, 0] = m[:, 0]  # the axis coordinate at the norm
     assert stats.kstest(_truncated_normal_pit(clamped, sigma), "uniform").pvalue < 1e-6
+
+
+def test_cached_tables_of_the_older_stream_are_not_reused() -> None:
+    from rsmooth.certify.functional import TableSettings, table_key
+    from rsmooth.noise import PowerL2Noise
+
+    settings = TableSettings()
+    assert table_key(MixedLinfNoise(0.25, 5), 64, settings)["stream_revision"] == 2
+    assert "stream_revision" not in table_key(PowerL2Noise(0.25, 5), 64, settings)  # its cached tables stay valid
