@@ -16,6 +16,7 @@ paths differ in the last bit), nor for reductions whose summation order may foll
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 
 import torch
@@ -74,7 +75,7 @@ def first_accepted_blocks(sizes: Sequence[int], device: torch.device,
     blocks = len(sizes)
     out = torch.empty(sum(sizes), dtype=torch.float64, device=device)
     need, filled = list(sizes), [0] * blocks
-    starts = [sum(sizes[:b]) for b in range(blocks)]
+    starts = [0, *itertools.accumulate(sizes)][:-1]  # each block's first row in ``out``
     while any(need):
         counts = [n + extra(n) if n else 0 for n in need]
         candidates, accepted = propose(counts)
