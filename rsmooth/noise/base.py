@@ -229,18 +229,24 @@ class BatchedAdditiveNoise(AdditiveNoise):
     """
 
     @abstractmethod
+    def noise_blocks_into(self, out: torch.Tensor, sizes: Sequence[int],
+                          generators: Sequence[torch.Generator | None]) -> None:
+        """z for ``sizes[b]`` copies from ``generators[b]``, every block b, written into ``out`` (Σ sizes, *shape)
+        float32 (the engine's buffer: a family draws there and works in place, with no temporary of its size)."""
+
     def sample_noise_blocks(self, sizes: Sequence[int], shape: tuple[int, ...],
                             generators: Sequence[torch.Generator | None], device: torch.device) -> torch.Tensor:
-        """z for ``sizes[b]`` copies from ``generators[b]``, every block b, (Σ sizes, *shape) float32."""
+        """:meth:`noise_blocks_into` a new tensor (Σ sizes, *shape)."""
+        out = torch.empty((sum(sizes), *shape), dtype=torch.float32, device=device)
+        self.noise_blocks_into(out, sizes, generators)
+        return out
 
     def sample_noise(self, shape: torch.Size | tuple[int, ...], generator: torch.Generator | None,
                      device: torch.device) -> torch.Tensor:
         return self.sample_noise_blocks([shape[0]], tuple(shape[1:]), [generator], device)
 
-    def noise_blocks_into(self, out: torch.Tensor, sizes: Sequence[int],
-                          generators: Sequence[torch.Generator | None]) -> None:
-        """Write :meth:`sample_noise_blocks` into ``out`` (Σ sizes, *shape); a family may draw there directly."""
-        out.copy_(self.sample_noise_blocks(sizes, tuple(out.shape[1:]), generators, out.device))
+    def noise_into(self, out: torch.Tensor, generator: torch.Generator | None = None) -> None:
+        self.noise_blocks_into(out, [out.shape[0]], [generator])
 
     def perturb_blocks_into(self, xs: Sequence[torch.Tensor], out: torch.Tensor, sizes: Sequence[int],
                             generators: Sequence[torch.Generator | None]) -> None:

@@ -30,6 +30,18 @@ def draw_per_block(sizes: Sequence[int], generators: Sequence[torch.Generator | 
     return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
+def fill_per_block(out: torch.Tensor, sizes: Sequence[int], generators: Sequence[torch.Generator | None],
+                   fill: Callable[[torch.Tensor, torch.Generator | None], object]) -> None:
+    """``fill(rows_b, generator_b)`` for each block's rows of ``out`` (its first dim split by ``sizes``), in
+    block order: a block's draws written straight into its rows (e.g. ``torch.randn(rows.shape, out=rows)``,
+    the same values as drawing that shape alone)."""
+    row = 0
+    for n, g in zip(sizes, generators, strict=True):
+        if n:
+            fill(out[row : row + n], g)
+            row += n
+
+
 def per_block(values: torch.Tensor, sizes: Sequence[int], op: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
     """``op`` applied to each block's rows of ``values`` on their own (as if drawn alone), concatenated."""
     if len(sizes) == 1:

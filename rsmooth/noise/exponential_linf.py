@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,7 +9,7 @@ import torch
 
 from rsmooth.certify.pure_dp import PureDPLinfCertificate, exponential_scale
 from rsmooth.noise.base import BatchedAdditiveNoise, check_positive
-from rsmooth.noise.blocks import draw_per_block
+from rsmooth.noise.blocks import fill_per_block
 from rsmooth.noise.gamma import sample_gamma_blocks
 
 
@@ -37,14 +36,12 @@ class ExponentialLinfNoise(BatchedAdditiveNoise):
         """σ′ for inputs of dimension ``dim``."""
         return exponential_scale(self.sigma, dim)
 
-    def sample_noise_blocks(self, sizes: Sequence[int], shape: tuple[int, ...],
-                            generators: Sequence[torch.Generator | None], device: torch.device) -> torch.Tensor:
-        dim, total = math.prod(shape), sum(sizes)
-        radius = sample_gamma_blocks(dim + 1.0, sizes, generators, device) * self.scale(dim)  # (Σ sizes,) float64
-        u = draw_per_block(sizes, generators,
-                           lambda n, g: torch.rand((n, *shape), generator=g, device=device, dtype=torch.float32))
-        # z = R·(2u − 1) in float32
-        return (2.0 * u - 1.0) * radius.to(torch.float32).view(total, *([1] * len(shape)))
+    def noise_blocks_into(self, out: torch.Tensor, sizes: Sequence[int],
+                          generators: Sequence[torch.Generator | None]) -> None:
+        """z = R·(2u − 1) in float32, in place: per generator, R (float64 Gamma), then u = rand (float32)."""
+        radius = sample_gamma_blocks(out[0].numel() + 1.0, sizes, generators, out.device) * self.scale(out[0].numel())
+        fill_per_block(out, sizes, generators, lambda rows, g: torch.rand(rows.shape, generator=g, out=rows))
+        out.mul_(2.0).sub_(1.0).mul_(radius.to(torch.float32).view(-1, *([1] * (out.ndim - 1))))
 
     def default_certificate(self) -> PureDPLinfCertificate:
         return PureDPLinfCertificate(self.sigma)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +10,7 @@ import torch
 from rsmooth.certify.coordinate_tv import CoordinateTVCertificate
 from rsmooth.errors import ConfigError
 from rsmooth.noise.base import BatchedAdditiveNoise, check_positive
-from rsmooth.noise.blocks import draw_per_block
+from rsmooth.noise.blocks import fill_per_block
 from rsmooth.noise.gamma import sample_gamma_blocks
 from rsmooth.noise.power_l2 import check_power
 
@@ -43,16 +42,17 @@ class LinfPowerNoise(BatchedAdditiveNoise):
         if not self.k < dim:
             raise ConfigError(f"linf_power needs k < d, got k={self.k} for inputs of dimension d={dim}")
 
-    def sample_noise_blocks(self, sizes: Sequence[int], shape: tuple[int, ...],
-                            generators: Sequence[torch.Generator | None], device: torch.device) -> torch.Tensor:
-        dim, total = math.prod(shape), sum(sizes)
+    def noise_blocks_into(self, out: torch.Tensor, sizes: Sequence[int],
+                          generators: Sequence[torch.Generator | None]) -> None:
+        """z = a·s/‖s‖∞ in float32, in place: per generator, a (float64 Gamma), then s = 2·rand − 1 (float32)."""
+        dim = out[0].numel()
         self.check_dim(dim)
-        # ‖z‖∞ = σ·√(2·Gamma((d−k)/2)) in float64; the direction s/‖s‖∞ in float32
-        a = self.sigma * torch.sqrt(2.0 * sample_gamma_blocks((dim - self.k) / 2.0, sizes, generators, device))
-        s = draw_per_block(sizes, generators, lambda n, g: torch.rand(
-            (n, *shape), generator=g, device=device, dtype=torch.float32)).view(total, dim) * 2.0 - 1.0
-        direction = s / s.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)  # a max: exact at any size
-        return (direction * a.to(torch.float32).unsqueeze(1)).view(total, *shape)
+        a = self.sigma * torch.sqrt(2.0 * sample_gamma_blocks((dim - self.k) / 2.0, sizes, generators, out.device))
+        s = out.view(out.shape[0], dim)
+        fill_per_block(s, sizes, generators, lambda rows, g: torch.rand(rows.shape, generator=g, out=rows))
+        s.mul_(2.0).sub_(1.0)
+        top = torch.maximum(s.amax(1, keepdim=True), s.amin(1, keepdim=True).neg_())  # max |s|, exact; no |s| temporary
+        s.div_(top.clamp_min_(1e-30)).mul_(a.to(torch.float32).unsqueeze(1))
 
     def log_density(self, z: torch.Tensor) -> torch.Tensor:
         """log π0(z) up to a constant, for rows of z (N, d) in float64."""

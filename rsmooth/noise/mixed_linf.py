@@ -14,7 +14,7 @@ from scipy.special import erf
 from rsmooth.certify.functional import FunctionalCertificate, TableSettings
 from rsmooth.errors import ConfigError
 from rsmooth.noise.base import BatchedAdditiveNoise, check_positive
-from rsmooth.noise.blocks import draw_per_block, first_accepted_blocks
+from rsmooth.noise.blocks import draw_per_block, fill_per_block, first_accepted_blocks
 from rsmooth.noise.power_l2 import check_power, matched_sigma
 
 #: cells of the piecewise-constant envelope of the density of m = ‖z‖∞
@@ -38,6 +38,29 @@ def alias_table(mass: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         scaled[big] -= 1.0 - scaled[s]
         (small if scaled[big] < 1.0 else large).append(big)
     return prob, alias  # what is left in either list has probability 1 (rounding)
+
+
+#: coordinates per piece of a row scanned for values outside [−m, m] (:func:`outside_positions`)
+SCAN_WIDTH = 64
+
+
+def outside_positions(z: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """Flat positions p of ``z`` (rows, d) with |z_p| > m[row of p], ascending: what
+    ``(z.abs() > m[:, None]).view(-1).nonzero()`` gives, without a mask and a ``nonzero`` over every value
+    (0.64 + 0.39 ns per value on CPU, a third of the family's cost beyond ``randn``; outside values are rare,
+    ~2 per row). Each row is cut into pieces of w = gcd(d, :data:`SCAN_WIDTH`) values; a piece holds an
+    outside value iff its largest |value| exceeds m (max is exact, so the same set); only those pieces,
+    ~2 per row of 48 at d = 3 072, are then scanned value by value."""
+    rows, dim = z.shape
+    width = math.gcd(dim, SCAN_WIDTH)
+    if width == 1:
+        return (z.abs() > m.unsqueeze(1)).view(-1).nonzero().squeeze(1)
+    per_row = dim // width
+    pieces = z.view(rows, per_row, width)
+    hit = (pieces.abs().amax(2) > m.unsqueeze(1)).view(-1).nonzero().squeeze(1)  # row·per_row + piece, ascending
+    values = pieces.view(-1, width).index_select(0, hit)  # (hits, width)
+    inside_hit = (values.abs() > m.index_select(0, hit // per_row).unsqueeze(1)).view(-1).nonzero().squeeze(1)
+    return hit.index_select(0, inside_hit // width) * width + inside_hit % width
 
 
 class NormEnvelope:
@@ -221,16 +244,12 @@ class MixedLinfNoise(BatchedAdditiveNoise):
         signed_axis = draw_per_block(sizes, generators,
                                      lambda n, g: torch.randint(0, 2 * dim, (n,), generator=g, device=device))
         z = torch.empty(total, dim, dtype=torch.float32, device=device) if out is None else out
-        row = 0
-        for n, g in zip(sizes, generators, strict=True):
-            if n:
-                torch.randn(n, dim, generator=g, dtype=torch.float32, device=device, out=z[row : row + n])
-                row += n
+        fill_per_block(z, sizes, generators, lambda rows, g: torch.randn(rows.shape, generator=g, out=rows))
         z.mul_(sigma)
         m32 = m.to(torch.float32)
         sign = (signed_axis // dim).to(torch.float32).mul_(2.0).sub_(1.0)
         z.view(-1).index_copy_(0, torch.arange(0, total * dim, dim, device=device) + signed_axis % dim, sign * m32)
-        outside = (z.abs() > m32.unsqueeze(1)).view(-1).nonzero().squeeze(1)  # flat positions, in block order
+        outside = outside_positions(z, m32)  # flat positions, in block order
         if outside.numel():
             # block b's positions are those below its last row's end: counts without a gather
             ends = torch.tensor(list(itertools.accumulate(sizes)), device=device) * dim
@@ -243,10 +262,6 @@ class MixedLinfNoise(BatchedAdditiveNoise):
             redraw = torch.minimum(torch.maximum(redraw, -bound), bound)  # erfinv(±1) at a measure-zero v
             z.view(-1).index_copy_(0, outside, redraw.to(torch.float32))
         return z
-
-    def sample_noise_blocks(self, sizes: Sequence[int], shape: tuple[int, ...],
-                            generators: Sequence[torch.Generator | None], device: torch.device) -> torch.Tensor:
-        return self.sample_blocks(sizes, math.prod(shape), generators, device).view(-1, *shape)
 
     def noise_blocks_into(self, out: torch.Tensor, sizes: Sequence[int],
                           generators: Sequence[torch.Generator | None]) -> None:

@@ -13,7 +13,7 @@ from rsmooth.certify.functional import FunctionalCertificate, TableSettings
 from rsmooth.certify.power_counts import PowerL2LevelCounter
 from rsmooth.errors import ConfigError
 from rsmooth.noise.base import BatchedAdditiveNoise, Norm, check_norm, check_positive
-from rsmooth.noise.blocks import draw_per_block, per_block
+from rsmooth.noise.blocks import fill_per_block, per_block
 from rsmooth.noise.gamma import sample_gamma_blocks
 
 
@@ -75,15 +75,16 @@ class PowerL2Noise(BatchedAdditiveNoise):
         self.check_dim(dim)
         return matched_sigma(self.sigma, self.k, dim) if self.match_sigma0 else self.sigma
 
-    def sample_noise_blocks(self, sizes: Sequence[int], shape: tuple[int, ...],
-                            generators: Sequence[torch.Generator | None], device: torch.device) -> torch.Tensor:
-        dim, total = math.prod(shape), sum(sizes)
+    def noise_blocks_into(self, out: torch.Tensor, sizes: Sequence[int],
+                          generators: Sequence[torch.Generator | None]) -> None:
+        """z = ρ·g/‖g‖ written into ``out`` in place: per generator, ρ (float64 Gamma), then g = randn (float32)."""
+        device, dim = out.device, out[0].numel()
         # ρ² = σ²·χ²_{d−k} = σ²·2·Gamma((d−k)/2, 1), in float64; the direction from a normalized Gaussian
         rho = self.scale(dim) * torch.sqrt(2.0 * sample_gamma_blocks((dim - self.k) / 2.0, sizes, generators, device))
-        g = draw_per_block(sizes, generators, lambda n, gen: torch.randn(
-            (n, *shape), generator=gen, device=device, dtype=torch.float32)).view(total, dim)
+        g = out.view(out.shape[0], dim)
+        fill_per_block(g, sizes, generators, lambda rows, gen: torch.randn(rows.shape, generator=gen, out=rows))
         norms = per_block(g, sizes, lambda part: part.norm(dim=1, keepdim=True))  # a reduction: block by block
-        return (g / norms.clamp_min(1e-30) * rho.to(torch.float32).unsqueeze(1)).view(total, *shape)
+        g.div_(norms.clamp_min_(1e-30)).mul_(rho.to(torch.float32).unsqueeze(1))  # (g/‖g‖)·ρ, in place
 
     def log_density(self, z: torch.Tensor) -> torch.Tensor:
         """log π0(z) up to a constant, for rows of z (N, d) in float64 (σ in z's dimension)."""
