@@ -4,6 +4,7 @@ votes of drawing each block on its own, batches filled across inputs, DSSN's L e
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -244,6 +245,37 @@ def test_perturb_into_equals_perturb_bit_for_bit() -> None:
         out = torch.empty(40, *x.shape)
         noise.perturb_into(x, out, torch.Generator().manual_seed(1))
         assert torch.equal(out, noise.perturb(x.expand(40, *x.shape), torch.Generator().manual_seed(1))), name
+
+
+def test_noise_threads_run_torch_ops_on_one_thread_and_leave_the_callers_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each pool thread draws with one OpenMP thread (two drawing threads must not open two teams of two on
+    two cores); the caller's count, and the count a thread started later begins with, stay as they were."""
+    monkeypatch.setattr(sampling, "_POOL", None)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)
+        pool = sampling._cpu_pool(3)
+        seen = {pool.submit(lambda: (threading.get_ident(), torch.get_num_threads())).result() for _ in range(12)}
+        assert {count for _, count in seen} == {1}
+        assert torch.get_num_threads() == 3
+        later: list[int] = []
+        thread = threading.Thread(target=lambda: later.append(torch.get_num_threads()))
+        thread.start()
+        thread.join()
+        assert later == [3]
+        # the engine uses that pool: a count of several blocks on 3 workers matches one at a time
+        monkeypatch.setattr(sampling, "_cpu_workers", lambda: 3)
+        model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10)).eval()
+        xs = torch.rand(4, 1, 8, 8)
+        got = VoteCounter(model, GaussianNoise(0.25), 10, seed=1).count(xs, 3 * BLOCK_SIZE, Phase.ESTIMATION,
+                                                                          [0, 1, 2, 3], batch_size=500)
+        expected = votes_block_by_block(model, GaussianNoise(0.25), xs, 3 * BLOCK_SIZE, Phase.ESTIMATION,
+                                        [0, 1, 2, 3], seed=1)
+        assert torch.equal(got, expected)
+    finally:
+        pool.shutdown(wait=True)
+        monkeypatch.setattr(sampling, "_POOL", None)
+        torch.set_num_threads(before)
 
 
 def test_a_worker_error_reaches_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
