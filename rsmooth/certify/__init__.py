@@ -1,4 +1,4 @@
-"""Certification core (pure: torch/numpy/scipy/statsmodels only, any device).
+"""Certification core (pure: torch/numpy/scipy only, any device).
 
 * :mod:`~rsmooth.certify.certificate` — the certificate contract; :mod:`cohen`, :mod:`lipschitz_l1`,
   :mod:`exact_splitting`, :mod:`pure_dp` — the certificates of the built-in families;

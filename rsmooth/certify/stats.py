@@ -9,8 +9,8 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+from scipy.special import betainccinv, betaincinv
 from scipy.stats import binomtest
-from statsmodels.stats.proportion import proportion_confint
 
 from rsmooth.errors import ConfigError
 
@@ -55,19 +55,22 @@ def _check_counts(k: int, n: int) -> None:
 def clopper_pearson_lower(k: int, n: int, alpha: float) -> float:
     """One-sided (1 − α) Clopper–Pearson lower bound on p from k successes in n trials.
 
-    Equals Beta⁻¹(α; k, n − k + 1) (and 0 for k = 0). Computed as Cohen et al.
-    do: the lower end of the two-sided interval at level 2α.
+    Beta⁻¹(α; k, n − k + 1), and 0 for k = 0: the lower end of the two-sided interval at level 2α, as Cohen
+    et al. compute it (statsmodels' ``proportion_confint(method="beta")``), bit for bit
+    (``tests/unit/test_stats.py``), by the same inverse incomplete beta function called directly (1 µs
+    against 70 µs through scipy.stats and statsmodels: 0.3 % of a ResNet-20 certificate at n = 100).
     """
     _check_counts(k, n)
     alpha = check_alpha(alpha)
-    return float(proportion_confint(k, n, alpha=2 * alpha, method="beta")[0])
+    return 0.0 if k == 0 else float(betaincinv(k, n - k + 1, alpha))
 
 
 def clopper_pearson_upper(k: int, n: int, alpha: float) -> float:
-    """One-sided (1 − α) Clopper–Pearson upper bound on p: Beta⁻¹(1 − α; k + 1, n − k) (1 for k = n)."""
+    """One-sided (1 − α) Clopper–Pearson upper bound on p: Beta⁻¹(1 − α; k + 1, n − k) (1 for k = n), as
+    the upper end of statsmodels' two-sided interval at level 2α, bit for bit."""
     _check_counts(k, n)
     alpha = check_alpha(alpha)
-    return float(proportion_confint(k, n, alpha=2 * alpha, method="beta")[1])
+    return 1.0 if k == n else float(betainccinv(k + 1, n - k, alpha))
 
 
 def clopper_pearson_bounds(k: np.ndarray, n: int, alpha: float) -> tuple[np.ndarray, np.ndarray]:
@@ -76,7 +79,10 @@ def clopper_pearson_bounds(k: np.ndarray, n: int, alpha: float) -> tuple[np.ndar
     k = np.asarray(k, dtype=np.int64)
     if n < 1 or k.size and (k.min() < 0 or k.max() > n):
         raise ValueError(f"counts must be in [0, n={n}]")
-    lower, upper = proportion_confint(k, n, alpha=2 * check_alpha(alpha), method="beta")
+    alpha = check_alpha(alpha)
+    with np.errstate(invalid="ignore"):  # the k = 0 and k = n entries are set below
+        lower = np.where(k == 0, 0.0, betaincinv(k, n - k + 1, alpha))
+        upper = np.where(k == n, 1.0, betainccinv(k + 1, n - k, alpha))
     return np.asarray(lower, dtype=np.float64).reshape(k.shape), np.asarray(upper, dtype=np.float64).reshape(k.shape)
 
 

@@ -1,7 +1,15 @@
+import numpy as np
 import pytest
 from scipy.stats import beta
+from statsmodels.stats.proportion import proportion_confint
 
-from rsmooth.certify.stats import binomial_test_pvalue, check_alpha, clopper_pearson_lower, clopper_pearson_upper
+from rsmooth.certify.stats import (
+    binomial_test_pvalue,
+    check_alpha,
+    clopper_pearson_bounds,
+    clopper_pearson_lower,
+    clopper_pearson_upper,
+)
 
 
 @pytest.mark.parametrize("n", [1, 10, 100, 10_000, 100_000])
@@ -20,6 +28,20 @@ def test_clopper_pearson_upper_equals_beta_quantile(n: int) -> None:
     for k in (0, 3, n - 1):
         assert clopper_pearson_upper(k, n, alpha) == pytest.approx(beta.ppf(1 - alpha, k + 1, n - k), rel=1e-9)
     assert clopper_pearson_upper(n, n, alpha) == 1.0
+
+
+@pytest.mark.parametrize("alpha", [1e-5, 0.001, 0.05])
+def test_clopper_pearson_equals_cohens_statsmodels_interval_bit_for_bit(alpha: float) -> None:
+    """The bounds are Cohen et al.'s (the two-sided statsmodels interval at 2α), not merely close to them."""
+    rng = np.random.default_rng(0)
+    for n in [*range(1, 60), 100, 1000, 10_000, 100_000, 123_457]:
+        ks = np.unique(np.concatenate([[0, 1, n - 1, n], rng.integers(0, n + 1, 40)]))
+        ks = ks[(ks >= 0) & (ks <= n)]
+        low, upp = proportion_confint(ks, n, alpha=2 * alpha, method="beta")
+        got_low, got_upp = clopper_pearson_bounds(ks, n, alpha)
+        assert np.array_equal(got_low, low) and np.array_equal(got_upp, upp), n
+        for k, lo, up in zip(ks.tolist(), low.tolist(), upp.tolist(), strict=True):
+            assert clopper_pearson_lower(k, n, alpha) == lo and clopper_pearson_upper(k, n, alpha) == up, (k, n)
 
 
 def test_lower_bound_is_below_the_estimate() -> None:
