@@ -45,6 +45,7 @@ from torch import nn
 
 from rsmooth.certify import Smooth
 from rsmooth.certify.certificate import VoteCounts
+from rsmooth.certify.sampling import Phase, VoteCounter
 from rsmooth.certify.loop import auto_group_size, default_group_size
 from rsmooth.config import compose
 from rsmooth.models import build_classifier
@@ -141,18 +142,20 @@ def paired_ratio(rounds: dict[str, list[float]], a: str, b: str) -> float:
     return statistics.median(x / y for x, y in zip(rounds[a], rounds[b], strict=True))
 
 
-def floor_batches(noise: NoiseFamily, group: torch.Tensor, batch: int) -> list[torch.Tensor]:
-    """Pre-made noisy batches of the make-up CERTIFY hands the model: an exact family's L draws of every
-    input of the group, filled into batches; otherwise a batch of copies of each input of the group (the
-    estimation phase's batches). The make-up matters on CPU: the digits CNN runs ~10 % faster on copies
-    of one image than on a batch mixing 37 images (its max-pool branches predict better)."""
-    device = group.device
-    num_draws = noise.num_draws()
-    if num_draws is not None:
-        flat = torch.arange(len(group) * num_draws, device=device)
-        return [noise.perturb_draws_of(group, part // num_draws, part % num_draws) for part in flat.split(batch)]
-    gen = torch.Generator(device).manual_seed(0)
-    return [noise.perturb(x.expand(batch, *x.shape).contiguous(), gen) for x in group]
+def floor_batches(noise: NoiseFamily, group: torch.Tensor, batch: int, n0: int, n: int) -> list[torch.Tensor]:
+    """The very noisy batches CERTIFY hands the model for ``group`` (copies, values and order): an exact
+    family's L draws of every input; otherwise the selection phase's n0 copies of each input, then the
+    estimation phase's n, filled across inputs, as the engine draws them (inputs seeded by ids 0 … m−1, as
+    ``certify_many`` does). The make-up matters on CPU: the digits CNN runs ~10 % faster on copies of one
+    image than on a batch mixing 37 images (its max-pool branches predict better), so the floor runs the
+    same data, and whatever the network's speed depends on cancels out of the ratio."""
+    counter = VoteCounter(nn.Identity(), noise, 10)
+    if noise.num_draws() is not None:
+        draws = counter._draw_batches(group, noise.num_draws(), batch)  # type: ignore[arg-type]
+        return [noisy.clone() for _, noisy in draws]
+    ids = list(range(len(group)))
+    return [noisy.clone() for phase, num in ((Phase.SELECTION, n0), (Phase.ESTIMATION, n))
+            for _, noisy in counter._random_batches(group, num, phase, ids, batch)]
 
 
 def forward_only(model: nn.Module, batches: list[torch.Tensor], samples: int,
@@ -219,7 +222,7 @@ def certify_rates(model: nn.Module, noise: NoiseFamily, xs: torch.Tensor, n0: in
     per_input = noise.num_draws() if smooth.exact else n0 + n
     group = xs[: default_group_size(smooth, batch, n0, n)]
     samples = len(group) * per_input
-    noisy = floor_batches(noise, group, batch)
+    noisy = floor_batches(noise, group, batch, n0, n)
     if channels_last:
         noisy = [b.contiguous(memory_format=torch.channels_last) for b in noisy]
 
@@ -391,6 +394,7 @@ def tables(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> None:
+    global COMPILE, MIN_SECONDS
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sections", nargs="+", default=["overhead", "grouping", "dssn", "throughput", "tables"],
                     choices=["throughput", "overhead", "grouping", "dssn", "tables"])
@@ -402,6 +406,8 @@ def main() -> None:
     ap.add_argument("--n-large", type=int, default=900, help="estimation samples per 3x32x32 or larger image")
     ap.add_argument("--overhead-n", type=int, default=200_000)
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--min-seconds", type=float, default=MIN_SECONDS,
+                    help="seconds each implementation runs per round, in turns of one unit")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--precision", choices=["bf16", "fp16"], default=None, help="autocast for the network only")
     ap.add_argument("--channels-last", action="store_true")
@@ -409,12 +415,11 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     args = ap.parse_args()
 
-    global COMPILE
-    COMPILE = args.compile
+    COMPILE, MIN_SECONDS = args.compile, args.min_seconds
     device = torch.device(args.device)
     autocast = {"bf16": torch.bfloat16, "fp16": torch.float16, None: None}[args.precision]
     header = {"device": str(device), "threads": torch.get_num_threads(), "batch_size": args.batch_size,
-              "repeats": args.repeats, "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
+              "repeats": args.repeats, "min_seconds": args.min_seconds, "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
               "precision": args.precision, "channels_last": args.channels_last, "compile": args.compile,
               "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY")}
     if device.type == "cuda":
