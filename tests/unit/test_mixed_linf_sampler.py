@@ -20,7 +20,7 @@ from scipy.special import erf
 
 from rsmooth.noise import MixedLinfNoise
 from rsmooth.noise.blocks import first_accepted_blocks
-from rsmooth.noise.mixed_linf import NormEnvelope, alias_table
+from rsmooth.noise.mixed_linf import NormEnvelope, alias_table, outside_positions
 
 CPU = torch.device("cpu")
 
@@ -107,3 +107,20 @@ def test_cached_tables_of_the_older_stream_are_not_reused() -> None:
     settings = TableSettings()
     assert table_key(MixedLinfNoise(0.25, 5), 64, settings)["stream_revision"] == 2
     assert "stream_revision" not in table_key(PowerL2Noise(0.25, 5), 64, settings)  # its cached tables stay valid
+
+
+@pytest.mark.parametrize("dim", [64, 3072, 784, 35, 1])
+def test_outside_positions_are_those_of_a_mask_over_every_value(dim: int) -> None:
+    """The piece-by-piece scan finds exactly the positions, in order, of ``(|z| > m).nonzero()``: rows with
+    none, several in one piece, values equal to m (not outside), at piece edges, and widths 64, 16, 1."""
+    gen = torch.Generator().manual_seed(dim)
+    z = torch.randn(300, dim, generator=gen)
+    m = torch.rand(300, generator=gen) * 3.0
+    m[:50] = 10.0  # rows with nothing outside
+    z[60, :] = m[60]  # equal to m: inside
+    z[61, :] = -m[61] * 2.0  # every value outside
+    z[62, -1] = 50.0  # the last value of a row
+    expected = (z.abs() > m.unsqueeze(1)).view(-1).nonzero().squeeze(1)
+    got = outside_positions(z, m)
+    assert expected.numel() > 0 and torch.equal(got, expected)
+    assert torch.equal(outside_positions(z, torch.full((300,), 100.0)), torch.empty(0, dtype=torch.int64))
