@@ -54,13 +54,16 @@ def _cpu_workers() -> int:
 
 
 def _cpu_pool(workers: int) -> ThreadPoolExecutor:
-    """A process-wide pool of ``workers`` noise threads, each running torch ops on one thread of its own.
+    """A process-wide pool of ``workers`` helper noise threads (the caller draws too), each running torch
+    ops on one thread of its own.
 
     Why one: every thread that calls a large element-wise op opens its own OpenMP team of
-    ``torch.get_num_threads()``, so two drawing threads on two cores ran four; pinned, the samplers with
-    work beyond ``randn`` draw 10–30 % faster on 2 cores (mixed_linf at 3×32×32: 7.2–8.0 → 6.4–6.6 µs per
-    sample). ``torch.set_num_threads`` is per thread for OpenMP, but it also stores the count that threads
-    started later begin with: the caller's own count is put back once every pool thread has set its one.
+    ``torch.get_num_threads()``, so a helper on a 2-core machine added a team of two to the caller's; pinned,
+    the samplers with work beyond ``randn`` draw 10–30 % faster (mixed_linf at 3×32×32, 2 cores: 7.2–8.0 →
+    6.4–6.6 µs per sample). ``torch.set_num_threads`` is per thread for OpenMP, but it also stores the count
+    that threads started later begin with: the caller's own count is put back once every pool thread has set
+    its one. (The caller keeps drawing its own share rather than waiting: with a near-free model, handing
+    all of it to the pool cost 0.05 µs per sample, a third of the engine's overhead.)
     """
     global _POOL
     if _POOL is None or _POOL._max_workers != workers:
@@ -162,8 +165,8 @@ class VoteCounter:
         row order, each starting where the one before ends.
 
         Blocks are independent (own generator, own rows), so on CPU they are drawn in parallel by
-        :func:`_cpu_workers` pool threads of one OpenMP thread each (:func:`_cpu_pool`; torch releases the
-        GIL in its kernels) while the caller waits, each taking a contiguous run
+        :func:`_cpu_workers` threads, the caller and helpers of one OpenMP thread each (:func:`_cpu_pool`;
+        torch releases the GIL in its kernels), each taking a contiguous run
         of blocks and handing it to the family in chunks of up to :data:`CHUNK_ELEMENTS` values: one slice
         of ``out`` per chunk (``perturb_blocks_into``: a rejection sampler runs its arithmetic once per chunk,
         not per block, and writes into the buffer, not into a temporary). The values depend neither on the
@@ -204,8 +207,10 @@ class VoteCounter:
             draw(tasks)
             return
         bounds = [len(tasks) * w // workers for w in range(workers + 1)]  # contiguous runs of blocks
-        pool = _cpu_pool(workers)  # the caller waits: its own ops would open an OpenMP team of `workers`
-        for future in [pool.submit(draw, tasks[bounds[w] : bounds[w + 1]]) for w in range(workers)]:
+        pool = _cpu_pool(workers - 1)
+        futures = [pool.submit(draw, tasks[bounds[w] : bounds[w + 1]]) for w in range(1, workers)]
+        draw(tasks[: bounds[1]])  # this thread draws its share too
+        for future in futures:
             future.result()  # re-raises a worker's exception here
 
     def _random_batches(
