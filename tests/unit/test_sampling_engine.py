@@ -265,7 +265,7 @@ def test_noise_threads_run_torch_ops_on_one_thread_and_leave_the_callers_count(m
         assert later == [3]
         # the engine uses that pool: a count of several blocks on 3 workers matches one at a time
         monkeypatch.setattr(sampling, "_cpu_workers", lambda: 3)
-        model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10)).eval()
+        model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))  # no mode-dependent layer
         xs = torch.rand(4, 1, 8, 8)
         got = VoteCounter(model, GaussianNoise(0.25), 10, seed=1).count(xs, 3 * BLOCK_SIZE, Phase.ESTIMATION,
                                                                           [0, 1, 2, 3], batch_size=500)
