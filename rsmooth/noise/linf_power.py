@@ -47,6 +47,7 @@ class LinfPowerNoise(BatchedAdditiveNoise):
         """z = a·s/‖s‖∞ in float32, in place: per generator, a (float64 Gamma), then s = 2·rand − 1 (float32)."""
         dim = out[0].numel()
         self.check_dim(dim)
+        # ‖z‖∞ = a = σ·√(2·Gamma((d−k)/2)) in float64; the direction s/‖s‖∞ in float32
         a = self.sigma * torch.sqrt(2.0 * sample_gamma_blocks((dim - self.k) / 2.0, sizes, generators, out.device))
         s = out.view(out.shape[0], dim)
         fill_per_block(s, sizes, generators, lambda rows, g: torch.rand(rows.shape, generator=g, out=rows))
