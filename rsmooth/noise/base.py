@@ -69,7 +69,7 @@ class NoiseFamily(ABC):
         rows_b are the ``sizes[b]`` rows of ``out`` (Σ sizes, C, H, W) after the blocks before it.
 
         The sampling engine hands over the blocks it draws together; a family whose sampler runs many
-        small ops per block overrides this to run them once for all blocks (:class:`BatchedAdditiveNoise`).
+        small ops per block overrides this to run them once for all blocks (:class:`AdditiveNoise`).
         """
         for x, rows, generator in zip(xs, out.split(list(sizes)), generators, strict=True):
             self.perturb_into(x, rows, generator)
@@ -199,33 +199,10 @@ def check_norm(norm: str, allowed: tuple[str, ...]) -> Norm:
 class AdditiveNoise(NoiseFamily):
     """A family whose noisy copy is x + z with z ∼ π0 drawn independently of x, in float32.
 
-    Subclasses implement :meth:`sample_noise`; they may override :meth:`noise_into` to draw into a
-    buffer without allocating (Gaussian, uniform). ``perturb`` and ``perturb_into`` give the same bits:
-    x + z and z + x round alike.
-    """
-
-    @abstractmethod
-    def sample_noise(self, shape: torch.Size | tuple[int, ...], generator: torch.Generator | None,
-                     device: torch.device) -> torch.Tensor:
-        """z of shape (B, C, H, W), float32, on ``device``, drawn from ``generator`` only."""
-
-    def noise_into(self, out: torch.Tensor, generator: torch.Generator | None = None) -> None:
-        """Write z (same law and bits as :meth:`sample_noise` of ``out.shape``) into ``out``."""
-        out.copy_(self.sample_noise(out.shape, generator, out.device))
-
-    def perturb(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        x = x.float()  # noise is drawn and added in float32 whatever the model runs in
-        return x + self.sample_noise(x.shape, generator, x.device)
-
-    def perturb_into(self, x: torch.Tensor, out: torch.Tensor, generator: torch.Generator | None = None) -> None:
-        self.noise_into(out, generator)
-        out.add_(x)
-
-
-class BatchedAdditiveNoise(AdditiveNoise):
-    """An additive family whose sampler draws several independently seeded blocks at once
-    (:mod:`rsmooth.noise.blocks`): each random draw still comes from its block's generator, in that
-    block's order, so block b's z is bit for bit what ``sample_noise`` gives with ``generators[b]`` alone.
+    Subclasses implement :meth:`noise_blocks_into`, which draws several independently seeded blocks at once
+    (:mod:`rsmooth.noise.blocks`): each random draw still comes from its block's generator, in that block's
+    order, so block b's z is bit for bit what :meth:`sample_noise` gives with ``generators[b]`` alone.
+    ``perturb``, ``perturb_into`` and ``perturb_blocks_into`` give the same bits: x + z and z + x round alike.
     """
 
     @abstractmethod
@@ -243,10 +220,20 @@ class BatchedAdditiveNoise(AdditiveNoise):
 
     def sample_noise(self, shape: torch.Size | tuple[int, ...], generator: torch.Generator | None,
                      device: torch.device) -> torch.Tensor:
+        """z of shape (B, C, H, W), float32, on ``device``, drawn from ``generator`` only."""
         return self.sample_noise_blocks([shape[0]], tuple(shape[1:]), [generator], device)
 
     def noise_into(self, out: torch.Tensor, generator: torch.Generator | None = None) -> None:
+        """Write z (same law and bits as :meth:`sample_noise` of ``out.shape``) into ``out``."""
         self.noise_blocks_into(out, [out.shape[0]], [generator])
+
+    def perturb(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        x = x.float()  # noise is drawn and added in float32 whatever the model runs in
+        return x + self.sample_noise(x.shape, generator, x.device)
+
+    def perturb_into(self, x: torch.Tensor, out: torch.Tensor, generator: torch.Generator | None = None) -> None:
+        self.noise_into(out, generator)
+        out.add_(x)
 
     def perturb_blocks_into(self, xs: Sequence[torch.Tensor], out: torch.Tensor, sizes: Sequence[int],
                             generators: Sequence[torch.Generator | None]) -> None:

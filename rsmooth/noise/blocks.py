@@ -17,7 +17,7 @@ paths differ in the last bit), nor for reductions whose summation order may foll
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 
@@ -40,6 +40,22 @@ def fill_per_block(out: torch.Tensor, sizes: Sequence[int], generators: Sequence
         if n:
             fill(out[row : row + n], g)
             row += n
+
+
+def block_runs(sizes: Sequence[int], row_values: int, max_values: int) -> Iterator[tuple[int, int, int]]:
+    """(first block, end block, first row) of consecutive runs of blocks holding at most ``max_values``
+    values each (``row_values`` per row; a bigger block is a run of its own), in block order: arithmetic
+    run over a cache-sized run at a time rather than over every block at once, which streams each
+    temporary through memory once per op."""
+    first, row, values = 0, 0, 0
+    for b, n in enumerate(sizes):
+        if b > first and values + n * row_values > max_values:
+            yield first, b, row
+            row += sum(sizes[first:b])
+            first, values = b, 0
+        values += n * row_values
+    if first < len(sizes):
+        yield first, len(sizes), row
 
 
 def per_block(values: torch.Tensor, sizes: Sequence[int], op: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:

@@ -8,12 +8,12 @@ from typing import Any
 import torch
 
 from rsmooth.certify.pure_dp import PureDPLinfCertificate, exponential_scale
-from rsmooth.noise.base import BatchedAdditiveNoise, check_positive
+from rsmooth.noise.base import AdditiveNoise, check_positive
 from rsmooth.noise.blocks import fill_per_block
 from rsmooth.noise.gamma import sample_gamma_blocks
 
 
-class ExponentialLinfNoise(BatchedAdditiveNoise):
+class ExponentialLinfNoise(AdditiveNoise):
     """π0(z) ∝ exp(−‖z‖∞/σ′), σ the per-coordinate standard deviation (SPEC §2.4).
 
     Sampler (Steinke & Ullman 2015): R ~ Gamma(d+1, σ′), then z ~ Uniform([−R, R]^d). The density of

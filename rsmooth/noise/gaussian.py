@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -13,6 +14,7 @@ from rsmooth.certify.lecuyer import LecuyerCertificate
 from rsmooth.certify.li_renyi import LiRenyiCertificate
 from rsmooth.certify.total_variation import TotalVariationCertificate
 from rsmooth.noise.base import AdditiveNoise, Norm, check_norm, check_positive
+from rsmooth.noise.blocks import fill_per_block
 
 
 class GaussianNoise(AdditiveNoise):
@@ -31,12 +33,11 @@ class GaussianNoise(AdditiveNoise):
     def _params(self) -> dict[str, Any]:
         return {"sigma": self.sigma, "norm": self.norm_choice}
 
-    def sample_noise(self, shape: torch.Size | tuple[int, ...], generator: torch.Generator | None,
-                     device: torch.device) -> torch.Tensor:
-        return self.sigma * torch.randn(shape, generator=generator, device=device, dtype=torch.float32)
-
-    def noise_into(self, out: torch.Tensor, generator: torch.Generator | None = None) -> None:
-        torch.randn(out.shape, generator=generator, out=out)  # the same stream as randn(shape), no allocation
+    def noise_blocks_into(self, out: torch.Tensor, sizes: Sequence[int],
+                          generators: Sequence[torch.Generator | None]) -> None:
+        """z = σ·g, g = randn from each block's generator into its rows (the stream of ``randn(shape)``), then
+        one in-place scale over all blocks (the roundings of σ·g)."""
+        fill_per_block(out, sizes, generators, lambda rows, g: torch.randn(rows.shape, generator=g, out=rows))
         out.mul_(self.sigma)
 
     def default_certificate(self) -> CohenCertificate:

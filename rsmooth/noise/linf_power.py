@@ -9,13 +9,13 @@ import torch
 
 from rsmooth.certify.coordinate_tv import CoordinateTVCertificate
 from rsmooth.errors import ConfigError
-from rsmooth.noise.base import BatchedAdditiveNoise, check_positive
+from rsmooth.noise.base import AdditiveNoise, check_positive
 from rsmooth.noise.blocks import fill_per_block
 from rsmooth.noise.gamma import sample_gamma_blocks
 from rsmooth.noise.power_l2 import check_power
 
 
-class LinfPowerNoise(BatchedAdditiveNoise):
+class LinfPowerNoise(AdditiveNoise):
     """z = a·s/‖s‖∞ with a = σ√(2G), G ∼ Gamma((d−k)/2), and s uniform on [−1, 1]^d (proof of Theorem 4).
 
     Why: in "polar" form for the ℓ∞ norm, the surface of the cube of half-width a has measure ∝ a^{d−1}, so

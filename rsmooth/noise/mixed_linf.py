@@ -13,7 +13,7 @@ from scipy.special import erf
 
 from rsmooth.certify.functional import FunctionalCertificate, TableSettings
 from rsmooth.errors import ConfigError
-from rsmooth.noise.base import BatchedAdditiveNoise, check_positive
+from rsmooth.noise.base import AdditiveNoise, check_positive
 from rsmooth.noise.blocks import draw_per_block, fill_per_block, first_accepted_blocks
 from rsmooth.noise.power_l2 import check_power, matched_sigma
 
@@ -182,7 +182,7 @@ class NormEnvelope:
         return first_accepted_blocks(sizes, device, propose, extra=lambda need: need // 16 + 16)
 
 
-class MixedLinfNoise(BatchedAdditiveNoise):
+class MixedLinfNoise(AdditiveNoise):
     """Exact sampler (SPEC §2.3): m = ‖z‖∞ from :class:`NormEnvelope`; one coordinate, uniform, set to ±m
     (sign uniform); the other d − 1 coordinates i.i.d. N(0, σ²) truncated to [−m, m] (:meth:`sample_blocks`).
     m in float64; the noise, like every family's, in float32.

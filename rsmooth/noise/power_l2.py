@@ -12,7 +12,7 @@ import torch
 from rsmooth.certify.functional import FunctionalCertificate, TableSettings
 from rsmooth.certify.power_counts import PowerL2LevelCounter
 from rsmooth.errors import ConfigError
-from rsmooth.noise.base import BatchedAdditiveNoise, Norm, check_norm, check_positive
+from rsmooth.noise.base import AdditiveNoise, Norm, check_norm, check_positive
 from rsmooth.noise.blocks import fill_per_block, per_block
 from rsmooth.noise.gamma import sample_gamma_blocks
 
@@ -35,7 +35,7 @@ def matched_sigma(sigma0: float, k: float, dim: int) -> float:
     return sigma0 * math.sqrt((dim - 1.0) / (dim - 1.0 - k))
 
 
-class PowerL2Noise(BatchedAdditiveNoise):
+class PowerL2Noise(AdditiveNoise):
     """z = ρ·u with ρ = σ·χ_{d−k} and u uniform on the unit sphere, independent (SPEC §2.2).
 
     In polar form the density of ‖z‖ is ∝ ρ^{d−1}·ρ^{−k}e^{−ρ²/2σ²} (Lemma 2 of the paper), a scaled

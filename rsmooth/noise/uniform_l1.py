@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 from rsmooth.certify.lipschitz_l1 import LipschitzL1Certificate
 from rsmooth.noise.base import AdditiveNoise, NoiseFamily, check_positive
+from rsmooth.noise.blocks import fill_per_block
 
 
 class LipschitzL1Noise(NoiseFamily):
@@ -41,11 +43,9 @@ class UniformL1Noise(AdditiveNoise, LipschitzL1Noise):
 
     name = "uniform_l1"
 
-    def sample_noise(self, shape: torch.Size | tuple[int, ...], generator: torch.Generator | None,
-                     device: torch.device) -> torch.Tensor:
-        u = torch.rand(shape, generator=generator, device=device, dtype=torch.float32)
-        return (2.0 * u - 1.0) * self.lam
-
-    def noise_into(self, out: torch.Tensor, generator: torch.Generator | None = None) -> None:
-        torch.rand(out.shape, generator=generator, out=out)
-        out.mul_(2.0).sub_(1.0).mul_(self.lam)  # the roundings of (2u − 1)·λ, in place
+    def noise_blocks_into(self, out: torch.Tensor, sizes: Sequence[int],
+                          generators: Sequence[torch.Generator | None]) -> None:
+        """z = (2u − 1)·λ, u = rand from each block's generator into its rows, then the roundings of
+        (2u − 1)·λ in place, once over all blocks."""
+        fill_per_block(out, sizes, generators, lambda rows, g: torch.rand(rows.shape, generator=g, out=rows))
+        out.mul_(2.0).sub_(1.0).mul_(self.lam)

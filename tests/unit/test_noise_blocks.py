@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import rsmooth.noise.gamma as gamma_module
+import rsmooth.noise.splitting as splitting_module
 from rsmooth.noise import (
     ExponentialLinfNoise,
     GaussianNoise,
@@ -20,7 +21,9 @@ from rsmooth.noise import (
     NoiseFamily,
     PowerL2Noise,
     SplittingNoise,
+    UniformL1Noise,
 )
+from rsmooth.noise.blocks import block_runs
 from rsmooth.noise.gamma import sample_gamma, sample_gamma_blocks
 from rsmooth.noise.mixed_linf import NormEnvelope
 
@@ -38,8 +41,11 @@ FAMILIES: list[tuple[NoiseFamily, tuple[int, ...]]] = [
     (MixedLinfNoise(0.25, 5), (1, 8, 8)),
     (MixedLinfNoise(0.5, 100), (3, 32, 32)),
     (MixedLinfNoise(0.25, 0), (1, 1, 3)),
-    (GaussianNoise(0.25), (1, 8, 8)),  # the default (block after block) path
+    (GaussianNoise(0.25), (1, 8, 8)),
+    (GaussianNoise(0.5), (3, 32, 32)),
+    (UniformL1Noise(0.25), (1, 8, 8)),
     (SplittingNoise(0.5), (1, 8, 8)),
+    (SplittingNoise(0.12), (3, 32, 32)),  # λ < 0.5: several pieces per coordinate
 ]
 
 
@@ -98,3 +104,26 @@ def test_empty_blocks_are_allowed() -> None:
     alone = noise.perturb(torch.zeros(5, 1, 8, 8), torch.Generator().manual_seed(2))
     assert torch.equal(out, alone)
     assert sample_gamma(2.0, 0, None, CPU).shape == (0,)
+
+
+def test_block_runs_cover_every_block_once_in_order() -> None:
+    sizes = [256, 7, 1, 100, 0, 256, 255, 3]
+    runs = list(block_runs(sizes, row_values=64, max_values=300 * 64))
+    assert [(first, end) for first, end, _ in runs] == [(0, 3), (3, 5), (5, 6), (6, 8)]
+    assert [row for _, _, row in runs] == [0, 264, 364, 620]
+    for first, end, _ in runs:  # a run exceeds the limit only when it is a single block
+        assert sum(sizes[first:end]) <= 300 or end - first == 1
+    assert list(block_runs([], 64, 100)) == []
+
+
+def test_splitting_noise_in_several_runs_equals_blocks_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SSN's arithmetic runs over cache-sized runs of blocks; with a small run size the blocks fall into
+    several runs (and one block bigger than a run), and the values must not move."""
+    monkeypatch.setattr(splitting_module, "SPLIT_RUN_VALUES", 100 * 64)
+    noise, shape = SplittingNoise(0.3), (1, 8, 8)
+    xs = [torch.rand(shape) for _ in SIZES]
+    seeds = [50 + b for b in range(len(SIZES))]
+    buffer = torch.empty(sum(SIZES), *shape)
+    noise.perturb_blocks_into(xs, buffer, SIZES, generators(seeds))
+    alone = [noise.perturb(x.expand(n, *shape), torch.Generator().manual_seed(s)) for x, n, s in zip(xs, SIZES, seeds)]
+    assert torch.equal(buffer, torch.cat(alone))

@@ -186,14 +186,16 @@ def test_every_family_hands_the_model_float32_x_plus_z(name: str) -> None:
 
 
 class GaussianDrawnInHalf(GaussianNoise):
-    def sample_noise(self, shape, generator, device):  # type: ignore[no-untyped-def]
-        return (self.sigma * torch.randn(shape, generator=generator, device=device).to(torch.bfloat16)).float()
+    def noise_blocks_into(self, out, sizes, generators):  # type: ignore[no-untyped-def]
+        super().noise_blocks_into(out, sizes, generators)
+        out.copy_(out.to(torch.bfloat16))
 
 
 class GaussianAddedInHalf(GaussianNoise):
-    def perturb_into(self, x, out, generator=None):  # type: ignore[no-untyped-def]
-        self.noise_into(out, generator)
-        out.copy_(out.half() + x.half())
+    def perturb_blocks_into(self, xs, out, sizes, generators):  # type: ignore[no-untyped-def]
+        self.noise_blocks_into(out, sizes, generators)
+        for x, rows in zip(xs, out.split(list(sizes))):
+            rows.copy_(rows.half() + x.half())
 
 
 @pytest.mark.parametrize("broken", [GaussianDrawnInHalf(0.25), GaussianAddedInHalf(0.25)])
@@ -280,7 +282,7 @@ def test_noise_threads_run_torch_ops_on_one_thread_and_leave_the_callers_count(m
 
 def test_a_worker_error_reaches_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
     class Failing(GaussianNoise):
-        def noise_into(self, out, generator=None):  # type: ignore[no-untyped-def]
+        def noise_blocks_into(self, out, sizes, generators):  # type: ignore[no-untyped-def]
             raise RuntimeError("sampler broke")
 
     monkeypatch.setattr(sampling, "_cpu_workers", lambda: 2)
