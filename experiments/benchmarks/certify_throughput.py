@@ -29,6 +29,7 @@ from __future__ import annotations
 import rsmooth  # noqa: F401  # first: it sets OMP_WAIT_POLICY before torch loads OpenMP, as the CLIs do
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -151,11 +152,15 @@ def floor_batches(noise: NoiseFamily, group: torch.Tensor, batch: int, n0: int, 
     same data, and whatever the network's speed depends on cancels out of the ratio."""
     counter = VoteCounter(nn.Identity(), noise, 10)
     if noise.num_draws() is not None:
-        draws = counter._draw_batches(group, noise.num_draws(), batch)  # type: ignore[arg-type]
-        return [noisy.clone() for _, noisy in draws]
-    ids = list(range(len(group)))
-    return [noisy.clone() for phase, num in ((Phase.SELECTION, n0), (Phase.ESTIMATION, n))
-            for _, noisy in counter._random_batches(group, num, phase, ids, batch)]
+        fills = counter._draw_fills(group, noise.num_draws(), batch)  # type: ignore[arg-type]
+    else:
+        ids = list(range(len(group)))
+        fills = itertools.chain.from_iterable(counter._random_fills(group, num, phase, ids, batch)
+                                              for phase, num in ((Phase.SELECTION, n0), (Phase.ESTIMATION, n)))
+    batches: list[torch.Tensor] = []
+    for _, noisy in fills:  # each fill's batches, cloned before the next fill reuses the engine's buffer
+        batches += [noisy[row : row + batch].clone() for row in range(0, noisy.shape[0], batch)]
+    return batches
 
 
 def forward_only(model: nn.Module, batches: list[torch.Tensor], samples: int,

@@ -209,8 +209,11 @@ def test_wrong_input_shape_and_wrong_model_output_are_clear_errors() -> None:
     smooth = Smooth(LinearTwoClass(torch.ones(16), 0.0), GaussianNoise(0.25), 3)
     with pytest.raises(ValueError, match=r"shape \(C, H, W\)"):
         smooth.certify(torch.rand(2, 1, 4, 4), n0=1, n=1, alpha=0.01, batch_size=1)
-    with pytest.raises(ValueError, match=r"expected \(batch, 3\)"):
+    with pytest.raises(ValueError, match=r"returned shape \(1, 2\) for a batch of 1, expected \(1, 3\)"):
         smooth.certify(torch.rand(1, 4, 4), n0=1, n=1, alpha=0.01, batch_size=1)
+    pooled = Smooth(nn.Sequential(nn.Flatten(0), nn.Linear(64, 3), nn.Unflatten(0, (1, 3))), GaussianNoise(0.25), 3)
+    with pytest.raises(ValueError, match=r"returned shape \(1, 3\) for a batch of 4, expected \(4, 3\)"):
+        pooled.certify(torch.rand(1, 4, 4), n0=4, n=4, alpha=0.01, batch_size=4)  # one row for the whole batch
     with pytest.raises(TypeError, match="NoiseFamily"):
         Smooth(LinearTwoClass(torch.ones(16), 0.0), "gaussian", 2)  # type: ignore[arg-type]
     conv = Smooth(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.LazyLinear(2)), GaussianNoise(0.25), 2)

@@ -131,9 +131,10 @@ def test_the_host_transfer_check_can_fail(monkeypatch: pytest.MonkeyPatch) -> No
     """A loop that reads its votes back per batch (as the reference codes do) is caught."""
 
     class PerBatchRead(VoteCounter):
-        def _count(self, batches, m, total, progress):  # type: ignore[no-untyped-def]
-            for owner, noisy in batches:
-                self.base(noisy).argmax(1).cpu()
+        def _count(self, fills, m, rows, batch_size, progress):  # type: ignore[no-untyped-def]
+            for owner, noisy in fills:
+                for row in range(0, noisy.shape[0], batch_size):
+                    self.base(noisy[row : row + batch_size]).argmax(1).cpu()
             return torch.zeros(m, self.num_classes, dtype=torch.int64)
 
     counter = PerBatchRead(Recorder(), GaussianNoise(0.25), 10)
