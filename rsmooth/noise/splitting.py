@@ -70,6 +70,7 @@ class SplittingNoise(LipschitzL1Noise):
 
     def _split_run_into(self, xs: Sequence[torch.Tensor], out: torch.Tensor, sizes: Sequence[int],
                         generators: Sequence[torch.Generator | None]) -> None:
+        """One run of blocks (:meth:`perturb_blocks_into`): s drawn per block, then eqs. 27–28 in place."""
         two_lambda = 2 * self.lam
         fill_per_block(out, sizes, generators, lambda rows, g: torch.rand(rows.shape, generator=g, out=rows))
         s = out.mul_(two_lambda)  # s ~ U[0, 2λ)
