@@ -69,7 +69,7 @@ class NoiseFamily(ABC):
         rows_b are the ``sizes[b]`` rows of ``out`` (Σ sizes, C, H, W) after the blocks before it.
 
         The sampling engine hands over the blocks it draws together; a family whose sampler runs many
-        small ops per block overrides this to run them once for all blocks (:class:`AdditiveNoise`).
+        small ops per block overrides this to run them once for all blocks (:class:`AdditiveNoise`, :class:`SplittingNoise`).
         """
         for x, rows, generator in zip(xs, out.split(list(sizes)), generators, strict=True):
             self.perturb_into(x, rows, generator)

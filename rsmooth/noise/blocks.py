@@ -31,14 +31,14 @@ def draw_per_block(sizes: Sequence[int], generators: Sequence[torch.Generator | 
 
 
 def fill_per_block(out: torch.Tensor, sizes: Sequence[int], generators: Sequence[torch.Generator | None],
-                   fill: Callable[[torch.Tensor, torch.Generator | None], object]) -> None:
-    """``fill(rows_b, generator_b)`` for each block's rows of ``out`` (its first dim split by ``sizes``), in
-    block order: a block's draws written straight into its rows (e.g. ``torch.randn(rows.shape, out=rows)``,
-    the same values as drawing that shape alone)."""
+                   draw: Callable[..., torch.Tensor]) -> None:
+    """Fill each block's rows of ``out`` (its first dim split by ``sizes``), in block order, with
+    ``draw(rows.shape, generator=generator_b, out=rows)`` (``torch.rand`` or ``torch.randn``): a block's
+    draws written straight into its rows, the same values as drawing that shape alone."""
     row = 0
     for n, g in zip(sizes, generators, strict=True):
         if n:
-            fill(out[row : row + n], g)
+            draw(out[row : row + n].shape, generator=g, out=out[row : row + n])
             row += n
 
 

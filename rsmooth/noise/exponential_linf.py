@@ -41,7 +41,7 @@ class ExponentialLinfNoise(AdditiveNoise):
         """z = R·(2u − 1) in float32, in place: per generator, R (float64 Gamma), then u = rand (float32)."""
         dim = out[0].numel()
         radius = sample_gamma_blocks(dim + 1.0, sizes, generators, out.device) * self.scale(dim)  # (Σ sizes,) float64
-        fill_per_block(out, sizes, generators, lambda rows, g: torch.rand(rows.shape, generator=g, out=rows))
+        fill_per_block(out, sizes, generators, torch.rand)
         out.mul_(2.0).sub_(1.0).mul_(radius.to(torch.float32).view(-1, *([1] * (out.ndim - 1))))
 
     def default_certificate(self) -> PureDPLinfCertificate:

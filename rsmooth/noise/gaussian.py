@@ -37,7 +37,7 @@ class GaussianNoise(AdditiveNoise):
                           generators: Sequence[torch.Generator | None]) -> None:
         """z = σ·g, g = randn from each block's generator into its rows (the stream of ``randn(shape)``), then
         one in-place scale over all blocks (the roundings of σ·g)."""
-        fill_per_block(out, sizes, generators, lambda rows, g: torch.randn(rows.shape, generator=g, out=rows))
+        fill_per_block(out, sizes, generators, torch.randn)
         out.mul_(self.sigma)
 
     def default_certificate(self) -> CohenCertificate:

@@ -50,7 +50,7 @@ class LinfPowerNoise(AdditiveNoise):
         # ‖z‖∞ = a = σ·√(2·Gamma((d−k)/2)) in float64; the direction s/‖s‖∞ in float32
         a = self.sigma * torch.sqrt(2.0 * sample_gamma_blocks((dim - self.k) / 2.0, sizes, generators, out.device))
         s = out.view(out.shape[0], dim)
-        fill_per_block(s, sizes, generators, lambda rows, g: torch.rand(rows.shape, generator=g, out=rows))
+        fill_per_block(s, sizes, generators, torch.rand)
         s.mul_(2.0).sub_(1.0)
         top = torch.maximum(s.amax(1, keepdim=True), s.amin(1, keepdim=True).neg_())  # max |s|, exact; no |s| temporary
         s.div_(top.clamp_min_(1e-30)).mul_(a.to(torch.float32).unsqueeze(1))

@@ -244,7 +244,7 @@ class MixedLinfNoise(AdditiveNoise):
         signed_axis = draw_per_block(sizes, generators,
                                      lambda n, g: torch.randint(0, 2 * dim, (n,), generator=g, device=device))
         z = torch.empty(total, dim, dtype=torch.float32, device=device) if out is None else out
-        fill_per_block(z, sizes, generators, lambda rows, g: torch.randn(rows.shape, generator=g, out=rows))
+        fill_per_block(z, sizes, generators, torch.randn)
         z.mul_(sigma)
         m32 = m.to(torch.float32)
         sign = (signed_axis // dim).to(torch.float32).mul_(2.0).sub_(1.0)

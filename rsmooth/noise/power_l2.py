@@ -82,7 +82,7 @@ class PowerL2Noise(AdditiveNoise):
         # ρ² = σ²·χ²_{d−k} = σ²·2·Gamma((d−k)/2, 1), in float64; the direction from a normalized Gaussian
         rho = self.scale(dim) * torch.sqrt(2.0 * sample_gamma_blocks((dim - self.k) / 2.0, sizes, generators, device))
         g = out.view(out.shape[0], dim)
-        fill_per_block(g, sizes, generators, lambda rows, gen: torch.randn(rows.shape, generator=gen, out=rows))
+        fill_per_block(g, sizes, generators, torch.randn)
         norms = per_block(g, sizes, lambda part: part.norm(dim=1, keepdim=True))  # a reduction: block by block
         g.div_(norms.clamp_min_(1e-30)).mul_(rho.to(torch.float32).unsqueeze(1))  # (g/‖g‖)·ρ, in place
 

@@ -72,7 +72,7 @@ class SplittingNoise(LipschitzL1Noise):
                         generators: Sequence[torch.Generator | None]) -> None:
         """One run of blocks (:meth:`perturb_blocks_into`): s drawn per block, then eqs. 27–28 in place."""
         two_lambda = 2 * self.lam
-        fill_per_block(out, sizes, generators, lambda rows, g: torch.rand(rows.shape, generator=g, out=rows))
+        fill_per_block(out, sizes, generators, torch.rand)
         s = out.mul_(two_lambda)  # s ~ U[0, 2λ)
         k = torch.empty_like(out)
         for x, s_rows, k_rows in zip(xs, s.split(list(sizes)), k.split(list(sizes)), strict=True):

@@ -47,5 +47,5 @@ class UniformL1Noise(AdditiveNoise, LipschitzL1Noise):
                           generators: Sequence[torch.Generator | None]) -> None:
         """z = (2u − 1)·λ, u = rand from each block's generator into its rows, then the roundings of
         (2u − 1)·λ in place, once over all blocks."""
-        fill_per_block(out, sizes, generators, lambda rows, g: torch.rand(rows.shape, generator=g, out=rows))
+        fill_per_block(out, sizes, generators, torch.rand)
         out.mul_(2.0).sub_(1.0).mul_(self.lam)
