@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 
 from rsmooth.errors import CheckpointError, ConfigError
+from rsmooth.noise.blocks import input_runs
 
 if TYPE_CHECKING:
     from rsmooth.certify.certificate import Certificate
@@ -238,8 +239,8 @@ class AdditiveNoise(NoiseFamily):
     def perturb_blocks_into(self, xs: Sequence[torch.Tensor], out: torch.Tensor, sizes: Sequence[int],
                             generators: Sequence[torch.Generator | None]) -> None:
         self.noise_blocks_into(out, sizes, generators)
-        for x, rows in zip(xs, out.split(list(sizes)), strict=True):
-            rows.add_(x)  # z + x in float32, as perturb_into
+        for x, row, rows in input_runs(xs, sizes):
+            out[row : row + rows].add_(x)  # z + x in float32, as perturb_into; once per run of x's blocks
 
 
 class EnumerableNoise(NoiseFamily):

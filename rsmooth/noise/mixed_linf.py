@@ -50,12 +50,13 @@ def outside_positions(z: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     (0.64 + 0.39 ns per value on CPU, a third of the family's cost beyond ``randn``; outside values are rare,
     ~2 per row). Each row is cut into pieces of w = gcd(d, :data:`SCAN_WIDTH`) values; a piece holds an
     outside value iff its largest |value| exceeds m (max is exact, so the same set); only those pieces,
-    ~2 per row of 48 at d = 3 072, are then scanned value by value."""
+    ~2 per row of 48 at d = 3 072, are then scanned value by value. A row of one piece (d ≤ 64 and dividing
+    it), or pieces of one value, filter nothing: then the plain mask (digits: 1.41 against 1.71 ns per value)."""
     rows, dim = z.shape
     width = math.gcd(dim, SCAN_WIDTH)
-    if width == 1:
-        return (z.abs() > m.unsqueeze(1)).view(-1).nonzero().squeeze(1)
     per_row = dim // width
+    if width == 1 or per_row == 1:
+        return (z.abs() > m.unsqueeze(1)).view(-1).nonzero().squeeze(1)
     pieces = z.view(rows, per_row, width)
     hit = (pieces.abs().amax(2) > m.unsqueeze(1)).view(-1).nonzero().squeeze(1)  # row·per_row + piece, ascending
     values = pieces.view(-1, width).index_select(0, hit)  # (hits, width)

@@ -24,7 +24,7 @@ import torch
 from rsmooth.certify.exact_splitting import ExactSplittingCertificate
 from rsmooth.errors import CheckpointError, ConfigError
 from rsmooth.noise.base import EnumerableNoise
-from rsmooth.noise.blocks import block_runs, fill_per_block
+from rsmooth.noise.blocks import block_runs, fill_per_block, input_runs
 from rsmooth.noise.uniform_l1 import LipschitzL1Noise
 
 #: values per run of blocks whose arithmetic runs at once (2 MiB of float32: the temporaries stay in cache)
@@ -59,8 +59,8 @@ class SplittingNoise(LipschitzL1Noise):
     def perturb_blocks_into(self, xs: Sequence[torch.Tensor], out: torch.Tensor, sizes: Sequence[int],
                             generators: Sequence[torch.Generator | None]) -> None:
         """:meth:`perturb` of each block, in place: the same operations in the same order, so the same bits,
-        with two temporaries instead of eight. Only the draws and x − s run block by block (each block's s
-        from its own generator); the rest is element-wise and runs once over a run of blocks of up to
+        with two temporaries instead of eight. Only the draws run block by block (each block's s from its own
+        generator), and x − s once per run of an input's blocks (:func:`~rsmooth.noise.blocks.input_runs`); the rest is element-wise and runs once over a run of blocks of up to
         :data:`SPLIT_RUN_VALUES` values (:mod:`rsmooth.noise.blocks`): on digits, ten small ops per 256-row
         block cost as much as the draw, while at 3×32×32 ops over 6 MB temporaries would leave the cache."""
         row_values = max(1, out[0].numel())
@@ -75,8 +75,8 @@ class SplittingNoise(LipschitzL1Noise):
         fill_per_block(out, sizes, generators, torch.rand)
         s = out.mul_(two_lambda)  # s ~ U[0, 2λ)
         k = torch.empty_like(out)
-        for x, s_rows, k_rows in zip(xs, s.split(list(sizes)), k.split(list(sizes)), strict=True):
-            torch.sub(x.float(), s_rows, out=k_rows)  # x − s
+        for x, row, rows in input_runs(xs, sizes):
+            torch.sub(x.float(), s[row : row + rows], out=k[row : row + rows])  # x − s, once per run of x's blocks
         k.div_(two_lambda).ceil_()  # ceil((x − s)/2λ)
         hi = torch.mul(k, two_lambda).add_(s).clamp_(max=1.0)  # min(2λk + s, 1)
         lo = k.sub_(1).mul_(two_lambda).add_(s).clamp_(min=0.0)  # max(2λ(k − 1) + s, 0)

@@ -23,7 +23,7 @@ from rsmooth.noise import (
     SplittingNoise,
     UniformL1Noise,
 )
-from rsmooth.noise.blocks import block_runs
+from rsmooth.noise.blocks import block_runs, input_runs
 from rsmooth.noise.gamma import sample_gamma, sample_gamma_blocks
 from rsmooth.noise.mixed_linf import NormEnvelope
 
@@ -68,6 +68,36 @@ def test_blocks_drawn_together_equal_blocks_drawn_alone(noise: NoiseFamily, shap
         assert torch.equal(together[b], alone), f"block {b} of {n} rows"
         # and the plain definition, perturb on the expanded input
         assert torch.equal(alone, noise.perturb(x.expand(n, *shape), torch.Generator().manual_seed(seed)))
+
+
+@pytest.mark.parametrize(("noise", "shape"), FAMILIES, ids=lambda v: repr(v) if isinstance(v, NoiseFamily) else str(v))
+def test_blocks_of_one_input_drawn_together_equal_blocks_drawn_alone(noise: NoiseFamily, shape: tuple[int, ...]) -> None:
+    """The engine hands an input's consecutive blocks the same view, and a family adds x (SSN: subtracts s)
+    once per run of them (:func:`input_runs`): runs of one input, split by another, and equal views made
+    apart (``inputs[0]`` twice) must all give each block's own values."""
+    torch.manual_seed(1)
+    inputs = torch.rand(3, *shape)
+    sizes = SIZES if shape != (3, 32, 32) else [7, 1, 40, 3]
+    picks = [0, 0, 1, 1, 0, 2][: len(sizes)]
+    xs = [inputs[i] for i in picks]  # a new view object per block: merged by memory, not by identity
+    seeds = [77 + b for b in range(len(sizes))]
+    buffer = torch.empty(sum(sizes), *shape)
+    noise.perturb_blocks_into(xs, buffer, sizes, generators(seeds))
+    alone = [noise.perturb(x.expand(n, *shape), torch.Generator().manual_seed(s)) for x, n, s in zip(xs, sizes, seeds)]
+    assert torch.equal(buffer, torch.cat(alone))
+
+
+def test_input_runs_merge_consecutive_blocks_of_the_same_memory_only() -> None:
+    base = torch.rand(3, 2, 4)
+    copy = base[0].clone()  # the same values elsewhere: a run of its own (no value comparison)
+    transposed = base[0].transpose(0, 1)  # the same first address, another layout
+    xs = [base[0], base[0], base[0], base[1], base[0], copy, transposed, base[2], base[2]]
+    sizes = [5, 0, 3, 2, 4, 1, 1, 6, 2]
+    runs = [(x.data_ptr(), tuple(x.stride()), row, rows) for x, row, rows in input_runs(xs, sizes)]
+    p = base.data_ptr()
+    assert runs == [(p, (4, 1), 0, 8), (p + 8 * 4, (4, 1), 8, 2), (p, (4, 1), 10, 4),
+                    (copy.data_ptr(), (4, 1), 14, 1), (p, (1, 4), 15, 1), (p + 16 * 4, (4, 1), 16, 8)]
+    assert list(input_runs([base[0]], [0])) == []
 
 
 @pytest.mark.parametrize("shape", [0.25, 0.75, 1.0, 2.5, 33.0, 1537.0])

@@ -5,6 +5,7 @@ votes of drawing each block on its own, batches filled across inputs, DSSN's L e
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -281,6 +282,41 @@ def test_noise_threads_run_torch_ops_on_one_thread_and_leave_the_callers_count(m
         torch.set_num_threads(before)
 
 
+def test_the_caller_draws_its_share_on_one_openmp_thread_and_gets_its_count_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the helpers draw, the caller draws too, with its torch thread count at 1 (a team of its own
+    would wait for a core a helper holds); its count is put back after, also when its share raises."""
+    seen: list[tuple[bool, int]] = []
+
+    class Watched(GaussianNoise):
+        fail = False
+
+        def noise_blocks_into(self, out, sizes, generators):  # type: ignore[no-untyped-def]
+            caller = threading.current_thread() is threading.main_thread()
+            seen.append((caller, torch.get_num_threads()))
+            if self.fail and caller:
+                raise RuntimeError("caller's share broke")
+            super().noise_blocks_into(out, sizes, generators)
+
+    monkeypatch.setattr(sampling, "_POOL", None)
+    monkeypatch.setattr(sampling, "_cpu_workers", lambda: 2)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        noise = Watched(0.25)
+        counter = VoteCounter(nn.Sequential(nn.Flatten(), nn.Linear(64, 10)), noise, 10)
+        counter.count(torch.rand(4, 1, 8, 8), 2 * BLOCK_SIZE, Phase.ESTIMATION, [0, 1, 2, 3], batch_size=500)
+        assert {caller for caller, _ in seen} == {True, False} and {count for _, count in seen} == {1}
+        assert torch.get_num_threads() == 2
+        noise.fail = True
+        with pytest.raises(RuntimeError, match="caller's share broke"):
+            counter.count(torch.rand(4, 1, 8, 8), 2 * BLOCK_SIZE, Phase.ESTIMATION, [0, 1, 2, 3], batch_size=500)
+        assert torch.get_num_threads() == 2
+    finally:
+        sampling._POOL is not None and sampling._POOL.shutdown(wait=True)
+        monkeypatch.setattr(sampling, "_POOL", None)
+        torch.set_num_threads(before)
+
+
 def test_a_worker_error_reaches_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
     class Failing(GaussianNoise):
         def noise_blocks_into(self, out, sizes, generators):  # type: ignore[no-untyped-def]
@@ -312,6 +348,18 @@ def test_filled_batches_give_one_at_a_time_results() -> None:
     single = certify_examples(smooth, data, range(20), n0=16, n=128, alpha=0.001, batch_size=1000, group_size=1).rows
     strip = lambda rows: [r.__dict__ | {"time": 0} for r in rows]  # noqa: E731
     assert strip(auto) == strip(single)
+
+
+def test_a_short_last_fill_after_a_long_one_counts_without_resizing_a_buffer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Predictions go into a buffer sized for the longest fill; the last fill's short batch must write into a
+    slice of its own length (a longer slice as ``out=`` is resized, with a deprecation warning)."""
+    monkeypatch.setattr(sampling, "_cpu_workers", lambda: 1)  # one batch per fill: 1 000, then 300 rows
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    xs = torch.rand(1, 1, 8, 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = VoteCounter(model, GaussianNoise(0.25), 10, seed=3).count(xs, 1300, Phase.ESTIMATION, [0], batch_size=1000)
+    assert torch.equal(got, votes_block_by_block(model, GaussianNoise(0.25), xs, 1300, Phase.ESTIMATION, [0], seed=3))
 
 
 def test_dssn_evaluates_each_draw_once_in_full_batches() -> None:
