@@ -91,8 +91,10 @@ def _one_openmp_thread() -> Iterator[None]:
 
     The caller draws its share of the blocks while :func:`_cpu_pool`'s helpers draw theirs, already one per
     core. With its own count left at 2, each of its large element-wise ops opened an OpenMP team whose second
-    thread had to wait for a core a helper held, and the op for that thread: on digits, 2 cores, power_l2's
-    draw took 0.36 against 0.23 µs per sample, mixed_linf's 0.36 against 0.34 (in one process, alternating).
+    thread waited for a core a helper held, and the whole op waited with it: on digits, 2 cores, the draw took
+    0.30 against 0.19 µs per sample for exponential_linf, 0.36 against 0.35 for mixed_linf (one process,
+    alternating; experiments/benchmarks/README.md, session 9). The count stored for threads started later
+    is 1 meanwhile, and is put back too.
     """
     count = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -60,9 +60,10 @@ class SplittingNoise(LipschitzL1Noise):
                             generators: Sequence[torch.Generator | None]) -> None:
         """:meth:`perturb` of each block, in place: the same operations in the same order, so the same bits,
         with two temporaries instead of eight. Only the draws run block by block (each block's s from its own
-        generator), and x − s once per run of an input's blocks (:func:`~rsmooth.noise.blocks.input_runs`); the rest is element-wise and runs once over a run of blocks of up to
-        :data:`SPLIT_RUN_VALUES` values (:mod:`rsmooth.noise.blocks`): on digits, ten small ops per 256-row
-        block cost as much as the draw, while at 3×32×32 ops over 6 MB temporaries would leave the cache."""
+        generator), and x − s once per run of an input's blocks (:func:`~rsmooth.noise.blocks.input_runs`);
+        the rest is element-wise and runs once over a run of blocks of up to :data:`SPLIT_RUN_VALUES` values
+        (:mod:`rsmooth.noise.blocks`): on digits, ten small ops per 256-row block cost as much as the draw,
+        while at 3×32×32 ops over 6 MB temporaries would leave the cache."""
         row_values = max(1, out[0].numel())
         for first, end, row in block_runs(sizes, row_values, SPLIT_RUN_VALUES):
             rows = sum(sizes[first:end])
