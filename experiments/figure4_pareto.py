@@ -19,15 +19,18 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-from rsmooth.analysis.pareto import best_accuracy_within, pareto_frontier, tradeoff_points  # noqa: E402
-from rsmooth.noise import LinfPowerNoise, MixedLinfNoise, PowerL2Noise  # noqa: E402
+from rsmooth.analysis.pareto import best_accuracy_within, pareto_frontier, tradeoff_points
+from rsmooth.noise import LinfPowerNoise, MixedLinfNoise, PowerL2Noise
 
-FAMILIES = ((PowerL2Noise, "ℓ2 power, eq. (8)"), (MixedLinfNoise, "mixed ℓ∞/ℓ2, eq. (9)"),
-            (LinfPowerNoise, "pure ℓ∞, eq. (10)"))
+FAMILIES = (
+    (PowerL2Noise, "ℓ2 power, eq. (8)"),
+    (MixedLinfNoise, "mixed ℓ∞/ℓ2, eq. (9)"),
+    (LinfPowerNoise, "pure ℓ∞, eq. (10)"),
+)
 
 
 def main() -> None:
@@ -50,27 +53,43 @@ def main() -> None:
     summary = {"dim": args.dim, "ball": args.ball, "eps": args.eps, "samples": args.samples, "families": {}}
     for index, (family_class, label) in enumerate(FAMILIES):
         generator = torch.Generator().manual_seed(index)
-        points = [p for k in ks for s in sigmas
-                  for p in tradeoff_points(family_class(float(s), k), args.dim, args.ball, eps_values, args.samples,
-                                           generator)]
+        points = [
+            p
+            for k in ks
+            for s in sigmas
+            for p in tradeoff_points(
+                family_class(float(s), k), args.dim, args.ball, eps_values, args.samples, generator
+            )
+        ]
         at_eps = [p for p in points if p.eps == args.eps]
         frontier = pareto_frontier(at_eps)
         best = [max(p.bound for p in points if p.eps == e) for e in eps_values]
         color = f"C{index}"
         left.scatter([p.robustness for p in at_eps], [p.accuracy for p in at_eps], s=4, alpha=0.25, color=color)
-        left.plot([p.robustness for p in frontier], [p.accuracy for p in frontier], drawstyle="steps-post",
-                  color=color, label=label)
+        left.plot(
+            [p.robustness for p in frontier],
+            [p.accuracy for p in frontier],
+            drawstyle="steps-post",
+            color=color,
+            label=label,
+        )
         right.plot(eps_values, best, marker="o", color=color, label=label)
         levels = (0.1, 0.2, 0.3, 0.5)
         summary["families"][family_class.name] = {
-            "frontier": [{"sigma": p.sigma, "k": p.k, "tv": round(p.robustness, 4), "accuracy": round(p.accuracy, 4)}
-                         for p in frontier],
+            "frontier": [
+                {"sigma": p.sigma, "k": p.k, "tv": round(p.robustness, 4), "accuracy": round(p.accuracy, 4)}
+                for p in frontier
+            ],
             "best_accuracy_at_tv": {str(t): round(best_accuracy_within(frontier, t), 4) for t in levels},
             "best_bound_at_eps": {str(e): round(b, 4) for e, b in zip(eps_values, best)},
         }
-        print(f"{family_class.name:>11}: accuracy term at TV ≤ 0.1 / 0.2 / 0.3 / 0.5 (ε = {args.eps:g}): "
-              + " / ".join(f"{best_accuracy_within(frontier, t):.3f}" for t in levels)
-              + "; eq. (7) value at ε = " + ", ".join(f"{e:g}: {b:.3f}" for e, b in zip(eps_values, best)), flush=True)
+        print(
+            f"{family_class.name:>11}: accuracy term at TV ≤ 0.1 / 0.2 / 0.3 / 0.5 (ε = {args.eps:g}): "
+            + " / ".join(f"{best_accuracy_within(frontier, t):.3f}" for t in levels)
+            + "; eq. (7) value at ε = "
+            + ", ".join(f"{e:g}: {b:.3f}" for e, b in zip(eps_values, best)),
+            flush=True,
+        )
     left.set_xlabel(f"robustness term: max TV(π0, π_δ), ‖δ‖∞ ≤ {args.eps:g} (λ = 1; lower is better)")
     left.set_ylabel(f"accuracy term: P(‖z‖₂ ≤ {args.ball:g}) (higher is better)")
     left.set_title(f"Pareto frontiers, d = {args.dim}")

@@ -1,8 +1,6 @@
-"""`python -m rsmooth.analyze`: same as `rsmooth-analyze` (see :mod:`rsmooth.cli.analyze`)."""
+"""``python -m rsmooth.analyze``: the ``rsmooth-analyze`` entry point (:mod:`rsmooth.cli.analyze`)."""
 
-from rsmooth.cli.analyze import analyze, main
-
-__all__ = ["analyze", "main"]
+from rsmooth.cli.launch import analyze
 
 if __name__ == "__main__":
-    main()
+    analyze()

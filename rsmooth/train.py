@@ -1,8 +1,6 @@
-"""`python -m rsmooth.train`: same as `rsmooth-train` (see :mod:`rsmooth.cli.train`)."""
+"""``python -m rsmooth.train``: the ``rsmooth-train`` entry point (:mod:`rsmooth.cli.train`)."""
 
-from rsmooth.cli.train import train, main
-
-__all__ = ["train", "main"]
+from rsmooth.cli.launch import train
 
 if __name__ == "__main__":
-    main()
+    train()

@@ -1,4 +1,4 @@
-"""Functional-certificate tables of the ℓ2 power family: cost, tightness, and the two estimators (SPEC §3.4).
+"""Functional-certificate tables of the ℓ2 power family: cost, tightness, and the two estimators (docs/design.md §3.4).
 
 Prints, for each (d, k): the table's build time and a lookup's time; the sampler's time for 10⁴ noise vectors;
 and at p ∈ {0.6, 0.9, 0.99, 0.999, 0.9999} the exact radius (σΦ⁻¹(p) at k = 0, quadrature otherwise), the
@@ -17,9 +17,9 @@ import time
 import numpy as np
 import torch
 
-from rsmooth.certify import cohen_radius
-from rsmooth.certify.functional import TableSettings, build_table, dual_certified
-from rsmooth.certify.quadrature import PowerL2Quadrature
+from rsmooth.certificates import cohen_radius
+from rsmooth.certificates.functional import TableSettings, build_table, dual_certified
+from rsmooth.certificates.quadrature import PowerL2Quadrature
 from rsmooth.noise import PowerL2Noise
 
 P_VALUES = (0.6, 0.9, 0.99, 0.999, 0.9999)
@@ -59,15 +59,23 @@ def main() -> None:
             start = time.perf_counter()
             for p in np.linspace(0.55, 0.9999, 1000):
                 table.radius(float(p))
-            lookup_ms = (time.perf_counter() - start)  # 1000 lookups: seconds = ms per lookup
+            lookup_ms = time.perf_counter() - start  # 1000 lookups: seconds = ms per lookup
             oracle = PowerL2Quadrature(args.sigma, k, dim)
             lambdas = np.geomspace(1e-2, 1e5, 120)
             dual_settings = TableSettings(num_samples=args.dual_samples) if args.dual_samples else None
             # the two estimators compared at equal N (the dual's λ loop makes N = 10⁷ slow)
             same_n = build_table(family, dim, dual_settings) if dual_settings is not None else None
-            row = {"dim": dim, "k": k, "num_samples": args.samples, "build_s": round(table.build_seconds, 2),
-                   "lookup_ms": round(lookup_ms, 4), "sample_1e4_s": round(sample_s, 3), "radii": len(table.radii),
-                   "decreasing_steps": table.checks["decreasing_steps"], "ratios": {}}
+            row = {
+                "dim": dim,
+                "k": k,
+                "num_samples": args.samples,
+                "build_s": round(table.build_seconds, 2),
+                "lookup_ms": round(lookup_ms, 4),
+                "sample_1e4_s": round(sample_s, 3),
+                "radii": len(table.radii),
+                "decreasing_steps": table.checks["decreasing_steps"],
+                "ratios": {},
+            }
             for p in P_VALUES:
                 exact = cohen_radius(p, 1 - p, args.sigma) if k == 0 else oracle.radius(p)
                 entry = {"exact": round(exact, 5), "np": round(table.radius(p) / exact, 4)}

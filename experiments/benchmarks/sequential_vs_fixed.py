@@ -22,11 +22,11 @@ import torch
 from scipy.stats import norm
 
 from rsmooth.analysis.curves import certified_accuracy, load_rows
-from rsmooth.certify import Smooth
-from rsmooth.certify.sequential import SampleSchedule
 from rsmooth.cli.certify import certify
-from rsmooth.config import compose
+from rsmooth.cli.config import compose
 from rsmooth.noise import GaussianNoise
+from rsmooth.smoothing import Smooth
+from rsmooth.smoothing.sequential import SampleSchedule
 
 
 def checkpoint_part(args: argparse.Namespace) -> dict[str, dict[str, object]]:
@@ -34,11 +34,19 @@ def checkpoint_part(args: argparse.Namespace) -> dict[str, dict[str, object]]:
     for mode in ("fixed", "sequential"):
         tsv = Path(args.out) / f"{mode}_sigma{args.sigma:g}.tsv"
         overrides = [
-            f"checkpoint={args.checkpoint}", "noise=gaussian", f"noise.sigma={args.sigma}", f"output={tsv}",
-            f"paths.output_dir={Path(args.out) / (tsv.stem + '_summary')}", f"certification.n={args.n}",
-            f"certification.n0={args.n0}", f"certification.alpha={args.alpha}", f"certification.skip={args.skip}",
-            f"certification.mode={mode}", f"certification.radii=[{','.join(str(r) for r in args.radii)}]",
-            "certification.progress=false", f"certification.sequential.futility={args.futility}",
+            f"checkpoint={args.checkpoint}",
+            "noise=gaussian",
+            f"noise.sigma={args.sigma}",
+            f"output={tsv}",
+            f"paths.output_dir={Path(args.out) / (tsv.stem + '_summary')}",
+            f"certification.n={args.n}",
+            f"certification.n0={args.n0}",
+            f"certification.alpha={args.alpha}",
+            f"certification.skip={args.skip}",
+            f"certification.mode={mode}",
+            f"certification.radii=[{','.join(str(r) for r in args.radii)}]",
+            "certification.progress=false",
+            f"certification.sequential.futility={args.futility}",
         ]
         certify(compose("certify", overrides))
         rows = load_rows(tsv)
@@ -61,16 +69,22 @@ def coverage_part(args: argparse.Namespace) -> dict[str, dict[str, object]]:
         smooth = Smooth(LinearHalfSpace(margin), GaussianNoise(sigma), 2, seed=0)
         xs = torch.zeros(64, 1, 4, 4)
         schedule = SampleSchedule.geometric(args.n, futility=args.futility)
-        runs = {"fixed": smooth.certify_many(xs, args.n0, args.n, args.alpha, 4096),
-                "sequential": smooth.certify_many(xs, args.n0, args.n, args.alpha, 4096, mode="sequential",
-                                                  radii=args.radii, schedule=schedule)}
+        runs = {
+            "fixed": smooth.certify_many(xs, args.n0, args.n, args.alpha, 4096),
+            "sequential": smooth.certify_many(
+                xs, args.n0, args.n, args.alpha, 4096, mode="sequential", radii=args.radii, schedule=schedule
+            ),
+        }
         entry: dict[str, object] = {"true_radius": margin}
         for mode, rs in runs.items():
-            entry[mode] = {"samples_per_input": args.n0 + sum(r.n for r in rs) / len(rs),
-                           "mean_radius": sum(r.radius for r in rs) / len(rs),
-                           "over_claims": sum(r.radius > margin for r in rs),
-                           "certified": {str(t): sum(r.prediction == 1 and r.radius >= t for r in rs) / len(rs)
-                                         for t in args.radii}}
+            entry[mode] = {
+                "samples_per_input": args.n0 + sum(r.n for r in rs) / len(rs),
+                "mean_radius": sum(r.radius for r in rs) / len(rs),
+                "over_claims": sum(r.radius > margin for r in rs),
+                "certified": {
+                    str(t): sum(r.prediction == 1 and r.radius >= t for r in rs) / len(rs) for t in args.radii
+                },
+            }
         out[str(p)] = entry
     return out
 
@@ -108,20 +122,27 @@ def main() -> None:
         print("|---" * (len(args.radii) + 4) + "|")
         for mode, m in model.items():
             accs = " | ".join(f"{a:.3f}" for a in m["certified_accuracy"].values())  # type: ignore[union-attr]
-            print(f"| {mode} | {m['examples']} | {m['samples_per_input']:.0f} | {accs} | {m['seconds_per_input']:.3f} |")
+            print(
+                f"| {mode} | {m['examples']} | {m['samples_per_input']:.0f} | {accs} | {m['seconds_per_input']:.3f} |"
+            )
         ratio = model["fixed"]["samples_per_input"] / model["sequential"]["samples_per_input"]  # type: ignore[operator]
         print(f"sequential uses {ratio:.1f}x fewer samples per input")
     report["coverage_classifiers"] = cov = coverage_part(args)
     print(f"\nhalf-space classifiers, sigma={args.sigma:g}, 64 inputs each: samples per input, certified share")
-    print("| p | true radius | mode | samples/input | mean radius | over-claims | "
-          + " | ".join(f"r={r:g}" for r in args.radii) + " |")
+    print(
+        "| p | true radius | mode | samples/input | mean radius | over-claims | "
+        + " | ".join(f"r={r:g}" for r in args.radii)
+        + " |"
+    )
     print("|---" * (len(args.radii) + 6) + "|")
     for p, c in cov.items():
         for mode in ("fixed", "sequential"):
             m = c[mode]
             accs = " | ".join(f"{a:.3f}" for a in m["certified"].values())  # type: ignore[index]
-            print(f"| {p} | {c['true_radius']:.3f} | {mode} | {m['samples_per_input']:.0f} | "  # type: ignore[index]
-                  f"{m['mean_radius']:.3f} | {m['over_claims']} | {accs} |")  # type: ignore[index]
+            print(
+                f"| {p} | {c['true_radius']:.3f} | {mode} | {m['samples_per_input']:.0f} | "  # type: ignore[index]
+                f"{m['mean_radius']:.3f} | {m['over_claims']} | {accs} |"
+            )  # type: ignore[index]
     path = Path(args.out) / f"sequential_vs_fixed_sigma{args.sigma:g}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {path}")

@@ -1,4 +1,5 @@
-"""Certified-accuracy analysis: curves, tables and plots from certification TSVs."""
+"""Certified-accuracy analysis: curves, tables and plots from certification TSVs (``CertificationRows``, the
+rows gathered across ranks as a torchmetrics ``Metric``, lives in :mod:`rsmooth.analysis.gather`)."""
 
 from rsmooth.analysis.curves import (
     abstain_rate,
@@ -14,12 +15,11 @@ from rsmooth.analysis.curves import (
     radius_grid,
     rows_norm,
 )
-from rsmooth.analysis.metrics import CertificationRows, CertifiedSummary, summarize_rows
+from rsmooth.analysis.metrics import CertifiedSummary, summarize_rows
 from rsmooth.analysis.plots import plot_curves
 from rsmooth.analysis.tables import latex_table, markdown_table
 
 __all__ = [
-    "CertificationRows",
     "CertifiedSummary",
     "abstain_rate",
     "accuracy_lower_bound",

@@ -1,4 +1,4 @@
-"""Several certificates on the same counts, side by side (SPEC §3.6; Cohen et al. Figure 16).
+"""Several certificates on the same counts, side by side (docs/design.md §3.6; Cohen et al. Figure 16).
 
 A run with ``extra_certificates`` writes one radius column per certificate; its results file's
 provenance (``<tsv>.meta.json``) says each one's norm and whether it is a guarantee at all.
@@ -17,24 +17,22 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from scipy.integrate import quad
+from scipy.stats import norm as _std_normal
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from scipy.integrate import quad  # noqa: E402
-from scipy.stats import norm as _std_normal  # noqa: E402
-
-from rsmooth.analysis.curves import certified_accuracy, curve_points  # noqa: E402
-from rsmooth.certify.certificate import Certificate  # noqa: E402
-from rsmooth.certify.cohen import cohen_radius  # noqa: E402
-from rsmooth.certify.pure_dp import exponential_scale, pure_dp_radius  # noqa: E402
-from rsmooth.certify.results_file import read_provenance  # noqa: E402
-from rsmooth.certify.rows import CertificationRow  # noqa: E402
-from rsmooth.errors import RsmoothError  # noqa: E402
-from rsmooth.noise.base import NoiseFamily  # noqa: E402
-from rsmooth.trusted import NOISE_MODULES, instantiate_trusted  # noqa: E402
+from rsmooth.analysis.curves import certified_accuracy, curve_points
+from rsmooth.certificates.base import Certificate
+from rsmooth.certificates.cohen import cohen_radius
+from rsmooth.certificates.pure_dp import exponential_scale, pure_dp_radius
+from rsmooth.errors import RsmoothError
+from rsmooth.loading.trusted import NOISE_MODULES, instantiate_trusted
+from rsmooth.noise.base import NoiseFamily
+from rsmooth.results.file import read_provenance
+from rsmooth.results.rows import CertificationRow
 
 RELAXATION_LABEL = "relaxation, not a certificate"
 NORM_SYMBOL = {"l1": r"\ell_1", "l2": r"\ell_2", "linf": r"\ell_\infty"}
@@ -72,19 +70,23 @@ def formula_certificates(path: str | os.PathLike[str]) -> tuple[dict[str, Certif
     """The certificates a results file records, rebuilt from its provenance (rsmooth's own noise classes
     only), and the input dimension; ({}, 0) when the record does not allow it."""
     record = read_provenance(path) or {}
-    shape = (record.get("data") or {}).get("input_shape")
+    shape: Any = (record.get("data") or {}).get("input_shape")
     try:
         noise = instantiate_trusted(record["noise"], NoiseFamily, NOISE_MODULES, where="noise")
         certs = {c.name: c for c in noise.certificates()}
-        dim = int(math.prod(int(v) for v in shape))
+        dim = int(np.prod([int(v) for v in shape]))  # TypeError when the record has no shape
     except (KeyError, TypeError, ValueError, ImportError, RsmoothError):
         return {}, 0
     return certs, dim
 
 
 def plot_bounds(
-    rows: Sequence[CertificationRow], columns: Sequence[CertificateColumn], path: str | os.PathLike[str],
-    title: str | None = None, formulas: dict[str, Certificate] | None = None, dim: int = 0,
+    rows: Sequence[CertificationRow],
+    columns: Sequence[CertificateColumn],
+    path: str | os.PathLike[str],
+    title: str | None = None,
+    formulas: dict[str, Certificate] | None = None,
+    dim: int = 0,
 ) -> Path:
     """Two panels for certificates of one norm: radius vs p̲_A and certified accuracy vs radius (hard
     certificates only). The first shows each row's point and, when ``formulas`` holds the one-sided
@@ -95,8 +97,9 @@ def plot_bounds(
     symbol = NORM_SYMBOL.get(norms.pop(), "?")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    certified = sorted((r for r in rows if r.predict >= 0 and r.p_lower is not None), key=lambda r: r.p_lower)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11.0, 4.2))
+    certified = sorted((r for r in rows if r.predict >= 0 and r.p_lower is not None), key=lambda r: r.p_lower or 0.0)
+    fig = Figure(figsize=(11.0, 4.2))
+    left, right = fig.subplots(1, 2)
     top = 0.0
     grid = 1.0 - np.logspace(-5, math.log10(0.5), 300)[::-1]
     for i, col in enumerate(columns):
@@ -107,8 +110,13 @@ def plot_bounds(
         cert = (formulas or {}).get(col.name)
         style = "--" if not col.hard else "-"
         if cert is not None and dim > 0 and not getattr(cert, "bilateral", True) and hasattr(cert, "radius"):
-            left.plot(grid, [cert.radius(float(p), dim) for p in grid], color=color, linestyle=style,
-                      label=f"{col.label}, $\\bar{{p}}_B = 1 - \\underline{{p_A}}$")
+            left.plot(
+                grid,
+                [cert.radius(float(p), dim) for p in grid],
+                color=color,
+                linestyle=style,
+                label=f"{col.label}, $\\bar{{p}}_B = 1 - \\underline{{p_A}}$",
+            )
             left.plot(ps, radii, color=color, marker=".", markersize=4, linestyle="none")
         else:
             left.plot(ps, radii, color=color, marker=".", markersize=3, linestyle=style, label=col.label)
@@ -125,15 +133,15 @@ def plot_bounds(
     right.set_ylabel("certified accuracy")
     right.set_ylim(0.0, 1.0)
     left_out = [c.name for c in columns if not c.hard]
-    right.set_title("certified accuracy per bound" + (f"\n({', '.join(left_out)} left out)" if left_out else ""),
-                    fontsize=9)
+    right.set_title(
+        "certified accuracy per bound" + (f"\n({', '.join(left_out)} left out)" if left_out else ""), fontsize=9
+    )
     right.grid(alpha=0.3)
     right.legend(fontsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
@@ -143,8 +151,13 @@ def _radius_of(row: CertificationRow, col: CertificateColumn) -> float:
     return row.exact_radius[0] / row.exact_radius[1] if row.exact_radius else row.radius
 
 
-def bound_figures(path: str | os.PathLike[str], rows: Sequence[CertificationRow], out_dir: str | os.PathLike[str],
-                  stem: str, formats: Sequence[str] = ("png",)) -> list[Path]:
+def bound_figures(
+    path: str | os.PathLike[str],
+    rows: Sequence[CertificationRow],
+    out_dir: str | os.PathLike[str],
+    stem: str,
+    formats: Sequence[str] = ("png",),
+) -> list[Path]:
     """One :func:`plot_bounds` figure per norm and format for a results file with extra certificate
     columns (``<stem>_bounds_<norm>.<fmt>``); none when the file holds a single certificate."""
     columns = certificate_columns(path, rows)
@@ -155,9 +168,16 @@ def bound_figures(path: str | os.PathLike[str], rows: Sequence[CertificationRow]
     for norm in sorted({c.norm for c in columns}):
         group = [c for c in columns if c.norm == norm]
         for fmt in formats:
-            figures.append(plot_bounds(rows, group, Path(out_dir) / f"{stem}_bounds_{norm}.{fmt}",
-                                       title=f"{stem}: certificates from the same counts ({norm})",
-                                       formulas=formulas, dim=dim))
+            figures.append(
+                plot_bounds(
+                    rows,
+                    group,
+                    Path(out_dir) / f"{stem}_bounds_{norm}.{fmt}",
+                    title=f"{stem}: certificates from the same counts ({norm})",
+                    formulas=formulas,
+                    dim=dim,
+                )
+            )
     return figures
 
 
@@ -179,8 +199,11 @@ def linf_radius_over_dimension(dims: Sequence[int], p: float, sigma: float) -> d
     smoothing, matched two ways: the same per-coordinate standard deviation σ, and the same
     E‖z‖∞ as the Gaussian of that σ in each d. The first shows O(1/√d) vs O(1/d); the second, at
     a fixed noise magnitude E‖z‖∞ = a, shows a/√(d log d) vs a/d (Theorems 13–17)."""
-    out: dict[str, list[float]] = {"gaussian": [], "exponential (same per-coordinate σ)": [],
-                                   "exponential (same E‖z‖∞)": []}
+    out: dict[str, list[float]] = {
+        "gaussian": [],
+        "exponential (same per-coordinate σ)": [],
+        "exponential (same E‖z‖∞)": [],
+    }
     for d in dims:
         out["gaussian"].append(cohen_radius(p, 1 - p, sigma) / math.sqrt(d))
         out["exponential (same per-coordinate σ)"].append(pure_dp_radius(p, 1 - p, exponential_scale(sigma, d)))
@@ -189,15 +212,17 @@ def linf_radius_over_dimension(dims: Sequence[int], p: float, sigma: float) -> d
     return out
 
 
-def plot_linf_over_dimension(path: str | os.PathLike[str], p: float = 0.99, sigma: float = 0.25,
-                             max_dim: int = 10**6, marked: Sequence[int] = ()) -> Path:
+def plot_linf_over_dimension(
+    path: str | os.PathLike[str], p: float = 0.99, sigma: float = 0.25, max_dim: int = 10**6, marked: Sequence[int] = ()
+) -> Path:
     """Log–log ℓ∞ radius against d (see :func:`linf_radius_over_dimension`); ``marked`` dims (e.g. the
     run's own d) get a vertical line."""
-    dims = sorted({int(round(v)) for v in np.logspace(0, math.log10(max_dim), 60)})
+    dims = sorted({round(v) for v in np.logspace(0, math.log10(max_dim), 60)})
     curves = linf_radius_over_dimension(dims, p, sigma)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig = Figure(figsize=(6.4, 4.4))
+    ax = fig.subplots()
     for name, ys in curves.items():
         ax.loglog(dims, ys, label=name, linestyle="-" if name == "gaussian" else "--")
     for d in marked:
@@ -210,5 +235,4 @@ def plot_linf_over_dimension(path: str | os.PathLike[str], p: float = 0.99, sigm
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path

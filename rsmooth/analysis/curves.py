@@ -1,7 +1,7 @@
-"""Numbers derived from certification rows (SPEC §3.7).
+"""Numbers derived from certification rows (docs/design.md §3.7).
 
 Every function takes either a path to a TSV (rsmooth's or Cohen et al.'s) or a sequence of
-:class:`~rsmooth.certify.rows.CertificationRow`. ``certificate`` picks an extra certificate's
+:class:`~rsmooth.results.rows.CertificationRow`. ``certificate`` picks an extra certificate's
 radius column (default: each row's own certificate). A row counts at radius r when its prediction
 is correct and :meth:`CertificationRow.covers` r: radius ≥ r, or for an exact radius t/q every
 quantized perturbation of size ≤ r, so a DSSN radius k/q counts at k/q.
@@ -16,9 +16,9 @@ from typing import Union
 
 import numpy as np
 
-from rsmooth.certify.rows import CertificationRow, read_rows
+from rsmooth.results.rows import CertificationRow, read_rows
 
-RowsLike = Union[str, os.PathLike, Sequence[CertificationRow]]
+RowsLike = Union[str, os.PathLike[str], Sequence[CertificationRow]]
 
 
 def load_rows(path_or_rows: RowsLike) -> list[CertificationRow]:
@@ -37,7 +37,9 @@ def _nonempty(rows: Sequence[CertificationRow]) -> Sequence[CertificationRow]:
     return rows
 
 
-def certified_counts(path_or_rows: RowsLike, radii: Sequence[float], certificate: str | None = None) -> tuple[list[int], int]:
+def certified_counts(
+    path_or_rows: RowsLike, radii: Sequence[float], certificate: str | None = None
+) -> tuple[list[int], int]:
     """(Y_r for each r, m): the number of examples certified correct at r, and the number of examples."""
     rows = _nonempty(load_rows(path_or_rows))
     return [sum(1 for row in rows if row.correct and row.covers(r, certificate)) for r in radii], len(rows)
@@ -95,13 +97,17 @@ def accuracy_lower_bound(certified: int, m: int, alpha: float, rho: float = 0.00
 
 def rows_alpha(rows: Sequence[CertificationRow]) -> float | None:
     """The failure probability the rows record (the largest, if they differ), None if some record none."""
-    if any(r.alpha is None for r in rows):
+    alphas = [r.alpha for r in rows]
+    if any(a is None for a in alphas):
         return None
-    return max(r.alpha for r in rows)  # type: ignore[type-var]
+    return max(a for a in alphas if a is not None)
 
 
 def certified_accuracy_lower_bound(
-    path_or_rows: RowsLike, radii: Sequence[float], alpha: float | None = None, rho: float = 0.001,
+    path_or_rows: RowsLike,
+    radii: Sequence[float],
+    alpha: float | None = None,
+    rho: float = 0.001,
     certificate: str | None = None,
 ) -> list[float]:
     """:func:`accuracy_lower_bound` at each radius.
@@ -132,12 +138,13 @@ def radius_grid(max_radius: float, step: float) -> list[float]:
     """0, step, 2·step, … up to and including ``max_radius`` (no float drift in the grid points)."""
     if step <= 0 or max_radius < 0:
         raise ValueError(f"need step > 0 and max_radius >= 0, got step={step}, max_radius={max_radius}")
-    count = int(math.floor(max_radius / step + 1e-9))
+    count = math.floor(max_radius / step + 1e-9)
     return [round(i * step, 10) for i in range(count + 1)]
 
 
-def curve_points(path_or_rows: RowsLike, max_radius: float, certificate: str | None = None,
-                 grid_points: int = 400) -> list[float]:
+def curve_points(
+    path_or_rows: RowsLike, max_radius: float, certificate: str | None = None, grid_points: int = 400
+) -> list[float]:
     """Radii at which to evaluate a certified-accuracy curve so that, drawn as a polyline, it is
     the exact step function: a fine grid on [0, max_radius] plus, at every distinct certified radius
     r, r itself and a point just above it (where the curve drops; for an exact radius t/q, the

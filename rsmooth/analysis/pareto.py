@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from rsmooth.noise.linf_power import LinfPowerNoise
-
 
 #: λ grid of the eq. (7) value max_λ λ·A − D(λπ0 ‖ π_δ)
 LAMBDAS = torch.from_numpy(np.geomspace(0.02, 10.0, 120))
@@ -42,6 +42,18 @@ class TradeoffPoint:
     bound: float
 
 
+class DensityFamily(Protocol):
+    """A family with a log-density: the three of the comparison (rsmooth.noise's power families)."""
+
+    name: str
+    sigma: float
+    k: float
+
+    def perturb(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor: ...
+
+    def log_density(self, z: torch.Tensor) -> torch.Tensor: ...
+
+
 def worst_linf_shifts(family: object, dim: int, eps: float) -> torch.Tensor:
     """The shifts whose distance term is maximized, (S, d) float64: the vertex, or the j-sparse corners
     (pure ℓ∞ family)."""
@@ -50,23 +62,38 @@ def worst_linf_shifts(family: object, dim: int, eps: float) -> torch.Tensor:
     return torch.full((1, dim), float(eps), dtype=torch.float64)
 
 
-def tradeoff_points(family: object, dim: int, ball_radius: float, eps_values: Sequence[float], samples: int,
-                    generator: torch.Generator) -> list[TradeoffPoint]:
+def tradeoff_points(
+    family: DensityFamily,
+    dim: int,
+    ball_radius: float,
+    eps_values: Sequence[float],
+    samples: int,
+    generator: torch.Generator,
+) -> list[TradeoffPoint]:
     """The terms of eq. (7) for ``family`` (a noise with ``perturb`` and ``log_density``) at each attack radius,
     by Monte Carlo from one set of draws."""
-    z = family.perturb(torch.zeros(samples, dim), generator).double()  # type: ignore[attr-defined]
+    z = family.perturb(torch.zeros(samples, dim), generator).double()
     accuracy = float((z.norm(dim=1) <= ball_radius).double().mean())
-    base = family.log_density(z)  # type: ignore[attr-defined]
+    base = family.log_density(z)
     points = []
     for eps in eps_values:
         tv, bound = 0.0, float("inf")
         for shift in worst_linf_shifts(family, dim, eps):
-            ratio = torch.exp(family.log_density(z - shift) - base)  # type: ignore[attr-defined]  # π_δ/π0 at z
+            ratio = torch.exp(family.log_density(z - shift) - base)  # π_δ/π0 at z
             tv = max(tv, float((1.0 - ratio).clamp_min(0.0).mean()))
             distance = (LAMBDAS.view(1, -1) - ratio.view(-1, 1)).clamp_min(0.0).mean(0)  # D(λπ0 ‖ π_δ) per λ
             bound = min(bound, float((LAMBDAS * accuracy - distance).max()))
-        points.append(TradeoffPoint(family.name, float(family.sigma), float(family.k), float(eps), tv,  # type: ignore[attr-defined]
-                                    accuracy, bound))
+        points.append(
+            TradeoffPoint(
+                family.name,
+                float(family.sigma),
+                float(family.k),
+                float(eps),
+                tv,
+                accuracy,
+                bound,
+            )
+        )
     return points
 
 

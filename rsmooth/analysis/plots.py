@@ -6,10 +6,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure
 
 Curve = tuple[Sequence[float], Sequence[float]]
 
@@ -28,7 +25,8 @@ def plot_curves(
     ``dashed`` (envelopes, lower bounds) are drawn dashed. Returns the path written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    fig = Figure(figsize=(6.0, 4.0))
+    ax = fig.subplots()
     lo, hi = float("inf"), 0.0
     for name, (xs, ys) in curves.items():
         ax.plot(list(xs), list(ys), label=name, linestyle="--" if name in dashed else "-")
@@ -44,5 +42,4 @@ def plot_curves(
         ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path

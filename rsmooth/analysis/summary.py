@@ -12,8 +12,8 @@ from rsmooth.analysis.curves import certified_accuracy, certified_accuracy_lower
 from rsmooth.analysis.metrics import summarize_rows
 from rsmooth.analysis.plots import plot_curves
 from rsmooth.analysis.tables import markdown_table
-from rsmooth.certify.rows import CertificationRow
 from rsmooth.errors import ConfigError, ResultsFileNotFoundError
+from rsmooth.results.rows import CertificationRow
 
 
 def baseline_column(path: str | Path, norm: str) -> tuple[list[CertificationRow], str | None, str]:
@@ -28,13 +28,20 @@ def baseline_column(path: str | Path, norm: str) -> tuple[list[CertificationRow]
         if column.hard and column.norm == norm:
             certificate = None if column.name == (rows[0].certificate or "radius") else column.name
             return rows, certificate, f"baseline: {rows[0].noise or path.stem} ({column.name})"
-    raise ConfigError(f"baseline {str(path)!r} holds no radius in {norm}; certify it in that norm "
-                      "(or with an extra certificate in it, e.g. cohen_linf)")
+    raise ConfigError(
+        f"baseline {str(path)!r} holds no radius in {norm}; certify it in that norm "
+        "(or with an extra certificate in it, e.g. cohen_linf)"
+    )
 
 
 def summarize_file(
-    tsv: str | Path, radii: Sequence[float], out_dir: str | Path, norm: str, name: str = "certified",
-    extra: dict[str, Any] | None = None, baselines: Sequence[str | Path] = (),
+    tsv: str | Path,
+    radii: Sequence[float],
+    out_dir: str | Path,
+    norm: str,
+    name: str = "certified",
+    extra: dict[str, Any] | None = None,
+    baselines: Sequence[str | Path] = (),
 ) -> dict[str, Any]:
     """Write ``certified_accuracy.png`` (the step curve and its Appendix-D bound, and each baseline's curve
     in the same norm, :func:`baseline_column`) and ``summary.json``/``summary.md`` next to the TSV; return
@@ -57,8 +64,13 @@ def summarize_file(
         curves[label] = (base_xs, certified_accuracy(base_rows, base_xs, certificate))
         compared[label] = table[label] = certified_accuracy(base_rows, summary.radii, certificate)
     plot_curves(curves, out_dir / "certified_accuracy.png", norm=norm, dashed=dashed)
-    result = {**summary.as_dict(), "norm": norm, "tsv": str(tsv), **({"baselines": compared} if compared else {}),
-              **(extra or {})}
+    result = {
+        **summary.as_dict(),
+        "norm": norm,
+        "tsv": str(tsv),
+        **({"baselines": compared} if compared else {}),
+        **(extra or {}),
+    }
     (out_dir / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
     (out_dir / "summary.md").write_text(
         markdown_table(table, summary.radii, extra={name: {"ACR": summary.acr, "abstain": summary.abstain}})

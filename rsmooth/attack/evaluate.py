@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from rsmooth.attack.pgd import SmoothedPGD
-from rsmooth.certify.smooth import Smooth
+from rsmooth.smoothing.smooth import Smooth
 
 #: the inside check attacks at this share of the certified radius (strictly inside)
 INSIDE = 1 - 1e-3
@@ -42,8 +42,14 @@ class AttackRow:
 
 
 def attack_examples(
-    smooth: Smooth, pgd: SmoothedPGD, examples: Sequence[tuple[int, torch.Tensor, int]], radii: Sequence[float],
-    certified: Mapping[int, tuple[int, float]] | None, predict_n: int, predict_alpha: float, batch_size: int,
+    smooth: Smooth,
+    pgd: SmoothedPGD,
+    examples: Sequence[tuple[int, torch.Tensor, int]],
+    radii: Sequence[float],
+    certified: Mapping[int, tuple[int, float]] | None,
+    predict_n: int,
+    predict_alpha: float,
+    batch_size: int,
 ) -> list[AttackRow]:
     """Curve rows for every example and radius, then inside rows for every certified example.
 
@@ -69,7 +75,7 @@ def attack_examples(
         if cls < 0 or radius <= 0:
             continue
         eps = INSIDE * radius
-        adv = pgd.attack(model, xs[j:j + 1], torch.tensor([cls], device=device), eps, [idx])
+        adv = pgd.attack(model, xs[j : j + 1], torch.tensor([cls], device=device), eps, [idx])
         rows.append(AttackRow(idx, label, "inside", eps, cls, judge(adv[0], idx), radius))
     return rows
 

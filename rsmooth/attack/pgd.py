@@ -27,9 +27,9 @@ import torch
 from torch import nn
 
 from rsmooth.attack.projections import NORMS, project
-from rsmooth.certify.sampling import block_seed
 from rsmooth.errors import ConfigError
 from rsmooth.noise.base import NoiseFamily
+from rsmooth.smoothing.sampling import block_seed
 
 #: the phase number of attack noise in :func:`block_seed` (CERTIFY and PREDICT use 0–2)
 ATTACK_PHASE = 3
@@ -74,8 +74,9 @@ class SmoothedPGD:
         step = torch.zeros_like(flat).scatter_(1, top, flat.gather(1, top).sign() / k)
         return step.view_as(grad)
 
-    def attack(self, model: nn.Module, x: torch.Tensor, labels: torch.Tensor, eps: float,
-               ids: Sequence[int]) -> torch.Tensor:
+    def attack(
+        self, model: nn.Module, x: torch.Tensor, labels: torch.Tensor, eps: float, ids: Sequence[int]
+    ) -> torch.Tensor:
         """Adversarial inputs (B, C, H, W) in [0, 1] with ‖x_adv − x‖_p ≤ ε, pushing each example away from
         ``labels`` (its true or its certified class). ε = 0 returns x."""
         if not (math.isfinite(eps) and eps >= 0):
@@ -101,8 +102,9 @@ class SmoothedPGD:
                 with torch.enable_grad():
                     adv = (x + delta).repeat_interleave(m, dim=0)  # (B·m, C, H, W), example-major
                     with torch.no_grad():
-                        noisy = torch.cat([self.noise.perturb(adv[j * m:(j + 1) * m], generator=g)
-                                           for j, g in enumerate(gens)])
+                        noisy = torch.cat(
+                            [self.noise.perturb(adv[j * m : (j + 1) * m], generator=g) for j, g in enumerate(gens)]
+                        )
                     noisy = adv + (noisy - adv).detach()  # straight-through: gradient of x + z w.r.t. x
                     probs = model(noisy).float().softmax(dim=1).view(x.shape[0], m, -1).mean(dim=1)
                     loss = -probs.gather(1, labels.view(-1, 1).to(device)).clamp_min(1e-12).log().sum()

@@ -25,12 +25,17 @@ class RngStateCheckpoint(pl.Callback):
     """
 
     def state_dict(self) -> dict[str, Any]:
-        kind, keys, pos, has_gauss, cached = np.random.get_state()  # type: ignore[misc]
+        kind, keys, pos, has_gauss, cached = np.random.get_state()
         return {
             "torch": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "numpy": {"kind": str(kind), "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": int(pos),
-                      "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+            "numpy": {
+                "kind": str(kind),
+                "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+                "pos": int(pos),
+                "has_gauss": int(has_gauss),
+                "cached_gaussian": float(cached),
+            },
             "python": random.getstate(),
         }
 
@@ -40,7 +45,14 @@ class RngStateCheckpoint(pl.Callback):
         if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all(cuda)
         numpy = state_dict["numpy"]
-        np.random.set_state((numpy["kind"], numpy["keys"].numpy().astype(np.uint32), numpy["pos"], numpy["has_gauss"],
-                             numpy["cached_gaussian"]))
+        np.random.set_state(
+            (
+                numpy["kind"],
+                numpy["keys"].numpy().astype(np.uint32),
+                numpy["pos"],
+                numpy["has_gauss"],
+                numpy["cached_gaussian"],
+            )
+        )
         version, internal, gauss = state_dict["python"]
         random.setstate((version, tuple(internal), gauss))

@@ -28,19 +28,26 @@ from rsmooth.analysis.curves import (
 from rsmooth.analysis.metrics import summarize_rows
 from rsmooth.analysis.plots import plot_curves
 from rsmooth.analysis.tables import latex_table, markdown_table
-from rsmooth.certify.results_file import read_provenance
+from rsmooth.cli.config import config_dir
 from rsmooth.cli.errors import run_reporting_errors
-from rsmooth.config import config_dir
+from rsmooth.cli.schema import AnalyzeSchema, check_config
 from rsmooth.errors import ResultsFileNotFoundError
-from rsmooth.schema import AnalyzeSchema, check_config
+from rsmooth.results.file import read_provenance
+from rsmooth.results.rows import CertificationRow
 
 
 def sweep_runs(directory: Path) -> list[Path]:
     """The final certification TSV of every run of a Hydra sweep directory (``<sweep>/<job>/certify.tsv``),
     in job order."""
     runs = [p for p in directory.glob("*/certify.tsv") if (p.parent / ".hydra").is_dir() or p.parent.name.isdigit()]
-    return sorted(runs, key=lambda p: (not p.parent.name.isdigit(), int(p.parent.name) if p.parent.name.isdigit()
-                                       else 0, p.parent.name))
+    return sorted(
+        runs,
+        key=lambda p: (
+            not p.parent.name.isdigit(),
+            int(p.parent.name) if p.parent.name.isdigit() else 0,
+            p.parent.name,
+        ),
+    )
 
 
 def expand_inputs(inputs: Any) -> list[Path]:
@@ -86,15 +93,15 @@ def sweep_labels(paths: list[Path]) -> list[str]:
         record = p.parent / ".hydra" / "overrides.yaml"
         if not record.is_file():
             return [p.stem for p in paths]
-        overrides.append([str(o) for o in OmegaConf.load(record)])  # type: ignore[union-attr]
+        overrides.append([str(o) for o in OmegaConf.load(record)])
     shared = set.intersection(*(set(o) for o in overrides)) if overrides else set()
     return [" ".join(o for o in run if o not in shared) or "(no override)" for run in overrides]
 
 
-def _radii(cfg: DictConfig) -> list[float]:
-    if cfg.get("radii"):
-        return [float(r) for r in cfg.radii]
-    return radius_grid(cfg.max_radius, cfg.radius_step)
+def _radii(settings: AnalyzeSchema) -> list[float]:
+    if settings.radii:
+        return list(settings.radii)
+    return radius_grid(settings.max_radius, settings.radius_step)
 
 
 def _common_norm(paths: list[Path], configured: str | None) -> str:
@@ -112,34 +119,38 @@ def _common_norm(paths: list[Path], configured: str | None) -> str:
 def analyze(cfg: DictConfig) -> dict[str, Any]:
     """Curves (PNG/SVG: exact step functions), best-over-runs envelope, ACR, Appendix-D lower bound,
     time per image, markdown/LaTeX tables at ``radii``. All inputs must be in one norm (read from
-    the rows, or ``cfg.norm``)."""
-    check_config(cfg, AnalyzeSchema)  # before anything is loaded or written
+    the rows, or ``norm``)."""
+    settings = check_config(cfg, AnalyzeSchema)  # before anything is loaded or written
     paths = expand_inputs(cfg.inputs)
-    norm = _common_norm(paths, cfg.get("norm"))
-    radii = _radii(cfg)
+    norm = _common_norm(paths, settings.norm)
+    radii = _radii(settings)
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     curves: dict[str, list[float]] = {}  # on the table's radii
     plotted: dict[str, tuple[list[float], list[float]]] = {}  # on each run's exact step points
     stats: dict[str, dict[str, float]] = {}
-    loaded: dict[str, list] = {}  # type: ignore[type-arg]
+    loaded: dict[str, list[CertificationRow]] = {}
     top = max(radii)
-    for path, label in zip(paths, run_labels(paths, cfg.get("labels"))):
+    for path, label in zip(paths, run_labels(paths, settings.labels)):
         rows = loaded[label] = load_rows(path)
         # the rows' own alpha when they record it (0 for exact certificates), else the configured one
         alpha = rows_alpha(rows)
-        alpha = cfg.alpha if alpha is None else alpha
-        summary = summarize_rows(rows, radii, alpha=alpha, rho=cfg.rho)
+        alpha = settings.alpha if alpha is None else alpha
+        summary = summarize_rows(rows, radii, alpha=alpha, rho=settings.rho)
         curves[label] = summary.certified_accuracy
-        stats[label] = {"ACR": summary.acr, "abstain": summary.abstain, "s/img": summary.mean_time_s,
-                        "examples": summary.examples}
+        stats[label] = {
+            "ACR": summary.acr,
+            "abstain": summary.abstain,
+            "s/img": summary.mean_time_s,
+            "examples": summary.examples,
+        }
         xs = curve_points(rows, top)
         plotted[label] = (xs, certified_accuracy(rows, xs))
-        if cfg.lower_bound and summary.lower_bound is not None:
+        if settings.lower_bound and summary.lower_bound is not None:
             curves[f"{label} (App. D LB)"] = summary.lower_bound
-            plotted[f"{label} (App. D LB)"] = (xs, certified_accuracy_lower_bound(rows, xs, alpha, cfg.rho))
+            plotted[f"{label} (App. D LB)"] = (xs, certified_accuracy_lower_bound(rows, xs, alpha, settings.rho))
     table_curves = {k: v for k, v in curves.items() if not k.endswith("(App. D LB)")}
-    if cfg.envelope and len(paths) > 1:
+    if settings.envelope and len(paths) > 1:
         grid = sorted({x for k in table_curves for x in plotted[k][0]})
         envelope_points = best_envelope({k: certified_accuracy(rows, grid) for k, rows in loaded.items()})
         plotted["best over runs"] = (grid, envelope_points)
@@ -149,30 +160,49 @@ def analyze(cfg: DictConfig) -> dict[str, Any]:
     # legend: each run with its certification time per image
     legend = {k: (f"{k} ({stats[k]['s/img']:.3g} s/img)" if k in stats else k) for k in plotted}
     figures = [
-        plot_curves({legend[k]: v for k, v in plotted.items()}, out / f"curves.{fmt}", norm=norm,
-                    dashed=[legend[k] for k in dashed])
-        for fmt in cfg.formats
+        plot_curves(
+            {legend[k]: v for k, v in plotted.items()},
+            out / f"curves.{fmt}",
+            norm=norm,
+            dashed=[legend[k] for k in dashed],
+        )
+        for fmt in settings.formats
     ]
-    md = markdown_table(table_curves, radii, extra={k: {"ACR": v["ACR"], "s/img": v["s/img"]} for k, v in stats.items()})
+    md = markdown_table(
+        table_curves, radii, extra={k: {"ACR": v["ACR"], "s/img": v["s/img"]} for k, v in stats.items()}
+    )
     bounds: dict[str, dict[str, list[float]]] = {}
-    if cfg.get("bounds", True):
+    if settings.bounds:
         for path, label in zip(paths, loaded):
-            figures += bound_figures(path, loaded[label], out, _safe_stem(label), cfg.formats)
+            figures += bound_figures(path, loaded[label], out, _safe_stem(label), settings.formats)
             bounds.update(_bound_tables(path, loaded[label], label, radii, norm))
         if bounds:
             md += "\n\nCertificates on the same counts (hard bounds only; relaxations certify nothing):\n\n"
-            md += markdown_table({f"{label}: {name}": v for label, per in bounds.items() for name, v in per.items()},
-                                 radii)
-    dim_cfg = cfg.get("linf_over_dimension") or {}
-    if dim_cfg.get("enabled", False):
-        figures += [plot_linf_over_dimension(out / f"linf_over_dimension.{fmt}", p=float(dim_cfg.p),
-                                             sigma=float(dim_cfg.sigma), max_dim=int(dim_cfg.max_dim),
-                                             marked=_input_dims(paths))
-                    for fmt in cfg.formats]
+            md += markdown_table(
+                {f"{label}: {name}": v for label, per in bounds.items() for name, v in per.items()}, radii
+            )
+    dim_cfg = settings.linf_over_dimension
+    if dim_cfg.enabled:
+        figures += [
+            plot_linf_over_dimension(
+                out / f"linf_over_dimension.{fmt}",
+                p=dim_cfg.p,
+                sigma=dim_cfg.sigma,
+                max_dim=dim_cfg.max_dim,
+                marked=_input_dims(paths),
+            )
+            for fmt in settings.formats
+        ]
     (out / "table.md").write_text(md)
     (out / "table.tex").write_text(latex_table(table_curves, radii))
-    summary_json = {"norm": norm, "radii": radii, "curves": curves, "stats": stats, "bounds": bounds,
-                    "inputs": [str(p) for p in paths]}
+    summary_json = {
+        "norm": norm,
+        "radii": radii,
+        "curves": curves,
+        "stats": stats,
+        "bounds": bounds,
+        "inputs": [str(p) for p in paths],
+    }
     (out / "summary.json").write_text(json.dumps(summary_json, indent=2) + "\n")
     print(md)
     print(f"outputs: {out.resolve()}")
@@ -183,7 +213,9 @@ def _safe_stem(label: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label)
 
 
-def _bound_tables(path: Path, rows: list, label: str, radii: list[float], norm: str) -> dict[str, dict[str, list[float]]]:  # type: ignore[type-arg]
+def _bound_tables(
+    path: Path, rows: list[CertificationRow], label: str, radii: list[float], norm: str
+) -> dict[str, dict[str, list[float]]]:
     """Certified accuracy at ``radii`` for each hard extra certificate of the run in the curves' norm."""
     extra = [c for c in certificate_columns(path, rows)[1:] if c.hard and c.norm == norm]
     if not extra:

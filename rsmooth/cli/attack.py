@@ -13,30 +13,32 @@ are written when the run ends, each at once (write-then-rename): a killed run le
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import hydra
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from rsmooth.analysis.curves import certified_accuracy, load_rows
 from rsmooth.analysis.plots import plot_curves
 from rsmooth.attack import SmoothedPGD, attack_examples, empirical_robust_accuracy, inside_radius_flips
 from rsmooth.attack.evaluate import AttackRow
-from rsmooth.certify.loop import select_indices
-from rsmooth.certify.results_file import read_provenance
-from rsmooth.certify.stats import check_alpha, check_count
-from rsmooth.checkpoint import LoadedClassifier
-from rsmooth.cli.certification_job import build_smooth
 from rsmooth.cli.certify import load_job
+from rsmooth.cli.config import config_dir
 from rsmooth.cli.errors import run_reporting_errors
-from rsmooth.config import config_dir
+from rsmooth.cli.schema import AttackSchema, check_config
 from rsmooth.errors import ConfigError
-from rsmooth.provenance import weights_digest
-from rsmooth.schema import AttackSchema, check_config
+from rsmooth.loading.checkpoint import LoadedClassifier
+from rsmooth.results.file import read_provenance
+from rsmooth.results.provenance import weights_digest
+from rsmooth.smoothing.loop import select_indices
+from rsmooth.smoothing.settings import resolve_device
+from rsmooth.smoothing.smooth import Smooth
 
 COLUMNS = ("idx", "label", "kind", "eps", "target", "prediction", "certified_radius")
 
@@ -47,11 +49,16 @@ def _certified(path: Path, loaded: LoadedClassifier, norm: str) -> dict[int, tup
     if not path.is_file():
         raise ConfigError(f"certified={path}: no such results file")
     checkpoint = (read_provenance(path) or {}).get("checkpoint") or {}
-    for key, digest in (("sha256", lambda: loaded.digest), ("weights_sha256", lambda: weights_digest(loaded.model))):
+    digests: dict[str, Callable[[], str]] = {
+        "sha256": lambda: loaded.digest,
+        "weights_sha256": lambda: weights_digest(loaded.model),
+    }
+    for key, digest in digests.items():
         recorded = checkpoint.get(key)
         if recorded is not None and recorded != digest():
-            raise ConfigError(f"certified={path} was made with another checkpoint ({key} {recorded[:12]}…, "
-                              f"this one {digest()[:12]}…)")
+            raise ConfigError(
+                f"certified={path} was made with another checkpoint ({key} {recorded[:12]}…, this one {digest()[:12]}…)"
+            )
     rows = load_rows(path)
     norms = {r.norm for r in rows if r.norm}
     if norms - {norm}:
@@ -74,53 +81,71 @@ def _tsv(rows: list[AttackRow]) -> str:
 
 
 def attack(cfg: DictConfig) -> dict[str, Any]:
-    """Attack the examples ``cfg`` selects at every radius in ``cfg.radii``; write rows, summary and plot."""
-    check_config(cfg, AttackSchema)  # before anything is loaded or written
-    radii = [float(r) for r in cfg.radii]
-    if not radii or any(not r >= 0 for r in radii):
-        raise ConfigError(f"radii must be a list of numbers >= 0, got {list(cfg.radii)}")
-    check_alpha(cfg.predict.alpha)
-    predict_n = check_count("predict.n", cfg.predict.n)
-    batch_size = check_count("batch_size", cfg.batch_size)
-    loaded, dm, noise = load_job(cfg)
-    smooth = build_smooth(loaded.model, noise, loaded.num_classes, OmegaConf.create(
-        {"device": cfg.device, "seed": cfg.seed, "certificate": cfg.get("certificate"), "precision": None}))
+    """Attack the examples ``cfg`` selects at every radius in ``radii``; write rows, summary and plot."""
+    settings = check_config(cfg, AttackSchema)  # before anything is loaded or written
+    radii, predict = settings.radii, settings.predict
+    loaded, dm, noise = load_job(settings, cfg)
+    device = resolve_device(settings.device)
+    smooth = Smooth(
+        loaded.model.to(device), noise, loaded.num_classes, seed=settings.seed, certificate=settings.certificate
+    )
     if smooth.exact:
-        raise ConfigError(f"{smooth.certificate.name} is exact (no sampling, no failure probability); its "
-                          "radii are checked by brute force, and rsmooth-attack is for Monte Carlo families")
-    norm = cfg.attack.get("norm") or smooth.certificate.norm
-    pgd = SmoothedPGD(noise, norm=norm, steps=cfg.attack.steps, samples=cfg.attack.samples,
-                      step_scale=float(cfg.attack.step_scale), l1_share=float(cfg.attack.l1_share), seed=cfg.seed)
-    certified = _certified(Path(cfg.certified), loaded, norm) if cfg.get("certified") else None
+        raise ConfigError(
+            f"{smooth.certificate.name} is exact (no sampling, no failure probability); its "
+            "radii are checked by brute force, and rsmooth-attack is for Monte Carlo families"
+        )
+    pgd_settings = settings.attack
+    norm = pgd_settings.norm or smooth.certificate.norm
+    pgd = SmoothedPGD(
+        noise,
+        norm=norm,
+        steps=pgd_settings.steps,
+        samples=pgd_settings.samples,
+        step_scale=pgd_settings.step_scale,
+        l1_share=pgd_settings.l1_share,
+        seed=settings.seed,
+    )
+    certified = _certified(Path(settings.certified), loaded, norm) if settings.certified else None
     dataset = dm.certification_dataset()
     if certified is not None:
-        indices = sorted(certified)[: cfg.max] if cfg.max is not None else sorted(certified)
+        indices = sorted(certified)[: settings.max] if settings.max is not None else sorted(certified)
     else:
-        indices = select_indices(len(dataset), 0, None, cfg.skip, cfg.max)  # type: ignore[arg-type]
+        indices = select_indices(len(dataset), 0, None, settings.skip, settings.max)
     examples = [(i, torch.as_tensor(dataset[i][0]).float(), int(dataset[i][1])) for i in indices]
-    rows = attack_examples(smooth, pgd, examples, radii, certified, predict_n, float(cfg.predict.alpha), batch_size)
+    rows = attack_examples(smooth, pgd, examples, radii, certified, predict.n, predict.alpha, settings.batch_size)
 
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     empirical = empirical_robust_accuracy(rows, radii)
     flips, attempts = inside_radius_flips(rows)
-    summary: dict[str, Any] = {"examples": len(examples), "norm": norm, "radii": radii,
-                               "empirical_robust_accuracy": empirical, "inside_flips": flips,
-                               "inside_attempts": attempts,
-                               "attack": OmegaConf.to_container(cfg.attack, resolve=True), "predict": {
-                                   "n": predict_n, "alpha": float(cfg.predict.alpha)}}
+    summary: dict[str, Any] = {
+        "examples": len(examples),
+        "norm": norm,
+        "radii": radii,
+        "empirical_robust_accuracy": empirical,
+        "inside_flips": flips,
+        "inside_attempts": attempts,
+        "attack": dataclasses.asdict(pgd_settings),
+        "predict": {"n": predict.n, "alpha": predict.alpha},
+    }
     curves = {"empirical (PGD on g)": (radii, empirical)}
     if certified is not None:
-        cert_rows = [r for r in load_rows(Path(cfg.certified)) if r.idx in set(indices)]
+        cert_rows = [r for r in load_rows(Path(str(settings.certified))) if r.idx in set(indices)]
         summary["certified_accuracy"] = cert = certified_accuracy(cert_rows, radii)
         summary["gap"] = [e - c for e, c in zip(empirical, cert)]
         curves = {"certified": (radii, cert), **curves}
-    tsv = Path(cfg.output) if cfg.get("output") else out / "attack.tsv"
+    tsv = Path(settings.output) if settings.output else out / "attack.tsv"
     tsv.parent.mkdir(parents=True, exist_ok=True)
     _write_atomically(tsv, _tsv(rows))
     _write_atomically(tsv.with_name(tsv.stem + "_summary.json"), json.dumps(summary, indent=2) + "\n")
-    plot = plot_curves(curves, tsv.with_suffix(".png"), norm=norm, dashed=["empirical (PGD on g)"],
-                       ylabel="accuracy", title="certified (lower bound) vs attacked (upper bound)")
+    plot = plot_curves(
+        curves,
+        tsv.with_suffix(".png"),
+        norm=norm,
+        dashed=["empirical (PGD on g)"],
+        ylabel="accuracy",
+        title="certified (lower bound) vs attacked (upper bound)",
+    )
     print("| radius | " + " | ".join(f"{r:g}" for r in radii) + " |")
     print("|---" * (len(radii) + 1) + "|")
     for name, (_, ys) in curves.items():

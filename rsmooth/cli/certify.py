@@ -15,41 +15,59 @@ import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from rsmooth.checkpoint import LoadedClassifier, check_data_matches, load_classifier, load_weights, select_noise
 from rsmooth.cli.certification_job import run_certification_job
+from rsmooth.cli.config import config_dir
 from rsmooth.cli.errors import run_reporting_errors
-from rsmooth.config import config_dir
+from rsmooth.cli.schema import CertifySchema, ClassifierSourceSchema, check_config
 from rsmooth.data.base import ImageDataModule
 from rsmooth.errors import ConfigError
+from rsmooth.loading.checkpoint import (
+    LoadedClassifier,
+    check_data_matches,
+    load_classifier,
+    load_weights,
+    select_noise,
+)
+from rsmooth.loading.trusted import DATA_MODULES, instantiate_trusted
 from rsmooth.noise.base import NoiseFamily
-from rsmooth.schema import CertifySchema, check_config
-from rsmooth.trusted import DATA_MODULES, instantiate_trusted
 
 
-def load_source(cfg: DictConfig, dm: ImageDataModule | None, trusted: list[str]) -> LoadedClassifier:
-    """The base classifier ``cfg.checkpoint`` (or ``cfg.weights`` with ``cfg.model``) names."""
-    if bool(cfg.get("checkpoint")) == bool(cfg.get("weights")):
-        raise ConfigError("give checkpoint=PATH (an rsmooth or Cohen-format checkpoint) or weights=PATH "
-                          "(a plain state dict, with model=..., data=... and noise=...)")
-    if cfg.get("checkpoint"):
+def load_source(source: ClassifierSourceSchema, cfg: DictConfig, dm: ImageDataModule | None) -> LoadedClassifier:
+    """The base classifier ``source.checkpoint`` (or ``source.weights`` with ``cfg.model``) names."""
+    if bool(source.checkpoint) == bool(source.weights):
+        raise ConfigError(
+            "give checkpoint=PATH (an rsmooth or Cohen-format checkpoint) or weights=PATH "
+            "(a plain state dict, with model=..., data=... and noise=...)"
+        )
+    if source.checkpoint:
         if cfg.get("model"):
-            raise ConfigError("model= is for weights=PATH (a plain state dict); checkpoint=PATH names its own "
-                              "architecture, so drop model=")
-        return load_classifier(cfg.checkpoint, data=dm.spec() if dm else None, trusted_modules=trusted)
+            raise ConfigError(
+                "model= is for weights=PATH (a plain state dict); checkpoint=PATH names its own "
+                "architecture, so drop model="
+            )
+        return load_classifier(
+            source.checkpoint, data=dm.spec() if dm else None, trusted_modules=source.trusted_modules
+        )
     if not cfg.get("model") or dm is None:
         raise ConfigError("weights= needs model=<architecture> and data=<dataset> (e.g. model=resnet50 data=imagenet)")
-    return load_weights(cfg.weights, OmegaConf.to_container(cfg.model, resolve=True), dm.spec(), trusted)  # type: ignore[arg-type]
+    assert source.weights is not None
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    assert isinstance(model, dict)  # a config group is a mapping
+    return load_weights(source.weights, {str(k): v for k, v in model.items()}, dm.spec(), source.trusted_modules)
 
 
-def load_job(cfg: DictConfig) -> tuple[LoadedClassifier, ImageDataModule, NoiseFamily]:
+def load_job(source: ClassifierSourceSchema, cfg: DictConfig) -> tuple[LoadedClassifier, ImageDataModule, NoiseFamily]:
     """The classifier, data module and noise a certify (or attack) config names: ``cfg.data`` and
     ``cfg.noise`` default to the checkpoint's own."""
-    trusted = [str(m) for m in cfg.get("trusted_modules") or []]
     dm: ImageDataModule | None = instantiate(cfg.data) if cfg.get("data") else None
-    loaded = load_source(cfg, dm, trusted)
+    loaded = load_source(source, cfg, dm)
     if dm is None:  # an rsmooth checkpoint names its data module (allow-listed classes only)
-        dm = instantiate_trusted(loaded.record["data"]["config"], ImageDataModule, (*DATA_MODULES, *trusted),
-                                 where=f"{cfg.checkpoint} data")
+        dm = instantiate_trusted(
+            loaded.record["data"]["config"],
+            ImageDataModule,
+            (*DATA_MODULES, *source.trusted_modules),
+            where=f"{source.checkpoint} data",
+        )
         check_data_matches(loaded.data, dm.spec())
     noise = select_noise(loaded, instantiate(cfg.noise) if cfg.get("noise") else None)
     return loaded, dm, noise
@@ -57,15 +75,23 @@ def load_job(cfg: DictConfig) -> tuple[LoadedClassifier, ImageDataModule, NoiseF
 
 def certify(cfg: DictConfig) -> dict[str, Any]:
     """Certify the test split of ``cfg.data`` (default: the data the checkpoint was trained on)
-    under ``cfg.noise`` (default: its training noise) into ``cfg.output``. Under torchrun or srun the
-    examples are sharded over the ranks and merged into rank 0's ``cfg.output`` (see
+    under ``cfg.noise`` (default: its training noise) into ``output``. Under torchrun or srun the
+    examples are sharded over the ranks and merged into rank 0's ``output`` (see
     :func:`~rsmooth.cli.certification_job.run_certification_job`)."""
-    check_config(cfg, CertifySchema, certification=True)  # before anything is loaded or written
-    loaded, dm, noise = load_job(cfg)
+    settings = check_config(cfg, CertifySchema)  # before anything is loaded or written
+    loaded, dm, noise = load_job(settings, cfg)
     out = Path(cfg.paths.output_dir)
-    tsv = Path(cfg.output) if cfg.get("output") else out / "certify.tsv"
-    summary = run_certification_job(loaded.model, noise, loaded.num_classes, dm.certification_dataset(), dm.info(),
-                                    cfg.certification, tsv, {"format": loaded.source, "sha256": loaded.digest})
+    tsv = Path(settings.output) if settings.output else out / "certify.tsv"
+    summary = run_certification_job(
+        loaded.model,
+        noise,
+        loaded.num_classes,
+        dm.certification_dataset(),
+        dm.info(),
+        settings.certification,
+        tsv,
+        {"format": loaded.source, "sha256": loaded.digest},
+    )
     if "radii" not in summary:  # a rank other than 0 of a sharded run: rank 0 merged and summarized
         return {"new_rows": summary["new_rows"], "summary": summary}
     print(f"certified {summary['new_rows']} new examples ({summary['already']} already in the file)")

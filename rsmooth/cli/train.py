@@ -14,14 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from rsmooth.analysis.curves import certified_accuracy, curve_points, load_rows
-from rsmooth.checkpoint import check_resume_matches
-from rsmooth.cli.certification_job import run_certification_job
-from rsmooth.cli.errors import run_reporting_errors
-from rsmooth.config import config_dir
-from rsmooth.provenance import flatten, weights_digest
-from rsmooth.schema import TrainSchema, check_config
-from rsmooth.training.module import SmoothingClassifier
-from rsmooth.wandb_utils import (
+from rsmooth.callbacks.wandb_logging import (
     finish,
     is_wandb,
     label_runs,
@@ -30,6 +23,13 @@ from rsmooth.wandb_utils import (
     run_labels,
     run_settings,
 )
+from rsmooth.cli.certification_job import run_certification_job
+from rsmooth.cli.config import config_dir
+from rsmooth.cli.errors import run_reporting_errors
+from rsmooth.cli.schema import TrainSchema, check_config
+from rsmooth.loading.checkpoint import check_resume_matches
+from rsmooth.results.provenance import flatten, weights_digest
+from rsmooth.training.module import SmoothingClassifier
 
 
 def _instantiate_all(group: DictConfig | None, wandb_settings: dict[str, Any] | None = None) -> list[Any]:
@@ -59,10 +59,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit ``cfg.model`` on ``cfg.data`` under ``cfg.noise`` with ``cfg.objective``; then (if
     ``cfg.certification.enabled``) certify the test split into ``certify.tsv`` and
     ``certified_accuracy.png`` in ``cfg.paths.output_dir``. Returns the paths and summary."""
-    check_config(cfg, TrainSchema, certification=True)  # before anything is loaded or written
+    settings = check_config(cfg, TrainSchema)  # before anything is loaded or written
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    pl.seed_everything(settings.seed, workers=True, verbose=False)
 
     dm = instantiate(cfg.data)
 
@@ -77,19 +77,21 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         objective=plain(cfg.objective),
         optimizer=plain(cfg.optimizer),
         scheduler=plain(cfg.get("scheduler")),
-        trusted_modules=[str(m) for m in cfg.get("trusted_modules") or []],
+        trusted_modules=settings.trusted_modules,
     )
     noise = module.noise
     # Refuse data the noise cannot take (e.g. DSSN's q-grid) before any training.
     noise.check_input(dm.certification_dataset()[0][0].unsqueeze(0))
-    resume = resume_path(cfg.get("resume_from"), out)
+    resume = resume_path(settings.resume_from, out)
     if resume is not None:
         check_resume_matches(resume, {"noise": noise.config(), "model": plain(cfg.model), "data": dm.info()})
-    flat = flatten(OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]
+    flat = flatten(OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]  # a DictConfig gives a dict
     labels = run_labels(flat, dm.info()["name"], noise.name)  # dataset, noise, objective, sigma, k, q, lam
-    loggers = _instantiate_all(cfg.get("logger"), run_settings(cfg.task_name, labels))
+    loggers = _instantiate_all(cfg.get("logger"), run_settings(settings.task_name, labels))
     callbacks = _instantiate_all(cfg.get("callbacks"))
-    trainer: pl.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks, default_root_dir=str(out))
+    trainer: pl.Trainer = instantiate(
+        cfg.trainer, logger=loggers or False, callbacks=callbacks, default_root_dir=str(out)
+    )
     for lg in loggers:
         lg.log_hyperparams(flat)  # flattened: noise.sigma, objective.lam, ... (W&B filters and groups by them)
     # a resumed checkpoint is a user's file: tensors and plain containers only
@@ -100,13 +102,21 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     result: dict[str, Any] = {"output_dir": out, "checkpoint": checkpoint}
     if trainer.is_global_zero:
         label_runs(loggers, labels)
-    cert = cfg.certification
+    cert = settings.certification
     if cert.enabled:  # under DDP every rank certifies a share; rank 0 merges, summarizes and logs
         tsv = out / "certify.tsv"
         # the weights' digest, not the file's: a run resumed after a crash in this certification saves a
         # final.ckpt with other loop and RNG bookkeeping but the same weights, and must continue the same rows
-        summary = run_certification_job(module.model, noise, dm.num_classes, dm.certification_dataset(), dm.info(),
-                                        cert, tsv, {"format": "rsmooth", "weights_sha256": weights_digest(module.model)})
+        summary = run_certification_job(
+            module.model,
+            noise,
+            dm.num_classes,
+            dm.certification_dataset(),
+            dm.info(),
+            cert,
+            tsv,
+            {"format": "rsmooth", "weights_sha256": weights_digest(module.model)},
+        )
     if cert.enabled and trainer.is_global_zero:
         for lg in loggers:
             lg.log_metrics(
@@ -118,7 +128,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         log_certified_curve(loggers, "test/cert_curve", xs, certified_accuracy(rows, xs))
         log_rows_artifact(loggers, tsv, rows)
         result.update(certify_tsv=tsv, plot=out / "certified_accuracy.png", summary=summary)
-        print("certified accuracy:", ", ".join(f"r={r:g}: {a:.3f}" for r, a in zip(summary["radii"], summary["certified_accuracy"])))
+        print(
+            "certified accuracy:",
+            ", ".join(f"r={r:g}: {a:.3f}" for r, a in zip(summary["radii"], summary["certified_accuracy"])),
+        )
     finish(loggers)
     print(f"outputs: {out.resolve()}")
     return result

@@ -1,4 +1,4 @@
-"""LightningDataModules yielding images in [0, 1] (SPEC §5). One module per dataset."""
+"""LightningDataModules yielding images in [0, 1] (docs/design.md §5). One module per dataset."""
 
 from rsmooth.data.base import DatasetNotFoundError, FilesDataModule, ImageDataModule
 from rsmooth.data.cifar10 import CIFAR10DataModule
@@ -11,8 +11,8 @@ __all__ = [
     "CIFAR10DataModule",
     "DatasetNotFoundError",
     "DigitsDataModule",
-    "FilesDataModule",
     "FakeDataModule",
+    "FilesDataModule",
     "ImageDataModule",
     "ImageNetDataModule",
     "SVHNDataModule",

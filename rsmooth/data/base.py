@@ -1,4 +1,4 @@
-"""Shared base of the rsmooth data modules (SPEC §5).
+"""Shared base of the rsmooth data modules (docs/design.md §5).
 
 Every data module yields float images in [0, 1] (normalization is the model's
 first layer, never a transform) and exposes ``mean``, ``std``,
@@ -16,16 +16,17 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from rsmooth.certify.stats import check_count
-from rsmooth.dataset_specs import DatasetSpec
 from rsmooth.errors import ConfigError, DatasetNotFoundError
+from rsmooth.models.dataset_specs import DatasetSpec, _shape
+from rsmooth.smoothing.loop import Examples
+from rsmooth.validation import check_count
 
 __all__ = ["DatasetNotFoundError", "FilesDataModule", "ImageDataModule", "require_files"]
 
@@ -59,8 +60,14 @@ class ImageDataModule(pl.LightningDataModule):
     std: tuple[float, ...]
     quantization: int
 
-    def __init__(self, batch_size: int = 128, num_workers: int = 0, pin_memory: bool = False,
-                 val_size: int = 0, split_seed: int = 0) -> None:
+    def __init__(
+        self,
+        batch_size: int = 128,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        val_size: int = 0,
+        split_seed: int = 0,
+    ) -> None:
         super().__init__()
         self.batch_size = check_count("data.batch_size", batch_size)
         self.num_workers = check_count("data.num_workers", num_workers, minimum=0)
@@ -86,15 +93,17 @@ class ImageDataModule(pl.LightningDataModule):
 
     def _split(self, total: int) -> tuple[list[int], list[int]]:
         if self.val_size >= total:
-            raise ConfigError(f"data.val_size={self.val_size} leaves nothing to train on: the training data of "
-                              f"{self.name} has {total} examples")
+            raise ConfigError(
+                f"data.val_size={self.val_size} leaves nothing to train on: the training data of "
+                f"{self.name} has {total} examples"
+            )
         perm = np.random.default_rng(self.split_seed).permutation(total).tolist()
-        return sorted(perm[self.val_size:]), sorted(perm[: self.val_size])
+        return sorted(perm[self.val_size :]), sorted(perm[: self.val_size])
 
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit", "validate") and self._train is None:
             augmented = self.build_train(augment=True)
-            train_idx, val_idx = self._split(len(augmented))  # type: ignore[arg-type]
+            train_idx, val_idx = self._split(len(cast(Examples, augmented)))
             self._train = Subset(augmented, train_idx)
             self._val = Subset(self.build_train(augment=False), val_idx)
         if self._test is None:
@@ -117,26 +126,36 @@ class ImageDataModule(pl.LightningDataModule):
         return self._loader(self._train, shuffle=True)
 
     def val_dataloader(self) -> DataLoader[Any]:
-        return self._loader(self.validation_dataset(), shuffle=False)
+        self.setup("fit")
+        assert self._val is not None
+        return self._loader(self._val, shuffle=False)
 
     def test_dataloader(self) -> DataLoader[Any]:
-        return self._loader(self.certification_dataset(), shuffle=False)
+        self.certification_dataset()
+        assert self._test is not None
+        return self._loader(self._test, shuffle=False)
 
-    def validation_dataset(self) -> Dataset[Any]:
+    def validation_dataset(self) -> Examples:
         """The held-out part of the training data (evaluation transform), indexed 0 … val_size−1."""
         self.setup("fit")
         assert self._val is not None
-        return self._val
+        return cast(Examples, self._val)  # a map-style dataset with a length
 
-    def certification_dataset(self) -> Dataset[Any]:
+    def certification_dataset(self) -> Examples:
         """The test split (evaluation transform), indexed as the certification TSV's ``idx``."""
         if self._test is None:
             self._test = self.build_test()
-        return self._test
+        return cast(Examples, self._test)  # a map-style dataset with a length
 
     def spec(self) -> DatasetSpec:
-        return DatasetSpec(self.name, int(self.num_classes), tuple(int(s) for s in self.input_shape),  # type: ignore[arg-type]
-                           tuple(float(m) for m in self.mean), tuple(float(s) for s in self.std), int(self.quantization))
+        return DatasetSpec(
+            self.name,
+            int(self.num_classes),
+            _shape(self.input_shape),
+            tuple(float(m) for m in self.mean),
+            tuple(float(s) for s in self.std),
+            int(self.quantization),
+        )
 
     def info(self) -> dict[str, Any]:
         """What a checkpoint records about the data its model was trained on."""

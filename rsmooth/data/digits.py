@@ -40,7 +40,7 @@ class DigitsDataModule(ImageDataModule):
         images = torch.from_numpy(digits.images.astype(np.float32) / 16.0).unsqueeze(1)  # (N, 1, 8, 8)
         labels = torch.from_numpy(digits.target.astype(np.int64))
         perm = torch.from_numpy(np.random.default_rng(split_seed).permutation(len(labels)))
-        n_test = int(round(test_fraction * len(labels)))
+        n_test = round(test_fraction * len(labels))
         self._test_idx, self._train_idx = perm[:n_test], perm[n_test:]
         self._images, self._labels = images, labels
         train = images[self._train_idx]

@@ -39,7 +39,7 @@ class FakeDataModule(ImageDataModule):
         if num_classes < 2 or train_size < 1 or test_size < 1 or quantization < 1:
             raise ConfigError("data.num_classes >= 2, train_size/test_size >= 1 and quantization >= 1 are required")
         self.num_classes = num_classes
-        self.input_shape = shape  # type: ignore[assignment]
+        self.input_shape = shape
         self.quantization = quantization
         gen = torch.Generator().manual_seed(seed)
         self._prototypes = torch.rand((num_classes, *shape), generator=gen)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from torchvision import datasets, transforms
 
 from rsmooth.data.base import ImageDataModule, require_files
-from rsmooth.dataset_specs import IMAGENET
 from rsmooth.errors import DatasetNotFoundError
+from rsmooth.models.dataset_specs import IMAGENET
 
 IMAGENET_LAYOUT = """  train/<class_id>/<image>.JPEG
   val/<class_id>/<image>.JPEG
@@ -15,7 +15,7 @@ IMAGENET_LAYOUT = """  train/<class_id>/<image>.JPEG
 
 
 class ImageNetDataModule(ImageDataModule):
-    """ImageNet (SPEC §5): RandomResizedCrop(224) + flip for training, Resize(256) + CenterCrop(224) for
+    """ImageNet (docs/design.md §5): RandomResizedCrop(224) + flip for training, Resize(256) + CenterCrop(224) for
     evaluation; q = 255. ``image_size``/``resize_size`` allow smaller variants."""
 
     name = IMAGENET.name

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 from torch import nn
 
-from rsmooth.models.normalize import NormalizeLayer, NormalizedClassifier
+from rsmooth.models.normalize import NormalizedClassifier, NormalizeLayer
 
 ModelFactory = Callable[..., nn.Module]
 

@@ -3,7 +3,7 @@
 The parameter layout is the one of the CIFAR ResNet in Cohen et al.'s reference code (taken from
 bearpaw/pytorch-classification, and reused by SmoothAdv, Consistency, MACER, denoised smoothing):
 ``conv1 bn1 layer1..3 fc`` with BasicBlocks ``conv1 bn1 conv2 bn2 [downsample.0 downsample.1]``.
-So their state dicts load here unchanged (:mod:`rsmooth.foreign`).
+So their state dicts load here unchanged (:mod:`rsmooth.loading.cohen_format`).
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(planes)
         self.downsample: nn.Module | None = None
         if stride != 1 or in_planes != planes:
-            self.downsample = nn.Sequential(nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False),
-                                            nn.BatchNorm2d(planes))
+            self.downsample = nn.Sequential(
+                nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False), nn.BatchNorm2d(planes)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
@@ -54,7 +55,9 @@ class CifarResNet(nn.Module):
 
     @staticmethod
     def _stage(in_planes: int, planes: int, blocks: int, stride: int) -> nn.Sequential:
-        return nn.Sequential(BasicBlock(in_planes, planes, stride), *(BasicBlock(planes, planes) for _ in range(blocks - 1)))
+        return nn.Sequential(
+            BasicBlock(in_planes, planes, stride), *(BasicBlock(planes, planes) for _ in range(blocks - 1))
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))  # (B, 16, 32, 32)

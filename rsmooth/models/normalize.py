@@ -1,4 +1,4 @@
-"""Dataset normalization as the model's first layer (SPEC §1.2)."""
+"""Dataset normalization as the model's first layer (docs/design.md §1.2)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from torch import nn
 class NormalizeLayer(nn.Module):
     """(x − mean) / std per channel. Placing it inside the model keeps noise and
     radii in [0, 1]-pixel units (Cohen et al.'s reference code does the same)."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()

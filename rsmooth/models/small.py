@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 
@@ -12,17 +13,20 @@ class DigitsCNN(nn.Module):
         super().__init__()
         w = width
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, w, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(w, w, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(in_channels, w, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(w, w, 3, padding=1),
+            nn.ReLU(inplace=True),
             nn.MaxPool2d(2),  # 8x8 -> 4x4
-            nn.Conv2d(w, 2 * w, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(w, 2 * w, 3, padding=1),
+            nn.ReLU(inplace=True),
             nn.AdaptiveAvgPool2d(2),  # -> 2x2 whatever the input size
         )
         self.classifier = nn.Sequential(
             nn.Flatten(), nn.Linear(2 * w * 4, 128), nn.ReLU(inplace=True), nn.Linear(128, num_classes)
         )
 
-    def forward(self, x):  # type: ignore[no-untyped-def]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
 
 

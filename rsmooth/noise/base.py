@@ -12,7 +12,7 @@ means one new module, one YAML file in `conf/noise/` and one test:
   into consecutive rows of one buffer, with the same values as one at a time (a family may share its
   arithmetic across them);
 * ``default_certificate()`` / ``certificates()``: the certificates
-  (:mod:`rsmooth.certify.certificate`) that turn vote counts into radii for this
+  (:mod:`rsmooth.certificates.base`) that turn vote counts into radii for this
   distribution, the default first;
 * ``num_draws()`` / ``perturb_draws(x, draws)``: for families with finitely many
   equally likely draws (DSSN), which a certificate may ask the engine to enumerate.
@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import torch
 
@@ -34,7 +34,7 @@ from rsmooth.errors import CheckpointError, ConfigError
 from rsmooth.noise.blocks import input_runs
 
 if TYPE_CHECKING:
-    from rsmooth.certify.certificate import Certificate
+    from rsmooth.certificates.base import Certificate
 
 Norm = Literal["l1", "l2", "linf"]
 NORMS: tuple[str, ...] = ("l1", "l2", "linf")
@@ -64,15 +64,21 @@ class NoiseFamily(ABC):
         """
         out.copy_(self.perturb(x.expand(out.shape), generator))
 
-    def perturb_blocks_into(self, xs: Sequence[torch.Tensor], out: torch.Tensor, sizes: Sequence[int],
-                            generators: Sequence[torch.Generator | None]) -> None:
+    def perturb_blocks_into(
+        self,
+        xs: Sequence[torch.Tensor],
+        out: torch.Tensor,
+        sizes: Sequence[int],
+        generators: Sequence[torch.Generator | None],
+    ) -> None:
         """``perturb_into(xs[b], rows_b, generators[b])`` for every block b, with exactly those values, where
         rows_b are the ``sizes[b]`` rows of ``out`` (Σ sizes, C, H, W) after the blocks before it.
 
         The sampling engine hands over the blocks it draws together; a family whose sampler runs many
-        small ops per block overrides this to run them once for all blocks (:class:`AdditiveNoise`, :class:`SplittingNoise`).
+        small ops per block overrides this to run them once for all blocks (:class:`AdditiveNoise`,
+        :class:`SplittingNoise`).
         """
-        for x, rows, generator in zip(xs, out.split(list(sizes)), generators, strict=True):
+        for x, rows, generator in zip(xs, torch.split(out, list(sizes)), generators, strict=True):
             self.perturb_into(x, rows, generator)
 
     @abstractmethod
@@ -152,7 +158,7 @@ class NoiseFamily(ABC):
     #: offset vector): certifying with different parameters is refused.
     must_match_training: bool = False
 
-    def check_input(self, x: torch.Tensor) -> None:
+    def check_input(self, x: torch.Tensor) -> None:  # noqa: B027 - optional: most families take any image
         """Raise ``ValueError`` if ``x`` is not a valid input for this family.
 
         Every family needs pixel values in [0, 1] (checked by the engine); a
@@ -173,7 +179,7 @@ class NoiseFamily(ABC):
         return f"{type(self).__name__}({params})"
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self._params() == other._params()  # type: ignore[attr-defined]
+        return isinstance(other, NoiseFamily) and type(self) is type(other) and self._params() == other._params()
 
     def __hash__(self) -> int:
         return hash((type(self), tuple(sorted(self._params().items()))))
@@ -194,7 +200,7 @@ def check_norm(norm: str, allowed: tuple[str, ...]) -> Norm:
     """Validate a threat-norm name against the ones a family supports."""
     if norm not in allowed:
         raise ConfigError(f"norm must be one of {allowed}, got {norm!r}")
-    return norm  # type: ignore[return-value]
+    return cast(Norm, norm)  # one of the literal names, checked above
 
 
 class AdditiveNoise(NoiseFamily):
@@ -207,20 +213,27 @@ class AdditiveNoise(NoiseFamily):
     """
 
     @abstractmethod
-    def noise_blocks_into(self, out: torch.Tensor, sizes: Sequence[int],
-                          generators: Sequence[torch.Generator | None]) -> None:
+    def noise_blocks_into(
+        self, out: torch.Tensor, sizes: Sequence[int], generators: Sequence[torch.Generator | None]
+    ) -> None:
         """z for ``sizes[b]`` copies from ``generators[b]``, every block b, written into ``out`` (Σ sizes, *shape)
         float32 (the engine's buffer: a family draws there and works in place, with no temporary of its size)."""
 
-    def sample_noise_blocks(self, sizes: Sequence[int], shape: tuple[int, ...],
-                            generators: Sequence[torch.Generator | None], device: torch.device) -> torch.Tensor:
+    def sample_noise_blocks(
+        self,
+        sizes: Sequence[int],
+        shape: tuple[int, ...],
+        generators: Sequence[torch.Generator | None],
+        device: torch.device,
+    ) -> torch.Tensor:
         """:meth:`noise_blocks_into` a new tensor (Σ sizes, *shape)."""
         out = torch.empty((sum(sizes), *shape), dtype=torch.float32, device=device)
         self.noise_blocks_into(out, sizes, generators)
         return out
 
-    def sample_noise(self, shape: torch.Size | tuple[int, ...], generator: torch.Generator | None,
-                     device: torch.device) -> torch.Tensor:
+    def sample_noise(
+        self, shape: torch.Size | tuple[int, ...], generator: torch.Generator | None, device: torch.device
+    ) -> torch.Tensor:
         """z of shape (B, C, H, W), float32, on ``device``, drawn from ``generator`` only."""
         return self.sample_noise_blocks([shape[0]], tuple(shape[1:]), [generator], device)
 
@@ -236,8 +249,13 @@ class AdditiveNoise(NoiseFamily):
         self.noise_into(out, generator)
         out.add_(x)
 
-    def perturb_blocks_into(self, xs: Sequence[torch.Tensor], out: torch.Tensor, sizes: Sequence[int],
-                            generators: Sequence[torch.Generator | None]) -> None:
+    def perturb_blocks_into(
+        self,
+        xs: Sequence[torch.Tensor],
+        out: torch.Tensor,
+        sizes: Sequence[int],
+        generators: Sequence[torch.Generator | None],
+    ) -> None:
         self.noise_blocks_into(out, sizes, generators)
         for x, row, rows in input_runs(xs, sizes):
             out[row : row + rows].add_(x)  # z + x in float32, as perturb_into; once per run of x's blocks

@@ -1,6 +1,6 @@
 """Several independently seeded blocks of draws at once, bit for bit as one at a time.
 
-The sampling engine seeds a generator per block of noisy copies (``rsmooth.certify.sampling``), so a
+The sampling engine seeds a generator per block of noisy copies (``rsmooth.smoothing.sampling``), so a
 block's values never depend on which other blocks are drawn with it. A sampler that runs many small
 ops per block (a rejection loop) spends its time in Python, not in the kernels; drawing B blocks
 together shares that cost: every *random* draw is still made block by block, from the block's own
@@ -22,16 +22,23 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 
 
-def draw_per_block(sizes: Sequence[int], generators: Sequence[torch.Generator | None],
-                   draw: Callable[[int, torch.Generator | None], torch.Tensor]) -> torch.Tensor:
+def draw_per_block(
+    sizes: Sequence[int],
+    generators: Sequence[torch.Generator | None],
+    draw: Callable[[int, torch.Generator | None], torch.Tensor],
+) -> torch.Tensor:
     """``draw(n_b, generator_b)`` for every block with n_b > 0, concatenated along dim 0 in block order
     (an empty draw when every n_b is 0)."""
     parts = [draw(n, g) for n, g in zip(sizes, generators, strict=True) if n] or [draw(0, generators[0])]
     return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
-def fill_per_block(out: torch.Tensor, sizes: Sequence[int], generators: Sequence[torch.Generator | None],
-                   draw: Callable[..., torch.Tensor]) -> None:
+def fill_per_block(
+    out: torch.Tensor,
+    sizes: Sequence[int],
+    generators: Sequence[torch.Generator | None],
+    draw: Callable[..., torch.Tensor],
+) -> None:
     """Fill each block's rows of ``out`` (its first dim split by ``sizes``), in block order, with
     ``draw(rows.shape, generator=generator_b, out=rows)`` (``torch.rand`` or ``torch.randn``): a block's
     draws written straight into its rows, the same values as drawing that shape alone."""
@@ -80,19 +87,25 @@ def input_runs(xs: Sequence[torch.Tensor], sizes: Sequence[int]) -> Iterator[tup
 
 def _same_tensor(a: torch.Tensor, b: torch.Tensor) -> bool:
     """Whether ``a`` and ``b`` are views of the same memory with the same layout, so hold the same values."""
-    return a is b or (a.data_ptr() == b.data_ptr() and a.shape == b.shape and a.stride() == b.stride()
-                      and a.dtype == b.dtype and a.device == b.device)
+    return a is b or (
+        a.data_ptr() == b.data_ptr()
+        and a.shape == b.shape
+        and a.stride() == b.stride()
+        and a.dtype == b.dtype
+        and a.device == b.device
+    )
 
 
 def per_block(values: torch.Tensor, sizes: Sequence[int], op: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
     """``op`` applied to each block's rows of ``values`` on their own (as if drawn alone), concatenated."""
     if len(sizes) == 1:
         return op(values)
-    return torch.cat([op(part) for part in values.split(list(sizes))])
+    return torch.cat([op(part) for part in torch.split(values, list(sizes))])
 
 
-def rejection_blocks(sizes: Sequence[int], device: torch.device,
-                     propose: Callable[[list[int]], tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+def rejection_blocks(
+    sizes: Sequence[int], device: torch.device, propose: Callable[[list[int]], tuple[torch.Tensor, torch.Tensor]]
+) -> torch.Tensor:
     """Rejection sampling of ``sizes[b]`` float64 values per block b, concatenated in block order.
 
     Each round, ``propose(left)`` draws candidates for the ``left[b]`` still-missing values of each block
@@ -102,7 +115,9 @@ def rejection_blocks(sizes: Sequence[int], device: torch.device,
     """
     total = sum(sizes)
     out = torch.empty(total, dtype=torch.float64, device=device)
-    block_of = torch.repeat_interleave(torch.arange(len(sizes), device=device), torch.tensor(list(sizes), device=device))
+    block_of = torch.repeat_interleave(
+        torch.arange(len(sizes), device=device), torch.tensor(list(sizes), device=device)
+    )
     todo = torch.arange(total, device=device)
     left = list(sizes)
     while todo.numel() > 0:
@@ -113,9 +128,12 @@ def rejection_blocks(sizes: Sequence[int], device: torch.device,
     return out
 
 
-def first_accepted_blocks(sizes: Sequence[int], device: torch.device,
-                          propose: Callable[[list[int]], tuple[torch.Tensor, torch.Tensor]],
-                          extra: Callable[[int], int]) -> torch.Tensor:
+def first_accepted_blocks(
+    sizes: Sequence[int],
+    device: torch.device,
+    propose: Callable[[list[int]], tuple[torch.Tensor, torch.Tensor]],
+    extra: Callable[[int], int],
+) -> torch.Tensor:
     """Rejection sampling that proposes more than it needs: ``sizes[b]`` float64 values per block b.
 
     Each round, a block still missing ``need`` values has ``need + extra(need)`` candidates proposed

@@ -14,11 +14,13 @@ rsmooth draws j exactly from 62-bit uniform integers against CDF boundaries comp
 digits (mpmath), and hands the model float32(k + j)/q: a fixed function of the lattice point k + j, with no
 float rounding that depends on x. So the smoothed classifier is exactly Gaussian smoothing of the fixed base
 classifier h(y) = f(float32(round(q·y))/q), and Cohen's theorem holds for it at every real point of the ℓ2
-ball, grid or not (:class:`~rsmooth.certify.cohen.DiscreteCohenCertificate`). The sampled law differs from the exact one only by
+ball, grid or not (:class:`~rsmooth.certificates.cohen.DiscreteCohenCertificate`). The sampled law differs from
+the exact one only by
 the boundaries' rounding (2⁻⁶² each) and the tails beyond ±J = ⌈9qσ⌉ (< 10⁻¹⁸): a total variation
 τ ≤ 2J·2⁻⁶² + 10⁻¹⁸ per coordinate, so d·τ is subtracted from p̲_A (and added to p̄_B).
 
-Inputs off the grid (by more than one float32 step from k/q) are refused, not moved to it. Same σ as a Gaussian-trained model: certify it with
+Inputs off the grid (by more than one float32 step from k/q) are refused, not moved to it. Same σ as a
+Gaussian-trained model: certify it with
 ``noise=discrete_gaussian noise.sigma=<its σ> noise.q=<the data's q>``.
 """
 
@@ -30,7 +32,7 @@ from typing import Any
 
 import torch
 
-from rsmooth.certify.cohen import DiscreteCohenCertificate
+from rsmooth.certificates.cohen import DiscreteCohenCertificate
 from rsmooth.errors import ConfigError
 from rsmooth.noise.base import NoiseFamily, Norm, check_norm, check_positive
 from rsmooth.noise.splitting import quantization_error
@@ -50,14 +52,17 @@ def cdf_boundaries(sigma: float, q: int, atoms: int) -> list[int]:
     with mpmath.workdps(50):
         scale = mpmath.mpf(2) ** UNIFORM_BITS
         width = mpmath.mpf(q) * mpmath.mpf(sigma)
-        return [int(mpmath.floor(mpmath.ncdf((mpmath.mpf(j) + mpmath.mpf(1) / 2) / width) * scale))
-                for j in range(-atoms, atoms)]
+        return [
+            int(mpmath.floor(mpmath.ncdf((mpmath.mpf(j) + mpmath.mpf(1) / 2) / width) * scale))
+            for j in range(-atoms, atoms)
+        ]
 
 
 class DiscreteGaussianNoise(NoiseFamily):
     """z = j/q with j the discretized Gaussian (per coordinate, exact integer sampling), added on the q-grid.
 
-    Certified by :class:`~rsmooth.certify.cohen.DiscreteCohenCertificate`: Cohen's R = σΦ⁻¹(p̲_A) in ℓ2 (or its ℓ∞ reading R/√d)
+    Certified by :class:`~rsmooth.certificates.cohen.DiscreteCohenCertificate`: Cohen's R = σΦ⁻¹(p̲_A) in ℓ2
+    (or its ℓ∞ reading R/√d)
     for the smoothed classifier of h(y) = f(float32(round(q·y))/q), sound in floating point (module docstring).
     """
 
@@ -103,18 +108,22 @@ class DiscreteGaussianNoise(NoiseFamily):
         step = torch.nextafter(v.abs(), torch.full_like(v, float("inf"))) - v.abs()
         if bool(((x - v).abs() > step).any()):
             err = quantization_error(x, self.q)
-            raise ConfigError(f"discrete_gaussian needs inputs on the data's grid of q={self.q} levels (values k/q "
-                              f"in float32); got values {err:.3g}/q off it: set noise.q to the data's q")
+            raise ConfigError(
+                f"discrete_gaussian needs inputs on the data's grid of q={self.q} levels (values k/q "
+                f"in float32); got values {err:.3g}/q off it: set noise.q to the data's q"
+            )
 
-    def lattice_offsets(self, shape: torch.Size | tuple[int, ...], generator: torch.Generator | None,
-                        device: torch.device) -> torch.Tensor:
+    def lattice_offsets(
+        self, shape: torch.Size | tuple[int, ...], generator: torch.Generator | None, device: torch.device
+    ) -> torch.Tensor:
         """j (int64, ``shape``): one discretized-Gaussian draw per coordinate, from 62-bit uniform integers."""
         u = torch.randint(0, 2**UNIFORM_BITS, tuple(shape), generator=generator, device=device, dtype=torch.int64)
         j = torch.searchsorted(self._device_boundaries(device), u.reshape(-1), right=True)
         return j.reshape(u.shape) - self.atoms
 
-    def _noisy(self, x: torch.Tensor, shape: torch.Size | tuple[int, ...], generator: torch.Generator | None
-               ) -> torch.Tensor:
+    def _noisy(
+        self, x: torch.Tensor, shape: torch.Size | tuple[int, ...], generator: torch.Generator | None
+    ) -> torch.Tensor:
         # k = qx exactly (x on the grid; rounding absorbs the float error of k/q), then float32(k + j)/q: a
         # function of the lattice point alone (|k + j| < 2^24, so float32 holds it exactly; one rounding, /q).
         # ``shape``: the draws' shape, into which x (one input, or one per row) broadcasts
@@ -131,9 +140,11 @@ class DiscreteGaussianNoise(NoiseFamily):
     def default_certificate(self) -> DiscreteCohenCertificate:
         return DiscreteCohenCertificate(self.sigma, self.tv_per_coordinate, self.norm_choice)
 
-    def certificates(self) -> list[DiscreteCohenCertificate]:  # type: ignore[override]
+    def certificates(self) -> list[DiscreteCohenCertificate]:  # type: ignore[override]  # its own certificates only (list is invariant)
         """Cohen's bound in the chosen norm first, then the other norm, then the bilateral forms."""
         norms = [self.norm_choice] + [n for n in ("l2", "linf") if n != self.norm_choice]
-        return [DiscreteCohenCertificate(self.sigma, self.tv_per_coordinate, n, bilateral=b)
-                for b in (False, True) for n in norms]
-
+        return [
+            DiscreteCohenCertificate(self.sigma, self.tv_per_coordinate, n, bilateral=b)
+            for b in (False, True)
+            for n in norms
+        ]

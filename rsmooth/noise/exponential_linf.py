@@ -1,4 +1,4 @@
-"""Exponential ℓ∞ smoothing π0(z) ∝ exp(−‖z‖∞/σ′) (unified DP framework §3.2; SPEC §2.4)."""
+"""Exponential ℓ∞ smoothing π0(z) ∝ exp(−‖z‖∞/σ′) (unified DP framework §3.2; docs/design.md §2.4)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,20 @@ from typing import Any
 
 import torch
 
-from rsmooth.certify.pure_dp import PureDPLinfCertificate, exponential_scale
+from rsmooth.certificates.pure_dp import PureDPLinfCertificate, exponential_scale
 from rsmooth.noise.base import AdditiveNoise, check_positive
 from rsmooth.noise.blocks import fill_per_block
 from rsmooth.noise.gamma import sample_gamma_blocks
 
 
 class ExponentialLinfNoise(AdditiveNoise):
-    """π0(z) ∝ exp(−‖z‖∞/σ′), σ the per-coordinate standard deviation (SPEC §2.4).
+    """π0(z) ∝ exp(−‖z‖∞/σ′), σ the per-coordinate standard deviation (docs/design.md §2.4).
 
     Sampler (Steinke & Ullman 2015): R ~ Gamma(d+1, σ′), then z ~ Uniform([−R, R]^d). The density of
     z is ∫_{‖z‖∞}^∞ Gamma(R; d+1, σ′)(2R)^{−d} dR = e^{−‖z‖∞/σ′}/(2^d d! σ′^d), as required, and
     ‖z‖∞ ~ Gamma(d, σ′). σ′ = σ·sqrt(3/((d+1)(d+2))) makes E z_i² = σ² in the input's dimension d.
 
-    Certified by :class:`~rsmooth.certify.pure_dp.PureDPLinfCertificate`: ℓ∞ radius
+    Certified by :class:`~rsmooth.certificates.pure_dp.PureDPLinfCertificate`: ℓ∞ radius
     (σ′/2)·ln(p̲_A/p̄_B) (pure ε-DP, Theorem 13 of the unified DP framework).
     """
 
@@ -36,8 +36,9 @@ class ExponentialLinfNoise(AdditiveNoise):
         """σ′ for inputs of dimension ``dim``."""
         return exponential_scale(self.sigma, dim)
 
-    def noise_blocks_into(self, out: torch.Tensor, sizes: Sequence[int],
-                          generators: Sequence[torch.Generator | None]) -> None:
+    def noise_blocks_into(
+        self, out: torch.Tensor, sizes: Sequence[int], generators: Sequence[torch.Generator | None]
+    ) -> None:
         """z = R·(2u − 1) in float32, in place: per generator, R (float64 Gamma), then u = rand (float32)."""
         dim = out[0].numel()
         radius = sample_gamma_blocks(dim + 1.0, sizes, generators, out.device) * self.scale(dim)  # (Σ sizes,) float64
@@ -47,5 +48,5 @@ class ExponentialLinfNoise(AdditiveNoise):
     def default_certificate(self) -> PureDPLinfCertificate:
         return PureDPLinfCertificate(self.sigma)
 
-    def certificates(self) -> list[PureDPLinfCertificate]:  # type: ignore[override]
+    def certificates(self) -> list[PureDPLinfCertificate]:  # type: ignore[override]  # its own certificates only (list is invariant)
         return [PureDPLinfCertificate(self.sigma), PureDPLinfCertificate(self.sigma, bilateral=True)]

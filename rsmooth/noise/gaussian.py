@@ -7,20 +7,20 @@ from typing import Any
 
 import torch
 
-from rsmooth.certify.cohen import CohenCertificate
-from rsmooth.certify.dmr import DMR_C_VALUES, DMRRelaxation
-from rsmooth.certify.gaussian_bound import GaussianBoundCertificate
-from rsmooth.certify.lecuyer import LecuyerCertificate
-from rsmooth.certify.li_renyi import LiRenyiCertificate
-from rsmooth.certify.total_variation import TotalVariationCertificate
+from rsmooth.certificates.cohen import CohenCertificate
+from rsmooth.certificates.dmr import DMR_C_VALUES, DMRRelaxation
+from rsmooth.certificates.gaussian_bound import GaussianBoundCertificate
+from rsmooth.certificates.lecuyer import LecuyerCertificate
+from rsmooth.certificates.li_renyi import LiRenyiCertificate
+from rsmooth.certificates.total_variation import TotalVariationCertificate
 from rsmooth.noise.base import AdditiveNoise, Norm, check_norm, check_positive
 from rsmooth.noise.blocks import fill_per_block
 
 
 class GaussianNoise(AdditiveNoise):
-    """z ~ N(0, σ² I) added in pixel space (SPEC §2.1).
+    """z ~ N(0, σ² I) added in pixel space (docs/design.md §2.1).
 
-    Certified by :class:`~rsmooth.certify.cohen.CohenCertificate` (Cohen et al. 2019, Theorem 1):
+    Certified by :class:`~rsmooth.certificates.cohen.CohenCertificate` (Cohen et al. 2019, Theorem 1):
     R = σΦ⁻¹(p̲_A) in ℓ2; ``norm='linf'`` makes its ℓ∞ reading R/√d the default.
     """
 
@@ -33,8 +33,9 @@ class GaussianNoise(AdditiveNoise):
     def _params(self) -> dict[str, Any]:
         return {"sigma": self.sigma, "norm": self.norm_choice}
 
-    def noise_blocks_into(self, out: torch.Tensor, sizes: Sequence[int],
-                          generators: Sequence[torch.Generator | None]) -> None:
+    def noise_blocks_into(
+        self, out: torch.Tensor, sizes: Sequence[int], generators: Sequence[torch.Generator | None]
+    ) -> None:
         """z = σ·g, g = randn from each block's generator into its rows (the stream of ``randn(shape)``), then
         one in-place scale over all blocks (the roundings of σ·g)."""
         fill_per_block(out, sizes, generators, torch.randn)
@@ -43,9 +44,9 @@ class GaussianNoise(AdditiveNoise):
     def default_certificate(self) -> CohenCertificate:
         return CohenCertificate(self.sigma, self.norm_choice)
 
-    def certificates(self) -> list[GaussianBoundCertificate]:  # type: ignore[override]
+    def certificates(self) -> list[GaussianBoundCertificate]:  # type: ignore[override]  # its own certificates only (list is invariant)
         """Cohen's certificate in the chosen norm first, then the other norm and the bilateral forms;
-        then the comparison bounds of SPEC §3.6 in both norms and both forms: ``lecuyer``,
+        then the comparison bounds of docs/design.md §3.6 in both norms and both forms: ``lecuyer``,
         ``li_renyi``, ``tv`` (sound, never above Cohen's) and the D_MR relaxation
         ``dmr_c1_relaxed``/``dmr_c3_relaxed`` (not a certificate: extra columns only)."""
         norms = [self.norm_choice] + [n for n in ("l2", "linf") if n != self.norm_choice]

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from rsmooth.certify.coordinate_tv import CoordinateTVCertificate
+from rsmooth.certificates.coordinate_tv import CoordinateTVCertificate
 from rsmooth.errors import ConfigError
 from rsmooth.noise.base import AdditiveNoise, check_positive
 from rsmooth.noise.blocks import fill_per_block
@@ -25,7 +25,7 @@ class LinfPowerNoise(AdditiveNoise):
 
     The paper's negative example for ℓ∞ (Theorem 4: its certified ℓ∞ radius vanishes as d grows): here for
     the Figure 4 comparison (``experiments/figure4_pareto.py``) and for training. Certified by
-    :class:`~rsmooth.certify.coordinate_tv.CoordinateTVCertificate` (total variation, coordinate by
+    :class:`~rsmooth.certificates.coordinate_tv.CoordinateTVCertificate` (total variation, coordinate by
     coordinate; sound, no table).
     """
 
@@ -42,8 +42,9 @@ class LinfPowerNoise(AdditiveNoise):
         if not self.k < dim:
             raise ConfigError(f"linf_power needs k < d, got k={self.k} for inputs of dimension d={dim}")
 
-    def noise_blocks_into(self, out: torch.Tensor, sizes: Sequence[int],
-                          generators: Sequence[torch.Generator | None]) -> None:
+    def noise_blocks_into(
+        self, out: torch.Tensor, sizes: Sequence[int], generators: Sequence[torch.Generator | None]
+    ) -> None:
         """z = a·s/‖s‖∞ in float32, in place: per generator, a (float64 Gamma), then s = 2·rand − 1 (float32)."""
         dim = out[0].numel()
         self.check_dim(dim)
@@ -63,5 +64,8 @@ class LinfPowerNoise(AdditiveNoise):
     def default_certificate(self) -> CoordinateTVCertificate:
         return CoordinateTVCertificate(self.sigma, self.k)
 
-    def certificates(self) -> list[CoordinateTVCertificate]:  # type: ignore[override]
-        return [CoordinateTVCertificate(self.sigma, self.k), CoordinateTVCertificate(self.sigma, self.k, bilateral=True)]
+    def certificates(self) -> list[CoordinateTVCertificate]:  # type: ignore[override]  # its own certificates only (list is invariant)
+        return [
+            CoordinateTVCertificate(self.sigma, self.k),
+            CoordinateTVCertificate(self.sigma, self.k, bilateral=True),
+        ]

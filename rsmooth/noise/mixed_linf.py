@@ -1,4 +1,4 @@
-"""The mixed-norm ℓ∞ family π0(z) ∝ ‖z‖∞^(−k)·exp(−‖z‖₂²/2σ²) (Zhang et al. 2020, eq. (9); SPEC §2.3)."""
+"""The mixed-norm ℓ∞ family π0(z) ∝ ‖z‖∞^(−k)·exp(−‖z‖₂²/2σ²) (Zhang et al. 2020, eq. (9); docs/design.md §2.3)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from scipy.special import erf
 
-from rsmooth.certify.functional import FunctionalCertificate, TableSettings
+from rsmooth.certificates.functional import FunctionalCertificate, TableSettings
 from rsmooth.errors import ConfigError
 from rsmooth.noise.base import AdditiveNoise, check_positive
 from rsmooth.noise.blocks import draw_per_block, fill_per_block, first_accepted_blocks
@@ -107,8 +107,11 @@ class NormEnvelope:
         # squeeze: on a cell, g(m) − envelope ≥ −k log(b/a) − (b² − a²)/2σ² + (d−1)(log erf(a/σ√2) − log erf(b/σ√2))
         # (each term at its worst end), less a margin for rounding; a candidate with keep below e^{that} is
         # accepted without evaluating g (the same decision). The left piece and the tail: always evaluated.
-        lower = (-self.k * np.log(b / a) - (b * b - a * a) / (2 * sigma**2)
-                 + (dim - 1) * (np.log(erf(a / (sigma * math.sqrt(2)))) - np.log(erf(b / (sigma * math.sqrt(2))))))
+        lower = (
+            -self.k * np.log(b / a)
+            - (b * b - a * a) / (2 * sigma**2)
+            + (dim - 1) * (np.log(erf(a / (sigma * math.sqrt(2)))) - np.log(erf(b / (sigma * math.sqrt(2)))))
+        )
         squeeze = np.exp(lower - 1e-9)
         # per piece: lower end, width, log envelope, squeeze (the left piece and the tail are set per draw)
         zero = np.zeros((1, 4))
@@ -119,8 +122,10 @@ class NormEnvelope:
     def _tables(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """(alias, pieces) on ``device``, copied there once."""
         if device not in self._on_device:
-            self._on_device[device] = (torch.from_numpy(self.alias).to(device),
-                                       torch.from_numpy(self.pieces).to(device))
+            self._on_device[device] = (
+                torch.from_numpy(self.alias).to(device),
+                torch.from_numpy(self.pieces).to(device),
+            )
         return self._on_device[device]
 
     def log_density(self, m: np.ndarray | torch.Tensor) -> Any:
@@ -128,14 +133,19 @@ class NormEnvelope:
         if isinstance(m, torch.Tensor):
             e = torch.special.erf(m / (self.sigma * math.sqrt(2)))
             return -self.k * torch.log(m) - m * m / (2 * self.sigma**2) + (self.dim - 1) * torch.log(e)
-        return -self.k * np.log(m) - m * m / (2 * self.sigma**2) + (self.dim - 1) * np.log(erf(m / (self.sigma * math.sqrt(2))))
+        return (
+            -self.k * np.log(m)
+            - m * m / (2 * self.sigma**2)
+            + (self.dim - 1) * np.log(erf(m / (self.sigma * math.sqrt(2))))
+        )
 
     def sample(self, count: int, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
         """``count`` exact draws of m (float64 on ``device``); the generator is used in a fixed order."""
         return self.sample_blocks([count], [generator], device)
 
-    def sample_blocks(self, sizes: Sequence[int], generators: Sequence[torch.Generator | None],
-                      device: torch.device) -> torch.Tensor:
+    def sample_blocks(
+        self, sizes: Sequence[int], generators: Sequence[torch.Generator | None], device: torch.device
+    ) -> torch.Tensor:
         """``sizes[b]`` draws of m from ``generators[b]`` for each block b, concatenated (float64); block b's
         values are those of :meth:`sample` with ``generators[b]`` alone (:mod:`rsmooth.noise.blocks`).
 
@@ -173,8 +183,11 @@ class NormEnvelope:
             m_left = self.a0 * torch.exp(torch.log(w) / (self.dim - self.k))
             m_tail = self.m_tail - torch.log1p(-w) / self.rate
             m_check = torch.where(left, m_left, torch.where(tail, m_tail, m_check))
-            env_check = torch.where(left, self.left_coef + (self.dim - 1 - self.k) * torch.log(m_left),
-                                    torch.where(tail, tail_const - self.rate * (m_tail - self.m_tail), env_check))
+            env_check = torch.where(
+                left,
+                self.left_coef + (self.dim - 1 - self.k) * torch.log(m_left),
+                torch.where(tail, tail_const - self.rate * (m_tail - self.m_tail), env_check),
+            )
             m.index_copy_(0, check, m_check)
             exact = (m_check > 0) & (torch.log(keep.index_select(0, check)) < self.log_density(m_check) - env_check)
             accepted.index_copy_(0, check, exact)
@@ -184,12 +197,12 @@ class NormEnvelope:
 
 
 class MixedLinfNoise(AdditiveNoise):
-    """Exact sampler (SPEC §2.3): m = ‖z‖∞ from :class:`NormEnvelope`; one coordinate, uniform, set to ±m
+    """Exact sampler (docs/design.md §2.3): m = ‖z‖∞ from :class:`NormEnvelope`; one coordinate, uniform, set to ±m
     (sign uniform); the other d − 1 coordinates i.i.d. N(0, σ²) truncated to [−m, m] (:meth:`sample_blocks`).
     m in float64; the noise, like every family's, in float32.
 
     ``match_sigma0``: ``sigma`` is the Gaussian σ0, σ = √((d−1)/(d−1−k))·σ0 (Zhang et al. §5).
-    Certified in ℓ∞ by :class:`~rsmooth.certify.functional.FunctionalCertificate` (worst shift δ* = (r, …, r),
+    Certified in ℓ∞ by :class:`~rsmooth.certificates.functional.FunctionalCertificate` (worst shift δ* = (r, …, r),
     Theorem 5), from per-sample statistics (‖z‖∞, max z, min z, Σz) of one pass of d-dimensional draws.
     """
 
@@ -224,8 +237,14 @@ class MixedLinfNoise(AdditiveNoise):
         """``count`` draws z ∼ π0 in dimension ``dim``, (count, dim) float32."""
         return self.sample_blocks([count], dim, [generator], device)
 
-    def sample_blocks(self, sizes: Sequence[int], dim: int, generators: Sequence[torch.Generator | None],
-                      device: torch.device, out: torch.Tensor | None = None) -> torch.Tensor:
+    def sample_blocks(
+        self,
+        sizes: Sequence[int],
+        dim: int,
+        generators: Sequence[torch.Generator | None],
+        device: torch.device,
+        out: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """``sizes[b]`` draws from ``generators[b]`` for each block b, (Σ sizes, dim) float32, written into
         ``out`` when given (the engine's buffer: no temporary to allocate); block b's rows
         are :meth:`sample` with ``generators[b]`` alone. Per generator, in order: m (float64 rejection,
@@ -242,8 +261,9 @@ class MixedLinfNoise(AdditiveNoise):
         sigma, total = self.scale(dim), sum(sizes)
         m = self.envelope(dim).sample_blocks(sizes, generators, device)  # (total,) float64
         # one uniform integer in [0, 2d) per row: the axis (r mod d) and the sign (r div d), independent
-        signed_axis = draw_per_block(sizes, generators,
-                                     lambda n, g: torch.randint(0, 2 * dim, (n,), generator=g, device=device))
+        signed_axis = draw_per_block(
+            sizes, generators, lambda n, g: torch.randint(0, 2 * dim, (n,), generator=g, device=device)
+        )
         z = torch.empty(total, dim, dtype=torch.float32, device=device) if out is None else out
         fill_per_block(z, sizes, generators, torch.randn)
         z.mul_(sigma)
@@ -255,8 +275,9 @@ class MixedLinfNoise(AdditiveNoise):
             # block b's positions are those below its last row's end: counts without a gather
             ends = torch.tensor(list(itertools.accumulate(sizes)), device=device) * dim
             counts = torch.diff(torch.searchsorted(outside, ends), prepend=ends.new_zeros(1)).tolist()
-            v = draw_per_block(counts, generators,
-                               lambda n, g: torch.rand(n, generator=g, dtype=torch.float64, device=device))
+            v = draw_per_block(
+                counts, generators, lambda n, g: torch.rand(n, generator=g, dtype=torch.float64, device=device)
+            )
             per_row = torch.stack([torch.special.erf(m / (sigma * math.sqrt(2.0))), m], dim=1)  # one gather for both
             edge, bound = per_row.index_select(0, outside // dim).unbind(1)
             redraw = v.mul_(2.0).sub_(1.0).mul_(edge).erfinv_().mul_(sigma * math.sqrt(2.0))
@@ -264,8 +285,9 @@ class MixedLinfNoise(AdditiveNoise):
             z.view(-1).index_copy_(0, outside, redraw.to(torch.float32))
         return z
 
-    def noise_blocks_into(self, out: torch.Tensor, sizes: Sequence[int],
-                          generators: Sequence[torch.Generator | None]) -> None:
+    def noise_blocks_into(
+        self, out: torch.Tensor, sizes: Sequence[int], generators: Sequence[torch.Generator | None]
+    ) -> None:
         self.sample_blocks(sizes, out[0].numel(), generators, out.device, out=out.view(out.shape[0], -1))
 
     def log_density(self, z: torch.Tensor) -> torch.Tensor:

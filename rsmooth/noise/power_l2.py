@@ -1,4 +1,4 @@
-"""The ℓ2 power family π0(z) ∝ ‖z‖₂^(−k)·exp(−‖z‖₂²/2σ²) (Zhang et al. 2020, eq. (8); SPEC §2.2)."""
+"""The ℓ2 power family π0(z) ∝ ‖z‖₂^(−k)·exp(−‖z‖₂²/2σ²) (Zhang et al. 2020, eq. (8); docs/design.md §2.2)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from rsmooth.certify.functional import FunctionalCertificate, TableSettings
-from rsmooth.certify.power_counts import PowerL2LevelCounter
+from rsmooth.certificates.functional import FunctionalCertificate, TableSettings
+from rsmooth.certificates.power_counts import PowerL2LevelCounter
 from rsmooth.errors import ConfigError
 from rsmooth.noise.base import AdditiveNoise, Norm, check_norm, check_positive
 from rsmooth.noise.blocks import fill_per_block, per_block
@@ -36,22 +36,23 @@ def matched_sigma(sigma0: float, k: float, dim: int) -> float:
 
 
 class PowerL2Noise(AdditiveNoise):
-    """z = ρ·u with ρ = σ·χ_{d−k} and u uniform on the unit sphere, independent (SPEC §2.2).
+    """z = ρ·u with ρ = σ·χ_{d−k} and u uniform on the unit sphere, independent (docs/design.md §2.2).
 
     In polar form the density of ‖z‖ is ∝ ρ^{d−1}·ρ^{−k}e^{−ρ²/2σ²} (Lemma 2 of the paper), a scaled
     χ with d − k degrees of freedom; the direction of a spherically symmetric law is uniform. k = 0 is
     N(0, σ²I). ``match_sigma0``: ``sigma`` is the Gaussian σ0 and the family uses
     σ = √((d−1)/(d−1−k))·σ0 in the input's dimension d.
 
-    Certified by :class:`~rsmooth.certify.functional.FunctionalCertificate` in ℓ2 (worst shift
+    Certified by :class:`~rsmooth.certificates.functional.FunctionalCertificate` in ℓ2 (worst shift
     δ* = (r, 0, …, 0), Theorem 2); ``norm='linf'`` reads it in ℓ∞ at r/√d (Theorem 3). ``table``:
-    :class:`~rsmooth.certify.functional.TableSettings` fields (N, α_D, radius grid).
+    :class:`~rsmooth.certificates.functional.TableSettings` fields (N, α_D, radius grid).
     """
 
     name = "power_l2"
 
-    def __init__(self, sigma: float, k: float, match_sigma0: bool = False, norm: Norm = "l2",
-                 table: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, sigma: float, k: float, match_sigma0: bool = False, norm: Norm = "l2", table: dict[str, Any] | None = None
+    ) -> None:
         self.sigma = check_positive("sigma", sigma)
         self.k = check_power(k)
         self.match_sigma0 = bool(match_sigma0)
@@ -60,8 +61,12 @@ class PowerL2Noise(AdditiveNoise):
         self.table = dict(table or {})
 
     def _params(self) -> dict[str, Any]:
-        params: dict[str, Any] = {"sigma": self.sigma, "k": self.k, "match_sigma0": self.match_sigma0,
-                                  "norm": self.norm_choice}
+        params: dict[str, Any] = {
+            "sigma": self.sigma,
+            "k": self.k,
+            "match_sigma0": self.match_sigma0,
+            "norm": self.norm_choice,
+        }
         if self.table:
             params["table"] = self.table
         return params
@@ -75,8 +80,9 @@ class PowerL2Noise(AdditiveNoise):
         self.check_dim(dim)
         return matched_sigma(self.sigma, self.k, dim) if self.match_sigma0 else self.sigma
 
-    def noise_blocks_into(self, out: torch.Tensor, sizes: Sequence[int],
-                          generators: Sequence[torch.Generator | None]) -> None:
+    def noise_blocks_into(
+        self, out: torch.Tensor, sizes: Sequence[int], generators: Sequence[torch.Generator | None]
+    ) -> None:
         """z = ρ·g/‖g‖ written into ``out`` in place: per generator, ρ (float64 Gamma), then g = randn (float32)."""
         device, dim = out.device, out[0].numel()
         # ρ² = σ²·χ²_{d−k} = σ²·2·Gamma((d−k)/2, 1), in float64; the direction from a normalized Gaussian
@@ -115,14 +121,17 @@ class PowerL2Noise(AdditiveNoise):
 
     def level_counter(self, stats: torch.Tensor, radii: np.ndarray, dim: int, bins: int) -> PowerL2LevelCounter:
         """Counts of {L ≥ c} and {L ≤ c} from the draws sorted by (ρ², z₁), without L per draw (the table's
-        fast path; :mod:`rsmooth.certify.power_counts`)."""
+        fast path; :mod:`rsmooth.certificates.power_counts`)."""
         return PowerL2LevelCounter(stats, radii, self.scale(dim), self.k, bins)
 
     def default_certificate(self) -> FunctionalCertificate:
-        return FunctionalCertificate(self, self.norm_choice, self.table_settings,
-                                     linf_from_l2=self.norm_choice == "linf")
+        return FunctionalCertificate(
+            self, self.norm_choice, self.table_settings, linf_from_l2=self.norm_choice == "linf"
+        )
 
-    def certificates(self) -> list[FunctionalCertificate]:  # type: ignore[override]
+    def certificates(self) -> list[FunctionalCertificate]:  # type: ignore[override]  # its own certificates only (list is invariant)
         other = "linf" if self.norm_choice == "l2" else "l2"
-        return [self.default_certificate(),
-                FunctionalCertificate(self, other, self.table_settings, linf_from_l2=other == "linf")]
+        return [
+            self.default_certificate(),
+            FunctionalCertificate(self, other, self.table_settings, linf_from_l2=other == "linf"),
+        ]

@@ -2,7 +2,7 @@
 
 For each coordinate a split point s_i ∈ [0, 2λ) cuts [0, 1] at s_i + 2λn (n ∈ ℕ);
 the noisy value is the midpoint of the piece that holds x_i (paper eqs. 27–28,
-SPEC §2.6):
+docs/design.md §2.6):
 
     hi = min(2λ·ceil((x_i − s_i)/(2λ)) + s_i, 1)
     lo = max(2λ·ceil((x_i − s_i)/(2λ) − 1) + s_i, 0)
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rsmooth.certify.exact_splitting import ExactSplittingCertificate
+from rsmooth.certificates.exact_splitting import ExactSplittingCertificate
 from rsmooth.errors import CheckpointError, ConfigError
 from rsmooth.noise.base import EnumerableNoise
 from rsmooth.noise.blocks import block_runs, fill_per_block, input_runs
@@ -42,7 +42,7 @@ def split_midpoint(x: torch.Tensor, s: torch.Tensor, two_lambda: float) -> torch
 class SplittingNoise(LipschitzL1Noise):
     """SSN: independent split points s_i ~ Uniform(0, 2λ), λ = √3·σ (any λ > 0, λ < 0.5 included).
 
-    Certificate (Theorem 2, general case; SPEC §3.3): R = λ(p̲_A − p̄_B) = 2λ(p̲_A − 1/2) in ℓ1.
+    Certificate (Theorem 2, general case; docs/design.md §3.3): R = λ(p̲_A − p̄_B) = 2λ(p̲_A − 1/2) in ℓ1.
     """
 
     name = "ssn"
@@ -56,8 +56,13 @@ class SplittingNoise(LipschitzL1Noise):
         """:meth:`perturb` of ``x`` (C, H, W) expanded to ``out``'s rows, written into ``out`` (one block)."""
         self.perturb_blocks_into([x], out, [out.shape[0]], [generator])
 
-    def perturb_blocks_into(self, xs: Sequence[torch.Tensor], out: torch.Tensor, sizes: Sequence[int],
-                            generators: Sequence[torch.Generator | None]) -> None:
+    def perturb_blocks_into(
+        self,
+        xs: Sequence[torch.Tensor],
+        out: torch.Tensor,
+        sizes: Sequence[int],
+        generators: Sequence[torch.Generator | None],
+    ) -> None:
         """:meth:`perturb` of each block, in place: the same operations in the same order, so the same bits,
         with two temporaries instead of eight. Only the draws run block by block (each block's s from its own
         generator), and x − s once per run of an input's blocks (:func:`~rsmooth.noise.blocks.input_runs`);
@@ -69,8 +74,13 @@ class SplittingNoise(LipschitzL1Noise):
             rows = sum(sizes[first:end])
             self._split_run_into(xs[first:end], out[row : row + rows], sizes[first:end], generators[first:end])
 
-    def _split_run_into(self, xs: Sequence[torch.Tensor], out: torch.Tensor, sizes: Sequence[int],
-                        generators: Sequence[torch.Generator | None]) -> None:
+    def _split_run_into(
+        self,
+        xs: Sequence[torch.Tensor],
+        out: torch.Tensor,
+        sizes: Sequence[int],
+        generators: Sequence[torch.Generator | None],
+    ) -> None:
         """One run of blocks (:meth:`perturb_blocks_into`): s drawn per block, then eqs. 27–28 in place."""
         two_lambda = 2 * self.lam
         fill_per_block(out, sizes, generators, torch.rand)
@@ -100,7 +110,7 @@ class DeterministicSplittingNoise(EnumerableNoise, LipschitzL1Noise):
     half-steps. g(x) is computed exactly from the L votes; with c_A the top count
     (smallest index on ties) and c_B the runner-up (smallest index among equals),
     g(x + δ) = g(x) for every quantized δ with ‖δ‖₁ ≤ t*/q,
-    t* = floor((c_A − c_B − 1[B < A])/2) (SPEC §3.3). No failure probability.
+    t* = floor((c_A − c_B − 1[B < A])/2) (docs/design.md §3.3). No failure probability.
     """
 
     name = "dssn"
@@ -140,7 +150,10 @@ class DeterministicSplittingNoise(EnumerableNoise, LipschitzL1Noise):
 
     def state(self) -> dict[str, Any]:
         return {
-            "sigma": self.sigma, "q": self.q, "seed": self.seed, "L": self.L,
+            "sigma": self.sigma,
+            "q": self.q,
+            "seed": self.seed,
+            "L": self.L,
             "offsets": {str(d): v.tolist() for d, v in self._offsets.items()},
         }
 
@@ -226,8 +239,8 @@ class DeterministicSplittingNoise(EnumerableNoise, LipschitzL1Noise):
         return cached
 
     # ---------------------------------------------------------------- certificates
-    def default_certificate(self) -> ExactSplittingCertificate:  # type: ignore[override]
+    def default_certificate(self) -> ExactSplittingCertificate:  # type: ignore[override]  # its own certificates only (list is invariant)
         return ExactSplittingCertificate(self.L, self.q)
 
-    def certificates(self) -> list[ExactSplittingCertificate]:  # type: ignore[override]
+    def certificates(self) -> list[ExactSplittingCertificate]:  # type: ignore[override]  # its own certificates only (list is invariant)
         return [self.default_certificate()]

@@ -8,15 +8,15 @@ from typing import Any
 
 import torch
 
-from rsmooth.certify.lipschitz_l1 import LipschitzL1Certificate
+from rsmooth.certificates.lipschitz_l1 import LipschitzL1Certificate
 from rsmooth.noise.base import AdditiveNoise, NoiseFamily, check_positive
 from rsmooth.noise.blocks import fill_per_block
 
 
 class LipschitzL1Noise(NoiseFamily):
-    """Families whose smoothed class probabilities are 1/(2λ)-Lipschitz in ℓ1 (SPEC §3.3), λ = √3·σ.
+    """Families whose smoothed class probabilities are 1/(2λ)-Lipschitz in ℓ1 (docs/design.md §3.3), λ = √3·σ.
 
-    Certified by :class:`~rsmooth.certify.lipschitz_l1.LipschitzL1Certificate`: g(x + δ) = c_A while
+    Certified by :class:`~rsmooth.certificates.lipschitz_l1.LipschitzL1Certificate`: g(x + δ) = c_A while
     ‖δ‖₁ < λ(p̲_A − p̄_B). Subclasses supply :meth:`perturb` (and may set a different effective ``lam``).
     """
 
@@ -30,12 +30,12 @@ class LipschitzL1Noise(NoiseFamily):
     def default_certificate(self) -> LipschitzL1Certificate:
         return LipschitzL1Certificate(self.lam)
 
-    def certificates(self) -> list[LipschitzL1Certificate]:  # type: ignore[override]
+    def certificates(self) -> list[LipschitzL1Certificate]:  # type: ignore[override]  # its own certificates only (list is invariant)
         return [LipschitzL1Certificate(self.lam), LipschitzL1Certificate(self.lam, bilateral=True)]
 
 
 class UniformL1Noise(AdditiveNoise, LipschitzL1Noise):
-    """z ~ Uniform([−λ, λ]^d) with λ = √3·σ (σ is the per-coordinate standard deviation; SPEC §2.5).
+    """z ~ Uniform([−λ, λ]^d) with λ = √3·σ (σ is the per-coordinate standard deviation; docs/design.md §2.5).
 
     Guarantee (Lee et al. 2019; Yang et al. 2020): each smoothed class probability is
     1/(2λ)-Lipschitz in ℓ1, so R = 2λ(p̲_A − 1/2) (see :class:`LipschitzL1Noise`).
@@ -43,8 +43,9 @@ class UniformL1Noise(AdditiveNoise, LipschitzL1Noise):
 
     name = "uniform_l1"
 
-    def noise_blocks_into(self, out: torch.Tensor, sizes: Sequence[int],
-                          generators: Sequence[torch.Generator | None]) -> None:
+    def noise_blocks_into(
+        self, out: torch.Tensor, sizes: Sequence[int], generators: Sequence[torch.Generator | None]
+    ) -> None:
         """z = (2u − 1)·λ, u = rand from each block's generator into its rows, then the roundings of
         (2u − 1)·λ in place, once over all blocks."""
         fill_per_block(out, sizes, generators, torch.rand)

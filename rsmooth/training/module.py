@@ -10,11 +10,11 @@ import torch
 from torch.nn import functional as F
 
 from rsmooth import __version__
-from rsmooth.checkpoint import CHECKPOINT_KEY, build_model
-from rsmooth.dataset_specs import dataset_spec
+from rsmooth.loading.checkpoint import CHECKPOINT_KEY, build_model
+from rsmooth.loading.trusted import NOISE_MODULES, OBJECTIVE_MODULES, instantiate_trusted
+from rsmooth.models.dataset_specs import dataset_spec
 from rsmooth.noise.base import NoiseFamily
 from rsmooth.training.objectives.base import Objective
-from rsmooth.trusted import NOISE_MODULES, OBJECTIVE_MODULES, instantiate_trusted
 
 #: optimizers and schedulers may come from torch.optim (checked to be Optimizer / LRScheduler subclasses)
 TORCH_OPTIM = ("torch.optim",)
@@ -29,12 +29,13 @@ class SmoothingClassifier(pl.LightningModule):
     stores, so ``SmoothingClassifier.load_from_checkpoint(path)`` rebuilds it from a checkpoint
     loaded with ``weights_only=True``; each kind of class is instantiated only from its rsmooth
     package (``rsmooth.models``, ``rsmooth.noise``, ``rsmooth.training.objectives``; ``torch.optim``
-    for optimizers), plus the packages in ``trusted_modules``, which is never stored. ``data`` is the data module's ``info()`` (classes, shape, normalization).
+    for optimizers), plus the packages in ``trusted_modules``, which is never stored. ``data`` is the data
+    module's ``info()`` (classes, shape, normalization).
 
     The loss is the pluggable ``objective``. Validation logs the base classifier's clean accuracy
     (``val/acc_clean``) and its accuracy under one noise draw (``val/acc_noisy``); certified
     accuracy comes from :class:`~rsmooth.callbacks.certify.CertifyCallback`. Checkpoints carry a
-    record under ``checkpoint["rsmooth"]`` that :func:`rsmooth.checkpoint.load_classifier` reads
+    record under ``checkpoint["rsmooth"]`` that :func:`rsmooth.loading.checkpoint.load_classifier` reads
     without Lightning.
     """
 
@@ -54,9 +55,12 @@ class SmoothingClassifier(pl.LightningModule):
         self.data_spec = dataset_spec(data)
         self.num_classes = self.data_spec.num_classes
         self.model = build_model(model, self.data_spec, self._trusted)
-        self.noise: NoiseFamily = instantiate_trusted(noise, NoiseFamily, (*NOISE_MODULES, *self._trusted), where="noise")
-        self.objective: Objective = instantiate_trusted(objective, Objective, (*OBJECTIVE_MODULES, *self._trusted),
-                                                        where="objective")
+        self.noise: NoiseFamily = instantiate_trusted(
+            noise, NoiseFamily, (*NOISE_MODULES, *self._trusted), where="noise"
+        )
+        self.objective: Objective = instantiate_trusted(
+            objective, Objective, (*OBJECTIVE_MODULES, *self._trusted), where="objective"
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -76,8 +80,9 @@ class SmoothingClassifier(pl.LightningModule):
         clean = self.model(x)
         # its own generator, seeded by (epoch, batch): validation leaves the global generators (training noise,
         # data order) untouched, so a run resumed from a checkpoint trains exactly as an uninterrupted one
-        generator = torch.Generator(device=x.device).manual_seed(VALIDATION_SEED + 1_000_003 * self.current_epoch
-                                                                  + batch_idx)
+        generator = torch.Generator(device=x.device).manual_seed(
+            VALIDATION_SEED + 1_000_003 * self.current_epoch + batch_idx
+        )
         noisy = self.model(self.noise.perturb(x, generator))
         b = x.shape[0]
         self.log("val/loss", F.cross_entropy(noisy, y), prog_bar=False, batch_size=b, sync_dist=True)
@@ -90,8 +95,9 @@ class SmoothingClassifier(pl.LightningModule):
         opt = factory(params=self.model.parameters())
         if not self.hparams.get("scheduler"):
             return opt
-        sched_factory = instantiate_trusted(self.hparams["scheduler"], torch.optim.lr_scheduler.LRScheduler, allowed,
-                                            where="scheduler")
+        sched_factory = instantiate_trusted(
+            self.hparams["scheduler"], torch.optim.lr_scheduler.LRScheduler, allowed, where="scheduler"
+        )
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched_factory(optimizer=opt), "interval": "epoch"}}
 
     def record(self) -> dict[str, Any]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from rsmooth.cli.config import compose
 from rsmooth.cli.train import train
-from rsmooth.config import compose
 
 
 @pytest.fixture(scope="session")
@@ -17,11 +17,19 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cfg = compose(
         "train",
         [
-            "data=fake", "model=digits_cnn", "data.num_classes=4", "data.input_shape=[1,8,8]",
-            "data.train_size=64", "data.test_size=24", "trainer.max_epochs=2", "trainer.accelerator=cpu",
-            "trainer.enable_progress_bar=false", "logger=csv", "~callbacks", "certification.enabled=false",
+            "data=fake",
+            "model=digits_cnn",
+            "data.num_classes=4",
+            "data.input_shape=[1,8,8]",
+            "data.train_size=64",
+            "data.test_size=24",
+            "trainer.max_epochs=2",
+            "trainer.accelerator=cpu",
+            "trainer.enable_progress_bar=false",
+            "logger=csv",
+            "~callbacks",
+            "certification.enabled=false",
             f"paths.output_dir={out}",
         ],
     )
     return train(cfg)["checkpoint"]
-

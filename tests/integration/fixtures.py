@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import time
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +46,13 @@ def make_svhn(root: Path, train: int = 8, test: int = 6, seed: int = 0) -> Path:
     return root
 
 
-def make_imagefolder(root: Path, classes: tuple[str, ...] = ("n01440764", "n01443537"), per_class: int = 3,
-                     size: tuple[int, int] = (40, 30), seed: int = 0) -> Path:
+def make_imagefolder(
+    root: Path,
+    classes: tuple[str, ...] = ("n01440764", "n01443537"),
+    per_class: int = 3,
+    size: tuple[int, int] = (40, 30),
+    seed: int = 0,
+) -> Path:
     """root/{train,val}/<class>/<i>.JPEG, real JPEG files."""
     from PIL import Image
 
@@ -63,9 +69,15 @@ def make_imagefolder(root: Path, classes: tuple[str, ...] = ("n01440764", "n0144
 
 def certify_overrides(checkpoint: Path, tsv: Path, n: int = 200) -> list[str]:
     """``rsmooth-certify`` overrides: ``checkpoint`` into ``tsv`` at n0 = 20, ``n``, batch 100, no progress bar."""
-    return [f"checkpoint={checkpoint}", f"output={tsv}", f"paths.output_dir={tsv.parent}",
-            "certification.n0=20", f"certification.n={n}", "certification.batch_size=100",
-            "certification.progress=false"]
+    return [
+        f"checkpoint={checkpoint}",
+        f"output={tsv}",
+        f"paths.output_dir={tsv.parent}",
+        "certification.n0=20",
+        f"certification.n={n}",
+        "certification.batch_size=100",
+        "certification.progress=false",
+    ]
 
 
 def wandb_records(path: Path) -> list:  # type: ignore[type-arg]
@@ -97,3 +109,24 @@ def wandb_records(path: Path) -> list:  # type: ignore[type-arg]
 def result_fields(rows: list) -> list[tuple]:  # type: ignore[type-arg]
     """Everything in certification rows but their time: what two runs of the same config must share."""
     return [(r.idx, r.label, r.predict, r.radius, r.count, r.count_runner_up, r.n, r.p_lower) for r in rows]
+
+
+def finished_wandb_run(run_dir: Path, timeout: float = 120.0) -> tuple[Path, list]:  # type: ignore[type-arg]
+    """The run file of the one offline W&B run under ``run_dir``/wandb and its records, once the run is complete.
+
+    W&B writes the file from its own service process, which may still be flushing when ``wandb.finish()``
+    returns; ``wandb sync`` treats a run as complete once its log holds the run's ``exit`` record, and so
+    does this: it rereads the file until that record is there (or ``timeout`` seconds pass)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        files = list(run_dir.glob("wandb/offline-run-*/run-*.wandb"))
+        assert len(files) <= 1, files
+        if files:
+            try:
+                records = wandb_records(files[0])
+            except AssertionError:  # not even the header yet
+                records = []
+            if any(r.WhichOneof("record_type") == "exit" for r in records):
+                return files[0], records
+        assert time.monotonic() < deadline, f"no complete W&B run under {run_dir} after {timeout} s"
+        time.sleep(0.1)

@@ -1,7 +1,7 @@
 """The bad-input matrix: every entry point, every kind of mistake in a config field, plus a full disk.
 
 Each mistake must end as one line ``<prog>: error: <message naming the field>`` on stderr and exit status 2,
-before any model, data or results file is touched (the structured configs of :mod:`rsmooth.schema`).
+before any model, data or results file is touched (the structured configs of :mod:`rsmooth.cli.schema`).
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 import torch
 
-from rsmooth.certify import CertificationRow, ResultsWriter, read_rows
 from rsmooth.cli.analyze import analyze
 from rsmooth.cli.attack import attack
 from rsmooth.cli.certify import certify
+from rsmooth.cli.config import compose
 from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.cli.train import train
-from rsmooth.config import compose
 from rsmooth.errors import ResultsFileError
+from rsmooth.results import CertificationRow, ResultsWriter, read_rows
 
 #: mistakes in the certification group, shared by rsmooth-train and rsmooth-certify: (override, named in the message)
 CERTIFICATION = [
@@ -47,14 +47,22 @@ CERTIFICATION = [
     ("certification.radii=[0,-1]", "certification.radii must be a list of numbers >= 0, got [0.0, -1.0]"),
     ("certification.extra_certificates=nope", "certification.extra_certificates must be a list of strings, got 'nope'"),
     ("certification.sequential.growth=1", "certification.sequential.growth must be a number > 1, got 1.0"),
-    ("certification.sequential.futility=2", "certification.sequential.futility must be in (0, 1), got 2.0"),
-    ("+certification.nn=5", "certification.nn is not a setting here (known: enabled, n0, n, alpha"),
+    ("certification.sequential.futility=2", "certification.sequential.futility must be in (0, 0.5), got 2.0"),
+    ("+certification.nn=5", "certification.nn is not a setting here (known: n0, n, alpha"),
+    ("+certification.sequentail.first=5", "did you mean certification.sequential?"),
 ]
 
-TRAIN = [("seed=-3", "seed must be an integer >= 0, got -3"), ("seed=abc", "seed must be an integer, got 'abc'"),
-         ("trusted_modules=mypkg", "trusted_modules must be a list of strings, got 'mypkg'"), *CERTIFICATION]
-CERTIFY = [("seed=abc", "seed must be an integer, got 'abc'"), ("checkpoint=[a,b]", "checkpoint must be null or a "
-                                                                                   "string"), *CERTIFICATION]
+TRAIN = [
+    ("seed=-3", "seed must be an integer >= 0, got -3"),
+    ("seed=abc", "seed must be an integer, got 'abc'"),
+    ("trusted_modules=mypkg", "trusted_modules must be a list of strings, got 'mypkg'"),
+    *CERTIFICATION,
+]
+CERTIFY = [
+    ("seed=abc", "seed must be an integer, got 'abc'"),
+    ("checkpoint=[a,b]", "checkpoint must be null or a string"),
+    *CERTIFICATION,
+]
 ANALYZE = [
     ("max_radius=0", "max_radius must be a number > 0, got 0.0"),
     ("radius_step=abc", "radius_step must be a number, got 'abc'"),
@@ -82,8 +90,16 @@ ENTRY: dict[str, tuple[str, Callable[[Any], Any], list[str]]] = {
     "rsmooth-analyze": ("analyze", analyze, ["inputs=/nonexistent/never-read.tsv"]),
     "rsmooth-attack": ("attack", attack, ["checkpoint=/nonexistent/never-read.ckpt"]),
 }
-CASES = [(p, o, m) for p, cases in (("rsmooth-train", TRAIN), ("rsmooth-certify", CERTIFY), ("rsmooth-analyze", ANALYZE),
-                                    ("rsmooth-attack", ATTACK)) for o, m in cases]
+CASES = [
+    (p, o, m)
+    for p, cases in (
+        ("rsmooth-train", TRAIN),
+        ("rsmooth-certify", CERTIFY),
+        ("rsmooth-analyze", ANALYZE),
+        ("rsmooth-attack", ATTACK),
+    )
+    for o, m in cases
+]
 
 
 @pytest.mark.parametrize("prog, override, message", CASES, ids=[f"{p[8:]}:{o}" for p, o, _ in CASES])
@@ -120,14 +136,30 @@ class _DiskFillsUp:
 
 
 def _row(idx: int) -> CertificationRow:
-    return CertificationRow(idx, 1, 1, 0.25, True, 0.5, p_lower=0.9, count=90, n=100, norm="l2", noise="gaussian",
-                            certificate="cohen", alpha=0.001)
+    return CertificationRow(
+        idx,
+        1,
+        1,
+        0.25,
+        True,
+        0.5,
+        p_lower=0.9,
+        count=90,
+        n=100,
+        norm="l2",
+        noise="gaussian",
+        certificate="cohen",
+        alpha=0.001,
+    )
 
 
 def test_a_full_disk_is_one_line_and_the_rerun_resumes_after_the_last_complete_row(tmp_path: Path) -> None:
     path = tmp_path / "r.tsv"
-    with pytest.raises(ResultsFileError, match=r"r.tsv: writing the row of idx 1 failed \(No space left on device\); "
-                                               r"the 1 rows before it are saved: rerun to resume"):
+    with pytest.raises(
+        ResultsFileError,
+        match=r"r.tsv: writing the row of idx 1 failed \(No space left on device\); "
+        r"the 1 rows before it are saved: rerun to resume",
+    ):
         with ResultsWriter(path, {"run": 1}) as writer:
             writer.write(_row(0))
             writer._file = _DiskFillsUp(writer._file)  # type: ignore[assignment]
@@ -141,7 +173,7 @@ def test_a_full_disk_is_one_line_and_the_rerun_resumes_after_the_last_complete_r
 
 # ------------------------------------------------------------------ every family: bad inputs, bad parameters
 def _families() -> list[str]:
-    from rsmooth.config import config_dir
+    from rsmooth.cli.config import config_dir
 
     return sorted(p.stem for p in (config_dir() / "noise").glob("*.yaml"))
 
@@ -150,7 +182,9 @@ def _noise(name: str) -> Any:
     from hydra.utils import instantiate
 
     small = ["++noise.table={num_samples:4000,pilot_samples:2000,chunk:2000,radius_max:3.0}"]
-    return instantiate(compose("train", [f"noise={name}", *(small if name in ("power_l2", "mixed_linf") else [])]).noise)
+    return instantiate(
+        compose("train", [f"noise={name}", *(small if name in ("power_l2", "mixed_linf") else [])]).noise
+    )
 
 
 BAD_INPUTS = {
@@ -158,15 +192,14 @@ BAD_INPUTS = {
     "inf": (lambda: torch.full((1, 4, 4), float("inf")), "input contains NaN or inf"),
     "above_one": (lambda: torch.full((1, 4, 4), 1.5), "input must lie in [0, 1]"),
     "below_zero": (lambda: torch.full((1, 4, 4), -0.1), "input must lie in [0, 1]"),
-    "three_channels": (lambda: torch.full((3, 4, 4), 8 / 255), "cannot classify inputs of shape (3, 4, 4)"),
 }
 
 
 @pytest.mark.parametrize("family", _families())
 @pytest.mark.parametrize("bad", BAD_INPUTS)
 def test_every_family_refuses_a_bad_input_with_one_line(family: str, bad: str) -> None:
-    from rsmooth.certify import Smooth
     from rsmooth.errors import RsmoothError
+    from rsmooth.smoothing import Smooth
     from tests.conftest import LinearTwoClass
 
     make, message = BAD_INPUTS[bad]
@@ -184,15 +217,22 @@ def test_dssn_refuses_an_input_off_its_grid_with_one_line(capsys: pytest.Capture
     assert exit_.value.code == 2
     assert capsys.readouterr().err.strip().splitlines() == [
         "rsmooth-train: error: DSSN needs inputs quantized to q=255 levels (values in {0, 1/q, ..., 1}); got values "
-        "up to 0.438/q off the grid"]
+        "up to 0.438/q off the grid"
+    ]
 
 
 @pytest.mark.parametrize("family", _families())
-@pytest.mark.parametrize("sigma, message", [("0", "sigma must be a finite number > 0, got 0"),
-                                            ("-1", "sigma must be a finite number > 0, got -1"),
-                                            ("abc", "sigma must be a positive number, got 'abc'")])
-def test_every_family_refuses_a_bad_sigma_with_one_line(family: str, sigma: str, message: str, tmp_path: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "sigma, message",
+    [
+        ("0", "sigma must be a finite number > 0, got 0"),
+        ("-1", "sigma must be a finite number > 0, got -1"),
+        ("abc", "sigma must be a positive number, got 'abc'"),
+    ],
+)
+def test_every_family_refuses_a_bad_sigma_with_one_line(
+    family: str, sigma: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cfg = compose("train", [f"noise={family}", f"noise.sigma={sigma}", "logger=csv", f"paths.output_dir={tmp_path}"])
     with pytest.raises(SystemExit) as exit_:
         run_reporting_errors("rsmooth-train", train, cfg)
@@ -206,9 +246,9 @@ def test_python_api_inputs_as_users_pass_them() -> None:
     work is one line naming what was expected."""
     import numpy as np
 
-    from rsmooth.certify import Smooth
     from rsmooth.errors import ConfigError
     from rsmooth.noise import GaussianNoise
+    from rsmooth.smoothing import Smooth
     from tests.conftest import LinearTwoClass
 
     smooth = Smooth(LinearTwoClass(torch.ones(16) / 4, 0.1), GaussianNoise(0.25), 2, seed=0)

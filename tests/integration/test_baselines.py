@@ -9,20 +9,21 @@ import pytest
 
 from rsmooth.analysis.curves import certified_accuracy
 from rsmooth.cli.certify import certify
-from rsmooth.config import compose
+from rsmooth.cli.config import compose
 from rsmooth.errors import ConfigError, ResultsFileNotFoundError
 from tests.integration.fixtures import certify_overrides as _certify_overrides
 
 RADII = [0.0, 0.01, 0.02, 0.05]
 
 
-def _run(checkpoint: Path, tsv: Path, *extra: str) -> dict:  # noqa: F811
+def _run(checkpoint: Path, tsv: Path, *extra: str) -> dict:
     overrides = _certify_overrides(checkpoint, tsv) + ["certification.max=8", f"certification.radii={RADII}", *extra]
     return certify(compose("certify", overrides))["summary"]
 
 
-def test_a_baseline_is_read_in_the_runs_norm_from_its_own_radius_or_an_extra_column(checkpoint: Path,  # noqa: F811
-                                                                                      tmp_path: Path) -> None:
+def test_a_baseline_is_read_in_the_runs_norm_from_its_own_radius_or_an_extra_column(
+    checkpoint: Path, tmp_path: Path
+) -> None:
     base = tmp_path / "base" / "certify.tsv"
     base.parent.mkdir()
     _run(checkpoint, base, "certification.extra_certificates=[cohen_linf]")
@@ -30,7 +31,7 @@ def test_a_baseline_is_read_in_the_runs_norm_from_its_own_radius_or_an_extra_col
     run = tmp_path / "l2" / "certify.tsv"
     run.parent.mkdir()
     summary = _run(checkpoint, run, f"certification.baselines=[{base}]")
-    (label, values), = summary["baselines"].items()
+    ((label, values),) = summary["baselines"].items()
     assert "cohen" in label and values == certified_accuracy(base, RADII)
     assert label in (run.parent / "summary.md").read_text()
     assert json.loads((run.parent / "summary.json").read_text())["baselines"] == {label: values}
@@ -38,11 +39,11 @@ def test_a_baseline_is_read_in_the_runs_norm_from_its_own_radius_or_an_extra_col
     run_linf = tmp_path / "linf" / "certify.tsv"
     run_linf.parent.mkdir()
     summary = _run(checkpoint, run_linf, "certification.certificate=cohen_linf", f"certification.baselines=[{base}]")
-    (label, values), = summary["baselines"].items()
+    ((label, values),) = summary["baselines"].items()
     assert "cohen_linf" in label and values == certified_accuracy(base, RADII, "cohen_linf")
 
 
-def test_a_missing_baseline_or_one_without_the_norm_is_refused(checkpoint: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_a_missing_baseline_or_one_without_the_norm_is_refused(checkpoint: Path, tmp_path: Path) -> None:
     with pytest.raises(ResultsFileNotFoundError, match="does not exist"):
         _run(checkpoint, tmp_path / "a.tsv", f"certification.baselines=[{tmp_path / 'missing.tsv'}]")
     assert not (tmp_path / "a.tsv").exists()  # refused before anything was written
@@ -50,4 +51,6 @@ def test_a_missing_baseline_or_one_without_the_norm_is_refused(checkpoint: Path,
     plain.parent.mkdir()
     _run(checkpoint, plain)  # l2 only
     with pytest.raises(ConfigError, match="no radius in linf"):
-        _run(checkpoint, tmp_path / "b.tsv", "certification.certificate=cohen_linf", f"certification.baselines=[{plain}]")
+        _run(
+            checkpoint, tmp_path / "b.tsv", "certification.certificate=cohen_linf", f"certification.baselines=[{plain}]"
+        )

@@ -16,11 +16,12 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from rsmooth.certify import BoundCertificate, read_provenance, read_rows
-from rsmooth.certify.certificate import runner_up_bound
+from rsmooth.certificates import BoundCertificate
+from rsmooth.certificates.base import runner_up_bound
 from rsmooth.cli.certify import certify
-from rsmooth.config import compose
+from rsmooth.cli.config import compose
 from rsmooth.noise import GaussianNoise
+from rsmooth.results import read_provenance, read_rows
 from tests.integration.fixtures import certify_overrides as _certify_overrides
 
 EXTRA_ALPHA = 1e-4
@@ -79,12 +80,16 @@ class TabledGaussianNoise(GaussianNoise):
         return [self._certificate, *super().certificates()]
 
 
-def test_a_family_defined_in_a_test_certifies_through_the_cli(checkpoint: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_a_family_defined_in_a_test_certifies_through_the_cli(checkpoint: Path, tmp_path: Path) -> None:
     tsv = tmp_path / "tabled.tsv"
     TabledCertificate.builds = 0
     target = f"{__name__}.TabledGaussianNoise"
-    overrides = _certify_overrides(checkpoint, tsv) + [f"+noise._target_={target}", "+noise.sigma=0.25",
-                                                       "certification.max=6", "certification.extra_certificates=[cohen]"]
+    overrides = _certify_overrides(checkpoint, tsv) + [
+        f"+noise._target_={target}",
+        "+noise.sigma=0.25",
+        "certification.max=6",
+        "certification.extra_certificates=[cohen]",
+    ]
     result = certify(compose("certify", overrides))
     rows = read_rows(tsv)
     assert len(rows) == 6 and TabledCertificate.builds == 1  # built once, before the loop
@@ -106,7 +111,7 @@ def test_a_family_defined_in_a_test_certifies_through_the_cli(checkpoint: Path, 
 
 
 def test_a_revised_sampler_stream_is_recorded_and_never_resumed_into(
-    checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A family whose sampler changed the values it draws from a seed raises ``stream_revision``; the
     results file records it, and rows of the older stream are not mixed with the new ones."""

@@ -12,15 +12,15 @@ import torch
 import torchvision
 from torch import nn
 
-from rsmooth.certify import read_rows
-from rsmooth.checkpoint import load_classifier, load_weights
 from rsmooth.cli.certify import certify
+from rsmooth.cli.config import compose
 from rsmooth.cli.train import train
-from rsmooth.config import compose
 from rsmooth.errors import CheckpointError
+from rsmooth.loading.checkpoint import load_classifier, load_weights
+from rsmooth.results import read_rows
 from rsmooth.training import SmoothingClassifier
-from tests.integration.fixtures import make_cifar10
 from tests.integration.fixtures import certify_overrides as _certify_overrides
+from tests.integration.fixtures import make_cifar10
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,7 +36,7 @@ class Trap:
         return (open, (str(self.marker), "w"))
 
 
-def test_a_crafted_pickle_is_refused_and_runs_nothing(checkpoint: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_a_crafted_pickle_is_refused_and_runs_nothing(checkpoint: Path, tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
     ckpt["rsmooth"]["trap"] = Trap(marker)
@@ -44,49 +44,74 @@ def test_a_crafted_pickle_is_refused_and_runs_nothing(checkpoint: Path, tmp_path
     torch.save(ckpt, evil)
     with pytest.raises(CheckpointError, match="refusing to load .* pickled objects"):
         load_classifier(evil)
-    run = subprocess.run([sys.executable, "-m", "rsmooth.certify", *_certify_overrides(evil, tmp_path / "c.tsv")],
-                         cwd=tmp_path, capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "rsmooth.certify", *_certify_overrides(evil, tmp_path / "c.tsv")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 2 and run.stderr.startswith("rsmooth-certify: error: refusing to load")
     assert "Traceback" not in run.stderr
     assert not marker.exists()
 
 
 @pytest.mark.parametrize("damage", ["truncated", "random bytes", "empty"])
-def test_a_damaged_file_is_named_as_no_checkpoint(checkpoint: Path, tmp_path: Path, damage: str) -> None:  # noqa: F811
+def test_a_damaged_file_is_named_as_no_checkpoint(checkpoint: Path, tmp_path: Path, damage: str) -> None:
     data = checkpoint.read_bytes()
     bad = tmp_path / "bad.ckpt"
-    bad.write_bytes({"truncated": data[: len(data) // 2], "random bytes": b"\x13" + os.urandom(4096), "empty": b""}[damage])
+    bad.write_bytes(
+        {"truncated": data[: len(data) // 2], "random bytes": b"\x13" + os.urandom(4096), "empty": b""}[damage]
+    )
     with pytest.raises(CheckpointError, match="is not a PyTorch checkpoint: neither a zip archive"):
         load_classifier(bad)
-    run = subprocess.run([sys.executable, "-m", "rsmooth.certify", *_certify_overrides(bad, tmp_path / "c.tsv")],
-                         cwd=tmp_path, capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "rsmooth.certify", *_certify_overrides(bad, tmp_path / "c.tsv")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 2 and "is not a PyTorch checkpoint" in run.stderr and "Traceback" not in run.stderr
     assert "weights_only` set to `False`" not in run.stderr  # never advise a user to run code from a bad file
 
 
-@pytest.mark.parametrize("part, record", [
-    ("noise", {"_target_": "shutil.copyfile", "src": "/etc/hostname", "dst": "COPY"}),
-    ("noise", {"_target_": "os.system", "command": "touch COPY"}),
-    ("noise", {"_target_": "rsmooth.noise.base.torch.save", "obj": 1, "f": "COPY"}),  # attribute walk out of rsmooth
-    ("noise", {"_target_": "rsmooth.models.small.digits_cnn", "num_classes": 2, "in_channels": 1}),  # wrong kind
-    ("model", {"_target_": "builtins.open", "_partial_": True, "file": "COPY", "mode": "w"}),
-    ("model", {"_target_": "rsmooth.cli.train.train", "_partial_": True}),  # inside rsmooth, but not a model
-    ("model", {"_target_": "rsmooth.models.small.digits_cnn", "_partial_": True,
-               "width": {"_target_": "builtins.open", "file": "COPY", "mode": "w"}}),
-])
-def test_a_crafted_record_instantiates_nothing_outside_rsmooth(checkpoint: Path, tmp_path: Path, part: str,  # noqa: F811
-                                                              record: dict) -> None:
+@pytest.mark.parametrize(
+    "part, record",
+    [
+        ("noise", {"_target_": "shutil.copyfile", "src": "/etc/hostname", "dst": "COPY"}),
+        ("noise", {"_target_": "os.system", "command": "touch COPY"}),
+        (
+            "noise",
+            {"_target_": "rsmooth.noise.base.torch.save", "obj": 1, "f": "COPY"},
+        ),  # attribute walk out of rsmooth
+        ("noise", {"_target_": "rsmooth.models.small.digits_cnn", "num_classes": 2, "in_channels": 1}),  # wrong kind
+        ("model", {"_target_": "builtins.open", "_partial_": True, "file": "COPY", "mode": "w"}),
+        ("model", {"_target_": "rsmooth.cli.train.train", "_partial_": True}),  # inside rsmooth, but not a model
+        (
+            "model",
+            {
+                "_target_": "rsmooth.models.small.digits_cnn",
+                "_partial_": True,
+                "width": {"_target_": "builtins.open", "file": "COPY", "mode": "w"},
+            },
+        ),
+    ],
+)
+def test_a_crafted_record_instantiates_nothing_outside_rsmooth(
+    checkpoint: Path, tmp_path: Path, part: str, record: dict
+) -> None:
     record = {k: (str(tmp_path / v) if v == "COPY" else v) for k, v in record.items()}
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
     ckpt["rsmooth"][part] = record
     evil = tmp_path / "evil.ckpt"
     torch.save(ckpt, evil)
-    with pytest.raises(CheckpointError, match="refusing to instantiate|is not a NoiseFamily|nested _target_|cannot import"):
+    with pytest.raises(
+        CheckpointError, match="refusing to instantiate|is not a NoiseFamily|nested _target_|cannot import"
+    ):
         load_classifier(evil)
     assert not (tmp_path / "COPY").exists()
 
 
-def test_lightning_load_from_checkpoint_rebuilds_the_module(checkpoint: Path) -> None:  # noqa: F811
+def test_lightning_load_from_checkpoint_rebuilds_the_module(checkpoint: Path) -> None:
     module = SmoothingClassifier.load_from_checkpoint(checkpoint, map_location="cpu")
     loaded = load_classifier(checkpoint)
     x = torch.rand(5, 1, 8, 8)
@@ -96,24 +121,52 @@ def test_lightning_load_from_checkpoint_rebuilds_the_module(checkpoint: Path) ->
     assert module.noise == loaded.noise and module.num_classes == 4
 
 
-def test_resuming_training_with_another_noise_is_refused(checkpoint: Path, tmp_path: Path) -> None:  # noqa: F811
-    cfg = compose("train", [
-        "data=fake", "model=digits_cnn", "data.num_classes=4", "data.input_shape=[1,8,8]", "data.train_size=64",
-        "data.test_size=24", "trainer.max_epochs=3", "trainer.accelerator=cpu", "logger=csv", "~callbacks",
-        "certification.enabled=false", f"paths.output_dir={tmp_path}", f"resume_from={checkpoint}", "noise.sigma=0.5",
-    ])
+def test_resuming_training_with_another_noise_is_refused(checkpoint: Path, tmp_path: Path) -> None:
+    cfg = compose(
+        "train",
+        [
+            "data=fake",
+            "model=digits_cnn",
+            "data.num_classes=4",
+            "data.input_shape=[1,8,8]",
+            "data.train_size=64",
+            "data.test_size=24",
+            "trainer.max_epochs=3",
+            "trainer.accelerator=cpu",
+            "logger=csv",
+            "~callbacks",
+            "certification.enabled=false",
+            f"paths.output_dir={tmp_path}",
+            f"resume_from={checkpoint}",
+            "noise.sigma=0.5",
+        ],
+    )
     with pytest.raises(CheckpointError, match=r"cannot resume .* noise.sigma=0.25, this run has noise.sigma=0.5"):
         train(cfg)
 
 
-def test_resuming_training_loads_the_checkpoint_with_weights_only(checkpoint: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_resuming_training_loads_the_checkpoint_with_weights_only(checkpoint: Path, tmp_path: Path) -> None:
     """A matching run resumes from the checkpoint (Lightning loads it with weights_only=True) and goes on
     from its epoch."""
-    cfg = compose("train", [
-        "data=fake", "model=digits_cnn", "data.num_classes=4", "data.input_shape=[1,8,8]", "data.train_size=64",
-        "data.test_size=24", "trainer.max_epochs=3", "trainer.accelerator=cpu", "logger=csv", "~callbacks",
-        "certification.enabled=false", f"paths.output_dir={tmp_path}", f"resume_from={checkpoint}", "noise.sigma=0.25",
-    ])
+    cfg = compose(
+        "train",
+        [
+            "data=fake",
+            "model=digits_cnn",
+            "data.num_classes=4",
+            "data.input_shape=[1,8,8]",
+            "data.train_size=64",
+            "data.test_size=24",
+            "trainer.max_epochs=3",
+            "trainer.accelerator=cpu",
+            "logger=csv",
+            "~callbacks",
+            "certification.enabled=false",
+            f"paths.output_dir={tmp_path}",
+            f"resume_from={checkpoint}",
+            "noise.sigma=0.25",
+        ],
+    )
     before = torch.load(checkpoint, map_location="cpu", weights_only=True)["epoch"]
     result = train(cfg)
     after = torch.load(result["checkpoint"], map_location="cpu", weights_only=True)
@@ -122,7 +175,7 @@ def test_resuming_training_loads_the_checkpoint_with_weights_only(checkpoint: Pa
 
 LIGHTNING_FREE = """
 import sys
-from rsmooth.checkpoint import load_classifier
+from rsmooth.loading.checkpoint import load_classifier
 loaded = load_classifier(sys.argv[1])
 import torch
 loaded.model(torch.rand(2, 1, 8, 8))
@@ -131,7 +184,7 @@ print(bad); sys.exit(1 if bad else 0)
 """
 
 
-def test_loading_for_certification_imports_no_lightning_or_hydra(checkpoint: Path) -> None:  # noqa: F811
+def test_loading_for_certification_imports_no_lightning_or_hydra(checkpoint: Path) -> None:
     run = subprocess.run([sys.executable, "-c", LIGHTNING_FREE, str(checkpoint)], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
 
@@ -161,8 +214,9 @@ class RefBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(planes)
         self.downsample = None
         if stride != 1 or inplanes != planes:
-            self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes, kernel_size=1, stride=stride, bias=False),
-                                            nn.BatchNorm2d(planes))
+            self.downsample = nn.Sequential(
+                nn.Conv2d(inplanes, planes, kernel_size=1, stride=stride, bias=False), nn.BatchNorm2d(planes)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x if self.downsample is None else self.downsample(x)
@@ -214,8 +268,15 @@ def cohen_cifar(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, nn.Modu
     reference = nn.Sequential(CohenNormalize(CIFAR_MEAN, CIFAR_STD), RefCifarResNet(110))
     _randomize_batchnorm(reference, 1)
     path = tmp_path_factory.mktemp("cohen") / "checkpoint.pth.tar"
-    torch.save({"epoch": 90, "arch": "cifar_resnet110", "state_dict": reference.state_dict(),
-                "optimizer": torch.optim.SGD(reference.parameters(), lr=0.1).state_dict()}, path)
+    torch.save(
+        {
+            "epoch": 90,
+            "arch": "cifar_resnet110",
+            "state_dict": reference.state_dict(),
+            "optimizer": torch.optim.SGD(reference.parameters(), lr=0.1).state_dict(),
+        },
+        path,
+    )
     return path, reference.eval()
 
 
@@ -252,19 +313,39 @@ def test_cohen_imagenet_resnet50_loads_with_the_same_logits(tmp_path: Path) -> N
         assert (ref - loaded.model(x)).abs().max() < 1e-4
 
 
-def test_rsmooth_certify_certifies_a_cohen_checkpoint_end_to_end(cohen_cifar: tuple[Path, nn.Module],
-                                                                 tmp_path: Path) -> None:
+def test_rsmooth_certify_certifies_a_cohen_checkpoint_end_to_end(
+    cohen_cifar: tuple[Path, nn.Module], tmp_path: Path
+) -> None:
     path, _ = cohen_cifar
     data = make_cifar10(tmp_path / "data", per_batch=4, test=3)
     tsv = tmp_path / "cohen.tsv"
-    args = [f"checkpoint={path}", "data=cifar10", f"paths.data_dir={data}", "data.num_workers=0", "data.val_size=2",
-            "noise=gaussian", "noise.sigma=0.25", f"output={tsv}", f"paths.output_dir={tmp_path}",
-            "certification.n0=8", "certification.n=64", "certification.batch_size=64", "certification.progress=false"]
-    run = subprocess.run([sys.executable, "-m", "rsmooth.certify", *args], cwd=tmp_path, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    args = [
+        f"checkpoint={path}",
+        "data=cifar10",
+        f"paths.data_dir={data}",
+        "data.num_workers=0",
+        "data.val_size=2",
+        "noise=gaussian",
+        "noise.sigma=0.25",
+        f"output={tsv}",
+        f"paths.output_dir={tmp_path}",
+        "certification.n0=8",
+        "certification.n=64",
+        "certification.batch_size=64",
+        "certification.progress=false",
+    ]
+    run = subprocess.run(
+        [sys.executable, "-m", "rsmooth.certify", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     rows = read_rows(tsv)
-    assert [r.idx for r in rows] == [0, 1, 2] and all(r.n == 64 and r.noise == "gaussian(sigma=0.25,norm=l2)" for r in rows)
+    assert [r.idx for r in rows] == [0, 1, 2] and all(
+        r.n == 64 and r.noise == "gaussian(sigma=0.25,norm=l2)" for r in rows
+    )
     # without a noise or a dataset the file cannot be certified: one clear error each
     for drop, expect in (("noise=gaussian", "records no noise"), ("data=cifar10", "records no dataset")):
         group = drop.split("=")[0]

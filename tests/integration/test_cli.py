@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from rsmooth.certify import read_rows
-from rsmooth.checkpoint import CheckpointMismatchError
 from rsmooth.cli.attack import attack
 from rsmooth.cli.certify import certify
-from rsmooth.cli.train import train
-from rsmooth.config import compose
+from rsmooth.cli.config import compose
 from rsmooth.errors import ConfigError
+from rsmooth.loading.checkpoint import CheckpointMismatchError
+from rsmooth.results import read_rows
 from tests.integration.fixtures import certify_overrides as _certify_overrides
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,8 +36,12 @@ def test_certify_from_checkpoint_writes_all_rows(checkpoint: Path, tmp_path: Pat
 
 def test_certify_with_another_sigma_than_training(checkpoint: Path, tmp_path: Path) -> None:
     tsv = tmp_path / "c.tsv"
-    certify(compose("certify", _certify_overrides(checkpoint, tsv) + ["noise=gaussian", "noise.sigma=0.5",
-                                                                        "certification.max=2"]))
+    certify(
+        compose(
+            "certify",
+            _certify_overrides(checkpoint, tsv) + ["noise=gaussian", "noise.sigma=0.5", "certification.max=2"],
+        )
+    )
     assert {r.noise for r in read_rows(tsv)} == {"gaussian(sigma=0.5,norm=l2)"}
 
 
@@ -83,8 +86,10 @@ def test_certify_killed_mid_run_resumes_without_losing_or_duplicating_rows(check
     assert f"({len(before)} already in the file)" in done.stdout
 
 
-@pytest.mark.parametrize("module, expect", [("rsmooth.train", "GaussianNoise"), ("rsmooth.certify", "checkpoint"),
-                                            ("rsmooth.analyze", "inputs")])
+@pytest.mark.parametrize(
+    "module, expect",
+    [("rsmooth.train", "GaussianNoise"), ("rsmooth.certify", "checkpoint"), ("rsmooth.analyze", "inputs")],
+)
 def test_python_dash_m_entry_points(module: str, expect: str, tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, "-m", module, "--cfg", "job"], cwd=tmp_path, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
@@ -93,7 +98,7 @@ def test_python_dash_m_entry_points(module: str, expect: str, tmp_path: Path) ->
 
 def test_core_imports_no_lightning_hydra_or_wandb() -> None:
     code = (
-        "import sys, rsmooth.noise, rsmooth.certify, rsmooth.certify.loop;"
+        "import sys, rsmooth.noise, rsmooth.certify, rsmooth.smoothing.loop;"
         "bad=[m for m in ('pytorch_lightning','lightning','hydra','wandb','omegaconf') if m in sys.modules];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
@@ -105,39 +110,65 @@ def test_installed_wheel_finds_its_configs(tmp_path: Path) -> None:
     """Build the wheel, install it into a bare target dir, and run the scripts away from the checkout."""
     wheel_dir, site = tmp_path / "wheel", tmp_path / "site"
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheel_dir), str(REPO)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheel_dir),
+            str(REPO),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert build.returncode == 0, build.stderr[-2000:]
     wheel = next(wheel_dir.glob("rsmooth-*.whl"))
     inst = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert inst.returncode == 0, inst.stderr[-2000:]
     env = {**os.environ, "PYTHONPATH": str(site)}
     where = subprocess.run(
-        [sys.executable, "-c", "import rsmooth.config as c; print(c.config_dir())"],
-        cwd=tmp_path, env=env, capture_output=True, text=True,
+        [sys.executable, "-c", "import rsmooth.cli.config as c; print(c.config_dir())"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert where.returncode == 0, where.stderr
     assert Path(where.stdout.strip()).is_relative_to(site)
     assert (Path(where.stdout.strip()) / "experiment" / "digits_gaussian.yaml").is_file()
-    for script, expect in (("rsmooth-train", "GaussianNoise"), ("rsmooth-certify", "checkpoint"),
-                           ("rsmooth-analyze", "inputs"), ("rsmooth-attack", "step_scale")):
-        run = subprocess.run([str(site / "bin" / script), "--cfg", "job"], cwd=tmp_path, env=env,
-                             capture_output=True, text=True)
+    for script, expect in (
+        ("rsmooth-train", "GaussianNoise"),
+        ("rsmooth-certify", "checkpoint"),
+        ("rsmooth-analyze", "inputs"),
+        ("rsmooth-attack", "step_scale"),
+    ):
+        run = subprocess.run(
+            [str(site / "bin" / script), "--cfg", "job"], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
         assert run.returncode == 0, run.stderr[-2000:]
         assert expect in run.stdout
 
 
 def test_certify_precision_option(checkpoint: Path, tmp_path: Path) -> None:
     tsv = tmp_path / "bf16.tsv"
-    certify(compose("certify", _certify_overrides(checkpoint, tsv) + ["certification.precision=bf16",
-                                                                        "certification.max=2"]))
+    certify(
+        compose(
+            "certify", _certify_overrides(checkpoint, tsv) + ["certification.precision=bf16", "certification.max=2"]
+        )
+    )
     assert len(read_rows(tsv)) == 2
     with pytest.raises(ValueError, match="certification.precision"):
-        certify(compose("certify", _certify_overrides(checkpoint, tmp_path / "x.tsv") + ["certification.precision=int8"]))
+        certify(
+            compose("certify", _certify_overrides(checkpoint, tmp_path / "x.tsv") + ["certification.precision=int8"])
+        )
 
 
 # --------------------------------------------------------------------------- results files one can trust
@@ -160,17 +191,26 @@ def other_checkpoint(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory)
     return path
 
 
-@pytest.mark.parametrize("change, field", [
-    (["certification.n=300"], "certification.n"),
-    (["certification.alpha=0.01"], "certification.alpha"),
-    (["certification.seed=1"], "certification.seed"),
-    (["data=fake", "data.num_classes=4", "data.input_shape=[1,8,8]", "data.train_size=64", "data.test_size=30"],
-     "data.size"),
-    (["data=digits"], "num_classes"),
-    (["CHECKPOINT"], "checkpoint.sha256"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (["certification.n=300"], "certification.n"),
+        (["certification.alpha=0.01"], "certification.alpha"),
+        (["certification.seed=1"], "certification.seed"),
+        (
+            ["data=fake", "data.num_classes=4", "data.input_shape=[1,8,8]", "data.train_size=64", "data.test_size=30"],
+            "data.size",
+        ),
+        (["data=digits"], "num_classes"),
+        (["CHECKPOINT"], "checkpoint.sha256"),
+    ],
+)
 def test_resuming_with_other_settings_exits_2_with_one_line_and_changes_nothing(
-    checkpoint: Path, other_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], change: list[str],
+    checkpoint: Path,
+    other_checkpoint: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    change: list[str],
     field: str,
 ) -> None:
     from rsmooth.cli.errors import run_reporting_errors
@@ -216,8 +256,13 @@ def test_a_second_concurrent_writer_is_refused(checkpoint: Path, tmp_path: Path)
 def test_two_identical_runs_give_identical_files_apart_from_time(checkpoint: Path, tmp_path: Path) -> None:
     paths = [tmp_path / "a" / "c.tsv", tmp_path / "b" / "c.tsv"]
     for p in paths:
-        certify(compose("certify", _certify_overrides(checkpoint, p) + [
-            "certification.max=8", "certification.extra_certificates=[cohen_linf]"]))
+        certify(
+            compose(
+                "certify",
+                _certify_overrides(checkpoint, p)
+                + ["certification.max=8", "certification.extra_certificates=[cohen_linf]"],
+            )
+        )
 
     def without_time(p: Path) -> list[list[str]]:
         lines = [line.split("\t") for line in p.read_text().splitlines()]
@@ -228,22 +273,29 @@ def test_two_identical_runs_give_identical_files_apart_from_time(checkpoint: Pat
     assert a == b and len(a) == 9
     metas = [json.loads(p.with_name("c.tsv.meta.json").read_text()) for p in paths]
     assert [{k: v for k, v in m.items() if k != "created"} for m in metas][0] == {
-        k: v for k, v in metas[1].items() if k != "created"}
+        k: v for k, v in metas[1].items() if k != "created"
+    }
 
 
-def test_comparison_bounds_in_one_pass_and_their_figures(checkpoint: Path, tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_comparison_bounds_in_one_pass_and_their_figures(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """rsmooth-certify computes every bound from the same counts; rsmooth-analyze draws them, leaving
     the D_MR relaxation out of certified accuracy."""
     from rsmooth.analysis.bounds import certificate_columns
-    from rsmooth.certify import cohen_radius, lecuyer_radius
+    from rsmooth.certificates import cohen_radius, lecuyer_radius
     from rsmooth.cli.analyze import analyze
     from rsmooth.cli.errors import run_reporting_errors
 
     tsv = tmp_path / "c.tsv"
     extras = "[lecuyer,li_renyi,tv,dmr_c1_relaxed,cohen_linf,tv_linf]"
-    certify(compose("certify", _certify_overrides(checkpoint, tsv, n=400) + [
-        f"certification.extra_certificates={extras}", "certification.max=12"]))
+    certify(
+        compose(
+            "certify",
+            _certify_overrides(checkpoint, tsv, n=400)
+            + [f"certification.extra_certificates={extras}", "certification.max=12"],
+        )
+    )
     rows = read_rows(tsv)
     header = tsv.read_text().splitlines()[0].split("\t")
     assert {"radius_lecuyer", "radius_li_renyi", "radius_tv", "radius_dmr_c1_relaxed", "radius_tv_linf"} <= set(header)
@@ -257,8 +309,17 @@ def test_comparison_bounds_in_one_pass_and_their_figures(checkpoint: Path, tmp_p
     columns = {c.name: c for c in certificate_columns(tsv, rows)}
     assert not columns["dmr_c1_relaxed"].hard and columns["tv_linf"].norm == "linf"
 
-    out = analyze(compose("analyze", [f"inputs=[{tsv}]", f"paths.output_dir={tmp_path / 'a'}", "formats=[png]",
-                                      "linf_over_dimension.enabled=true"]))
+    out = analyze(
+        compose(
+            "analyze",
+            [
+                f"inputs=[{tsv}]",
+                f"paths.output_dir={tmp_path / 'a'}",
+                "formats=[png]",
+                "linf_over_dimension.enabled=true",
+            ],
+        )
+    )
     names = {p.name for p in out["figures"]}
     assert {"curves.png", "c_bounds_l2.png", "c_bounds_linf.png", "linf_over_dimension.png"} <= names
     assert set(out["bounds"]["c"]) == {"lecuyer", "li_renyi", "tv"}  # hard l2 bounds only: no D_MR
@@ -267,8 +328,14 @@ def test_comparison_bounds_in_one_pass_and_their_figures(checkpoint: Path, tmp_p
     # a relaxation can never be the certificate of the rows: one line, exit 2
     capsys.readouterr()
     with pytest.raises(SystemExit) as exit_info:
-        run_reporting_errors("rsmooth-certify", certify, compose("certify", _certify_overrides(
-            checkpoint, tmp_path / "d.tsv") + ["certification.certificate=dmr_c1_relaxed"]))
+        run_reporting_errors(
+            "rsmooth-certify",
+            certify,
+            compose(
+                "certify",
+                _certify_overrides(checkpoint, tmp_path / "d.tsv") + ["certification.certificate=dmr_c1_relaxed"],
+            ),
+        )
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and len(err.strip().splitlines()) == 1 and "relaxation" in err
     assert not (tmp_path / "d.tsv").exists()
@@ -277,13 +344,16 @@ def test_comparison_bounds_in_one_pass_and_their_figures(checkpoint: Path, tmp_p
 def test_sequential_mode_from_the_command_line(checkpoint: Path, tmp_path: Path) -> None:
     """certification.mode=sequential: n is the budget; rows record the samples used; the provenance says
     so, and resuming in fixed mode is refused."""
-    from rsmooth.certify import read_provenance
     from rsmooth.errors import ResultsFileError
+    from rsmooth.results import read_provenance
 
     tsv = tmp_path / "s.tsv"
     overrides = _certify_overrides(checkpoint, tsv, n=2048) + [
-        "certification.mode=sequential", "certification.sequential.first=256", "certification.max=8",
-        "certification.radii=[0.0,0.1]"]
+        "certification.mode=sequential",
+        "certification.sequential.first=256",
+        "certification.max=8",
+        "certification.radii=[0.0,0.1]",
+    ]
     certify(compose("certify", overrides))
     rows = read_rows(tsv)
     assert len(rows) == 8 and {r.n for r in rows} <= {256, 512, 1024, 2048} and min(r.n for r in rows) < 2048
@@ -294,16 +364,36 @@ def test_sequential_mode_from_the_command_line(checkpoint: Path, tmp_path: Path)
         certify(compose("certify", _certify_overrides(checkpoint, tsv, n=2048) + ["certification.max=9"]))
 
 
-def test_attack_beside_the_certified_curve_and_the_inside_check(checkpoint: Path, other_checkpoint: Path,
-                                                                 tmp_path: Path) -> None:
+def test_attack_beside_the_certified_curve_and_the_inside_check(
+    checkpoint: Path, other_checkpoint: Path, tmp_path: Path
+) -> None:
     """rsmooth-attack: curve rows per example and radius, inside rows per certified example, one plot."""
     tsv = tmp_path / "certify.tsv"
-    certify(compose("certify", [f"checkpoint={checkpoint}", f"output={tsv}", f"paths.output_dir={tmp_path}",
-                                "certification.n=2000", "certification.n0=64", "certification.alpha=0.01",
-                                "certification.max=6", "certification.progress=false"]))
+    certify(
+        compose(
+            "certify",
+            [
+                f"checkpoint={checkpoint}",
+                f"output={tsv}",
+                f"paths.output_dir={tmp_path}",
+                "certification.n=2000",
+                "certification.n0=64",
+                "certification.alpha=0.01",
+                "certification.max=6",
+                "certification.progress=false",
+            ],
+        )
+    )
     cert_rows = read_rows(tsv)
-    overrides = [f"checkpoint={checkpoint}", f"certified={tsv}", f"paths.output_dir={tmp_path / 'attack'}",
-                 "radii=[0.0,0.1,0.5]", "attack.steps=5", "attack.samples=8", "predict.n=2000"]
+    overrides = [
+        f"checkpoint={checkpoint}",
+        f"certified={tsv}",
+        f"paths.output_dir={tmp_path / 'attack'}",
+        "radii=[0.0,0.1,0.5]",
+        "attack.steps=5",
+        "attack.samples=8",
+        "predict.n=2000",
+    ]
     out = attack(compose("attack", overrides))
     rows, summary = out["rows"], out["summary"]
     certified = [r for r in cert_rows if r.predict >= 0 and r.radius > 0]
@@ -317,9 +407,23 @@ def test_attack_beside_the_certified_curve_and_the_inside_check(checkpoint: Path
     other = [o.replace(f"checkpoint={checkpoint}", f"checkpoint={other_checkpoint}") for o in overrides]
     with pytest.raises(ConfigError, match="another checkpoint"):
         attack(compose("attack", other))
-    run = subprocess.run([sys.executable, "-m", "rsmooth.cli.attack", f"checkpoint={checkpoint}",
-                          f"paths.output_dir={tmp_path / 'bad'}", "attack.norm=l3"], capture_output=True, text=True)
-    assert run.returncode == 2 and "attack.norm must be null, l1, l2 or linf" in run.stderr and "Traceback" not in run.stderr
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rsmooth.cli.attack",
+            f"checkpoint={checkpoint}",
+            f"paths.output_dir={tmp_path / 'bad'}",
+            "attack.norm=l3",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert (
+        run.returncode == 2
+        and "attack.norm must be null, l1, l2 or linf" in run.stderr
+        and "Traceback" not in run.stderr
+    )
 
 
 def test_results_file_and_model_mistakes_are_one_line(checkpoint: Path, tmp_path: Path) -> None:
@@ -330,8 +434,9 @@ def test_results_file_and_model_mistakes_are_one_line(checkpoint: Path, tmp_path
         ("rsmooth.cli.analyze", [f"inputs=[{tmp_path / 'none.tsv'}]"], "no certification TSV matches"),
         ("rsmooth.cli.certify", [f"checkpoint={checkpoint}", "model=resnet20"], "model= is for weights=PATH"),
     ):
-        run = subprocess.run([sys.executable, "-m", script, *args, f"paths.output_dir={tmp_path / 'o'}"],
-                             capture_output=True, text=True)
+        run = subprocess.run(
+            [sys.executable, "-m", script, *args, f"paths.output_dir={tmp_path / 'o'}"], capture_output=True, text=True
+        )
         assert run.returncode == 2, run.stderr[-2000:]
         assert expect in run.stderr and "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1
 

@@ -1,7 +1,4 @@
-"""rsmooth-analyze on the logs Cohen et al. published reproduces their README tables.
-
-Reads ../shared/reference-results/cohen2019 in place (never copied into the repository).
-"""
+"""rsmooth-analyze on the logs Cohen et al. published reproduces their tables (``tests/fixtures/cohen2019``)."""
 
 from __future__ import annotations
 
@@ -11,16 +8,13 @@ import pytest
 
 from rsmooth.analysis import certified_accuracy
 from rsmooth.cli.analyze import analyze
-from rsmooth.config import compose
+from rsmooth.cli.config import compose
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference-results" / "cohen2019"
-pytestmark = pytest.mark.skipif(
-    not REFERENCE.is_dir(), reason=f"Cohen et al. reference logs not found at {REFERENCE} (shared/ is beside the checkout)"
-)
+REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "cohen2019"
 
 CIFAR_RADII = [0.25, 0.5, 0.75, 1.0, 1.25, 1.5]
 IMAGENET_RADII = [0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
-# The tables of shared/reference-results/README.md (train σ = certify σ).
+# The tables of tests/fixtures/cohen2019/README.md (train σ = certify σ).
 EXPECTED = {
     "cifar10__resnet110__noise_0.12__test__sigma_0.12.tsv": (CIFAR_RADII, [0.59, 0.00, 0.00, 0.00, 0.00, 0.00]),
     "cifar10__resnet110__noise_0.25__test__sigma_0.25.tsv": (CIFAR_RADII, [0.60, 0.43, 0.27, 0.00, 0.00, 0.00]),

@@ -15,18 +15,39 @@ from pathlib import Path
 import pytest
 import torch
 
-from rsmooth.certify import read_rows
+from rsmooth.results import read_rows
 from rsmooth.training import AtomicCheckpointIO
 
 
 def _command(out: Path) -> list[str]:
-    return [sys.executable, "-m", "rsmooth.train", "data=fake", "model=digits_cnn", "data.num_classes=4",
-            "data.input_shape=[1,8,8]", "data.train_size=2048", "data.test_size=24", "data.batch_size=16",
-            "trainer.max_epochs=6", "trainer.accelerator=cpu", "trainer.enable_progress_bar=false", "logger=csv",
-            "callbacks.certify.every_n_epochs=1", "callbacks.certify.max_examples=4", "callbacks.certify.n=50",
-            "callbacks.certify.n0=10", "certification.n0=50", "certification.n=4000", "certification.batch_size=500",
-            "certification.progress=false", "certification.record_time=false", "resume_from=auto",
-            f"paths.output_dir={out}", f"hydra.run.dir={out}"]
+    return [
+        sys.executable,
+        "-m",
+        "rsmooth.train",
+        "data=fake",
+        "model=digits_cnn",
+        "data.num_classes=4",
+        "data.input_shape=[1,8,8]",
+        "data.train_size=2048",
+        "data.test_size=24",
+        "data.batch_size=16",
+        "trainer.max_epochs=6",
+        "trainer.accelerator=cpu",
+        "trainer.enable_progress_bar=false",
+        "logger=csv",
+        "callbacks.certify.every_n_epochs=1",
+        "callbacks.certify.settings.max=4",
+        "callbacks.certify.settings.n=50",
+        "callbacks.certify.settings.n0=10",
+        "certification.n0=50",
+        "certification.n=4000",
+        "certification.batch_size=500",
+        "certification.progress=false",
+        "certification.record_time=false",
+        "resume_from=auto",
+        f"paths.output_dir={out}",
+        f"hydra.run.dir={out}",
+    ]
 
 
 def _env() -> dict[str, str]:
@@ -39,14 +60,15 @@ def _last_epoch(out: Path) -> int:
         return -1
     try:
         return int(torch.load(last, map_location="cpu", weights_only=True)["epoch"])
-    except Exception:  # noqa: BLE001  (being replaced right now: look again)
+    except Exception:
         return -1
 
 
 def _run_until_killed(out: Path, ready, delay: float) -> None:  # type: ignore[no-untyped-def]
     """Start the command, wait until ``ready()``, then ``delay`` seconds more, SIGKILL it."""
-    proc = subprocess.Popen(_command(out), cwd=out.parent, env=_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        _command(out), cwd=out.parent, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline = time.time() + 300
     while not ready():
         if proc.poll() is not None:
@@ -89,8 +111,9 @@ def test_training_killed_twice_finishes_with_the_uninterrupted_runs_weights_and_
     assert [r.idx for r in read_rows(tsv)] == list(range(24))
 
 
-def test_a_checkpoint_save_that_dies_midway_leaves_the_previous_file_whole(tmp_path: Path,
-                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_checkpoint_save_that_dies_midway_leaves_the_previous_file_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     io = AtomicCheckpointIO()
     path = tmp_path / "ckpts" / "last.ckpt"
     io.save_checkpoint({"epoch": 1, "w": torch.ones(3)}, path)

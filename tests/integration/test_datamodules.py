@@ -45,7 +45,9 @@ def test_fake_is_deterministic_and_quantized() -> None:
     b.setup("fit")
     assert torch.equal(a.build_train(True).tensors[0], b.build_train(True).tensors[0])
     _check_batch(a, a.train_dataloader())
-    assert not torch.equal(a.build_train(True).tensors[0], FakeDataModule(seed=4, quantization=16).build_train(True).tensors[0])
+    assert not torch.equal(
+        a.build_train(True).tensors[0], FakeDataModule(seed=4, quantization=16).build_train(True).tensors[0]
+    )
 
 
 def test_cifar10_reads_torchvision_format(tmp_path: Path) -> None:
@@ -75,11 +77,12 @@ def test_svhn_reads_torchvision_format(tmp_path: Path) -> None:
 
 def test_imagenet_reads_imagefolder(tmp_path: Path) -> None:
     make_imagefolder(tmp_path)
-    dm = ImageNetDataModule(root=str(tmp_path), batch_size=2, num_workers=0, pin_memory=False,
-                            image_size=32, resize_size=36, val_size=2)
+    dm = ImageNetDataModule(
+        root=str(tmp_path), batch_size=2, num_workers=0, pin_memory=False, image_size=32, resize_size=36, val_size=2
+    )
     dm.setup("fit")
     assert dm.num_classes == 2 and dm.input_shape == (3, 32, 32)
-    x, y = next(iter(dm.val_dataloader()))
+    x, _ = next(iter(dm.val_dataloader()))
     assert x.shape == (2, 3, 32, 32) and float(x.min()) >= 0 and float(x.max()) <= 1
     xt, _ = next(iter(dm.train_dataloader()))
     assert xt.shape == (2, 3, 32, 32)

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from rsmooth.certify import read_rows
-from rsmooth.certify.results_file import parts_dir
 from rsmooth.cli.certify import certify
-from rsmooth.config import compose
+from rsmooth.cli.config import compose
+from rsmooth.results import read_rows
+from rsmooth.results.file import parts_dir
 from tests.integration.fixtures import certify_overrides, result_fields
 
 
@@ -38,8 +38,16 @@ def one_process(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> l
 
 
 def _torchrun(ranks: int, overrides: list[str]) -> list[str]:
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={ranks}",
-            "-m", "rsmooth.certify", *overrides]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={ranks}",
+        "-m",
+        "rsmooth.certify",
+        *overrides,
+    ]
 
 
 def _env() -> dict[str, str]:
@@ -48,8 +56,14 @@ def _env() -> dict[str, str]:
 
 def test_torchrun_two_ranks_write_the_rows_of_one_process(checkpoint: Path, one_process: list, tmp_path: Path) -> None:  # type: ignore[type-arg]
     tsv = tmp_path / "merged.tsv"
-    run = subprocess.run(_torchrun(2, certify_overrides(checkpoint, tsv, n=2000)), cwd=tmp_path, env=_env(),
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        _torchrun(2, certify_overrides(checkpoint, tsv, n=2000)),
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert _results(tsv) == one_process  # ordered by idx, each once, identical results
     assert not parts_dir(tsv).exists()  # the ranks' files were merged and removed
@@ -72,11 +86,14 @@ def _children(pid: int) -> list[int]:
 
 
 def test_a_rank_killed_mid_run_restarts_without_losing_or_duplicating_rows(
-    checkpoint: Path, one_process: list, tmp_path: Path  # type: ignore[type-arg]
+    checkpoint: Path,
+    one_process: list,
+    tmp_path: Path,  # type: ignore[type-arg]
 ) -> None:
     tsv = tmp_path / "killed.tsv"
-    cmd = _torchrun(2, certify_overrides(checkpoint, tsv, n=2000) + ["certification.batch_size=2",
-                                                                      "certification.group_size=1"])
+    cmd = _torchrun(
+        2, certify_overrides(checkpoint, tsv, n=2000) + ["certification.batch_size=2", "certification.group_size=1"]
+    )
     agent = subprocess.Popen(cmd, cwd=tmp_path, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     part = parts_dir(tsv) / "rank1.tsv"
     deadline = time.time() + 120
@@ -117,13 +134,19 @@ def test_srun_style_ranks_write_the_rows_of_one_process(checkpoint: Path, one_pr
 def test_srun_without_master_address_is_one_line(checkpoint: Path, tmp_path: Path) -> None:
     env = {k: v for k, v in _env().items() if k not in ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE")}
     env |= {"SLURM_PROCID": "0", "SLURM_STEP_NUM_TASKS": "2"}
-    run = subprocess.run([sys.executable, "-m", "rsmooth.certify",
-                          *certify_overrides(checkpoint, tmp_path / "x.tsv")], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "rsmooth.certify", *certify_overrides(checkpoint, tmp_path / "x.tsv")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 2
     assert run.stderr.strip().splitlines() == [
         "rsmooth-certify: error: 2 ranks announced but MASTER_ADDR and MASTER_PORT not set: under srun, export "
-        "MASTER_ADDR (the first node's host name) and MASTER_PORT (a free port) in the job script"]
+        "MASTER_ADDR (the first node's host name) and MASTER_PORT (a free port) in the job script"
+    ]
 
 
 def _srun_style(ranks: int, overrides: list[str], cwd: Path) -> list[subprocess.Popen]:  # type: ignore[type-arg]
@@ -132,18 +155,31 @@ def _srun_style(ranks: int, overrides: list[str], cwd: Path) -> list[subprocess.
     procs = []
     for rank in range(ranks):
         env = {k: v for k, v in _env().items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-        env |= {"SLURM_PROCID": str(rank), "SLURM_STEP_NUM_TASKS": str(ranks), "SLURM_LOCALID": str(rank),
-                "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port}
-        procs.append(subprocess.Popen([sys.executable, "-m", "rsmooth.certify", *overrides], cwd=cwd, env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        env |= {
+            "SLURM_PROCID": str(rank),
+            "SLURM_STEP_NUM_TASKS": str(ranks),
+            "SLURM_LOCALID": str(rank),
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": port,
+        }
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "rsmooth.certify", *overrides],
+                cwd=cwd,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     return procs
 
 
 def test_rank_files_of_other_settings_stop_every_rank_with_one_line(checkpoint: Path, tmp_path: Path) -> None:
     """Rank 0 refuses the merge; the others hear why from it instead of waiting at a barrier (srun-style
     ranks: no torchrun agent would stop them)."""
-    from rsmooth.certify import ResultsWriter
-    from rsmooth.certify.results_file import part_path
+    from rsmooth.results import ResultsWriter
+    from rsmooth.results.file import part_path
 
     tsv = tmp_path / "other.tsv"
     with ResultsWriter(part_path(tsv, 0), {"certification": {"n": 5}}):
@@ -161,6 +197,7 @@ def test_same_config_and_seed_give_byte_identical_files_across_batches_resumes_a
     checkpoint: Path, tmp_path: Path
 ) -> None:
     """certification.record_time=false: the TSV is a function of config and seed alone."""
+
     def overrides(name: str, *more: str) -> list[str]:
         return certify_overrides(checkpoint, tmp_path / name, n=500) + ["certification.record_time=false", *more]
 
@@ -168,8 +205,9 @@ def test_same_config_and_seed_give_byte_identical_files_across_batches_resumes_a
     certify(compose("certify", overrides("b.tsv", "certification.batch_size=37", "certification.group_size=1")))
     certify(compose("certify", overrides("c.tsv", "certification.max=9")))  # stopped after 9 rows ...
     certify(compose("certify", overrides("c.tsv", "certification.batch_size=64")))  # ... resumed with other batches
-    run = subprocess.run(_torchrun(2, overrides("d.tsv")), cwd=tmp_path, env=_env(), capture_output=True, text=True,
-                         timeout=300)
+    run = subprocess.run(
+        _torchrun(2, overrides("d.tsv")), cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     a = (tmp_path / "a.tsv").read_bytes()
     assert len(a.splitlines()) == 25 and b"\t0.000000\t" in a

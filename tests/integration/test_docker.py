@@ -6,10 +6,10 @@ import fnmatch
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "docker" / "Dockerfile"
@@ -42,8 +42,9 @@ def test_the_image_copies_what_pip_install_needs_and_runs_an_entry_point() -> No
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     package_dirs = set(pyproject["tool"]["setuptools"]["package-dir"].values())
     assert {"pyproject.toml", "README.md"} | package_dirs <= copied  # README is the package's long description
-    ignored = [ln.strip() for ln in (REPO / ".dockerignore").read_text().splitlines()
-               if ln.strip() and not ln.startswith("#")]
+    ignored = [
+        ln.strip() for ln in (REPO / ".dockerignore").read_text().splitlines() if ln.strip() and not ln.startswith("#")
+    ]
     assert not [src for src in copied for pattern in ignored if fnmatch.fnmatch(src, pattern)]
     assert {".venv", "outputs", "data", ".git"} <= set(ignored)  # no multi-GB build context
     assert any(kind == "RUN" and "pip install" in args and " ." in args for kind, args in steps)

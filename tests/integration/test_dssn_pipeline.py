@@ -8,25 +8,36 @@ import pytest
 import torch
 
 from rsmooth.analysis import certified_accuracy
-from rsmooth.certify import Smooth, read_rows
-from rsmooth.checkpoint import CheckpointMismatchError, load_classifier
 from rsmooth.cli.analyze import analyze
 from rsmooth.cli.certify import certify
+from rsmooth.cli.config import compose
 from rsmooth.cli.train import train
-from rsmooth.config import compose
 from rsmooth.data import DigitsDataModule
+from rsmooth.loading.checkpoint import CheckpointMismatchError, load_classifier
 from rsmooth.noise import DeterministicSplittingNoise, split_midpoint
+from rsmooth.results import read_rows
+from rsmooth.smoothing import Smooth
 
 
 @pytest.fixture(scope="module")
 def dssn_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("dssn")
-    cfg = compose("train", ["experiment=digits_dssn", f"paths.output_dir={out}", "logger=csv",
-                            "trainer.enable_progress_bar=false", "certification.progress=false"])
+    cfg = compose(
+        "train",
+        [
+            "experiment=digits_dssn",
+            f"paths.output_dir={out}",
+            "logger=csv",
+            "trainer.enable_progress_bar=false",
+            "certification.progress=false",
+        ],
+    )
     return train(cfg)
 
 
-def exact_smoothed_predictions(model: torch.nn.Module, noise: DeterministicSplittingNoise, xs: torch.Tensor) -> list[int]:
+def exact_smoothed_predictions(
+    model: torch.nn.Module, noise: DeterministicSplittingNoise, xs: torch.Tensor
+) -> list[int]:
     """g(x) computed independently of the engine: every split draw through the paper's float formula."""
     d = xs[0].numel()
     table = noise.split_indices(d)  # (L, d)
@@ -80,22 +91,45 @@ def test_checkpoint_round_trip_is_deterministic(dssn_run: dict) -> None:
 
 def test_certify_cli_reproduces_training_rows_exactly(dssn_run: dict, tmp_path: Path) -> None:
     tsv = tmp_path / "again.tsv"
-    certify(compose("certify", [f"checkpoint={dssn_run['checkpoint']}", f"output={tsv}",
-                                f"paths.output_dir={tmp_path}", "certification.max=40", "certification.progress=false"]))
+    certify(
+        compose(
+            "certify",
+            [
+                f"checkpoint={dssn_run['checkpoint']}",
+                f"output={tsv}",
+                f"paths.output_dir={tmp_path}",
+                "certification.max=40",
+                "certification.progress=false",
+            ],
+        )
+    )
     first = {r.idx: (r.predict, r.radius) for r in read_rows(dssn_run["certify_tsv"])}
     assert all(first[r.idx] == (r.predict, r.radius) for r in read_rows(tsv))
 
 
 @pytest.mark.parametrize("override", ["noise.seed=1", "noise.q=8", "noise.sigma=0.25"])
 def test_certifying_with_other_dssn_parameters_is_refused(dssn_run: dict, tmp_path: Path, override: str) -> None:
-    cfg = compose("certify", [f"checkpoint={dssn_run['checkpoint']}", f"output={tmp_path / 'x.tsv'}",
-                              f"paths.output_dir={tmp_path}", "noise=dssn", "noise.q=16", "noise.sigma=0.5",
-                              "noise.seed=0", override])
+    cfg = compose(
+        "certify",
+        [
+            f"checkpoint={dssn_run['checkpoint']}",
+            f"output={tmp_path / 'x.tsv'}",
+            f"paths.output_dir={tmp_path}",
+            "noise=dssn",
+            "noise.q=16",
+            "noise.sigma=0.5",
+            "noise.seed=0",
+            override,
+        ],
+    )
     with pytest.raises(CheckpointMismatchError, match="trained with DeterministicSplittingNoise"):
         certify(cfg)
     with pytest.raises(CheckpointMismatchError, match="trained with"):
-        certify(compose("certify", [f"checkpoint={dssn_run['checkpoint']}", f"paths.output_dir={tmp_path}",
-                                    "noise=gaussian"]))
+        certify(
+            compose(
+                "certify", [f"checkpoint={dssn_run['checkpoint']}", f"paths.output_dir={tmp_path}", "noise=gaussian"]
+            )
+        )
 
 
 def test_checkpoint_with_tampered_dssn_state_is_refused(dssn_run: dict, tmp_path: Path) -> None:
@@ -114,15 +148,33 @@ def test_training_dssn_on_data_off_its_grid_is_refused(tmp_path: Path) -> None:
 
 
 def test_analysis_puts_l1_families_on_one_plot_and_refuses_mixed_norms(dssn_run: dict, tmp_path: Path) -> None:
-    from rsmooth.certify import CertificationRow, ResultsWriter
+    from rsmooth.results import CertificationRow, ResultsWriter
 
     mc = tmp_path / "uniform.tsv"
     with ResultsWriter(mc) as w:
         for i in range(4):
-            w.write(CertificationRow(i, 1, 1, 0.3 * i, True, 0.25, p_lower=0.9, count=900, n=1000, norm="l1",
-                                     noise="uniform_l1(sigma=0.5)", alpha=0.001))
-    out = analyze(compose("analyze", [f"inputs=[{dssn_run['certify_tsv']},{mc}]", "radii=[0.0,0.25,0.5]",
-                                      f"paths.output_dir={tmp_path / 'an'}"]))
+            w.write(
+                CertificationRow(
+                    i,
+                    1,
+                    1,
+                    0.3 * i,
+                    True,
+                    0.25,
+                    p_lower=0.9,
+                    count=900,
+                    n=1000,
+                    norm="l1",
+                    noise="uniform_l1(sigma=0.5)",
+                    alpha=0.001,
+                )
+            )
+    out = analyze(
+        compose(
+            "analyze",
+            [f"inputs=[{dssn_run['certify_tsv']},{mc}]", "radii=[0.0,0.25,0.5]", f"paths.output_dir={tmp_path / 'an'}"],
+        )
+    )
     assert out["norm"] == "l1"
     assert out["stats"]["uniform"]["s/img"] == pytest.approx(0.25)
     # exact certificates: the Appendix-D "lower bound" equals the curve itself
@@ -131,7 +183,21 @@ def test_analysis_puts_l1_families_on_one_plot_and_refuses_mixed_norms(dssn_run:
     assert "s/img" in (tmp_path / "an" / "table.md").read_text()
     l2 = tmp_path / "gauss.tsv"
     with ResultsWriter(l2) as w:
-        w.write(CertificationRow(0, 1, 1, 0.3, True, 1.0, p_lower=0.9, count=900, n=1000, norm="l2",
-                                 noise="gaussian(sigma=0.25,norm=l2)", alpha=0.001))
+        w.write(
+            CertificationRow(
+                0,
+                1,
+                1,
+                0.3,
+                True,
+                1.0,
+                p_lower=0.9,
+                count=900,
+                n=1000,
+                norm="l2",
+                noise="gaussian(sigma=0.25,norm=l2)",
+                alpha=0.001,
+            )
+        )
     with pytest.raises(ValueError, match="different norms"):
         analyze(compose("analyze", [f"inputs=[{mc},{l2}]", f"paths.output_dir={tmp_path / 'x'}"]))

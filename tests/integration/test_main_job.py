@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from rsmooth.analysis import certified_accuracy
-from rsmooth.certify import read_rows
+from rsmooth.cli.config import compose
 from rsmooth.cli.train import train
-from rsmooth.config import compose
+from rsmooth.results import read_rows
 
 
 @pytest.mark.slow

@@ -11,37 +11,60 @@ from pathlib import Path
 import pytest
 
 from rsmooth.cli.analyze import analyze
-from rsmooth.config import compose
-from tests.integration.fixtures import wandb_records
+from rsmooth.cli.config import compose
+from tests.integration.fixtures import finished_wandb_run
 
 SWEEP = ["noise.sigma=0.25,0.5", "objective.lam=2,6"]
-TINY = ["trainer.max_epochs=1", "trainer.enable_progress_bar=false", "callbacks.certify.max_examples=4",
-        "callbacks.certify.n0=10", "callbacks.certify.n=100", "certification.n0=10", "certification.n=100",
-        "certification.max=8", "certification.progress=false"]
+TINY = [
+    "trainer.max_epochs=1",
+    "trainer.enable_progress_bar=false",
+    "callbacks.certify.settings.max=4",
+    "callbacks.certify.settings.n0=10",
+    "callbacks.certify.settings.n=100",
+    "certification.n0=10",
+    "certification.n=100",
+    "certification.max=8",
+    "certification.progress=false",
+]
 
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("sweep")
-    run = subprocess.run([sys.executable, "-m", "rsmooth.train", "-m", "experiment=digits_stability", *SWEEP, *TINY,
-                          f"hydra.sweep.dir={root / 'sweep'}"], cwd=root, capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rsmooth.train",
+            "-m",
+            "experiment=digits_stability",
+            *SWEEP,
+            *TINY,
+            f"hydra.sweep.dir={root / 'sweep'}",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     return root / "sweep"
 
 
 def _run_record(run_dir: Path) -> dict:  # type: ignore[type-arg]
     """Group, name, tags, config and the last summary values of a job's one offline W&B run."""
-    files = list(run_dir.glob("wandb/offline-run-*/run-*.wandb"))
-    assert len(files) == 1, files
+    _, records = finished_wandb_run(run_dir)
     found: dict = {"config": {}, "summary": {}, "artifacts": []}  # type: ignore[type-arg]
-    for record in wandb_records(files[0]):
+    for record in records:
         kind = record.WhichOneof("record_type")
         if kind == "run":
             found |= {"group": record.run.run_group, "name": record.run.display_name, "tags": list(record.run.tags)}
         elif kind == "config":
             found["config"] |= {i.key or ".".join(i.nested_key): json.loads(i.value_json) for i in record.config.update}
         elif kind == "summary":
-            found["summary"] |= {i.key or ".".join(i.nested_key): json.loads(i.value_json) for i in record.summary.update}
+            found["summary"] |= {
+                i.key or ".".join(i.nested_key): json.loads(i.value_json) for i in record.summary.update
+            }
         elif kind == "artifact":
             found["artifacts"].append((record.artifact.type, record.artifact.name))
     return found
@@ -60,8 +83,9 @@ def test_a_two_by_two_sweep_gives_four_runs_labelled_with_sigma_and_lam(sweep: P
         assert "test/acr" in run["summary"] and "cert/acr" in run["summary"]
         assert run["group"] == f"train-sweep-{sweep.name}"  # one group per sweep
         assert run["name"] == f"noise.sigma={sigma},objective.lam={lam}"  # the swept values only
-        assert {"dataset=digits", "noise=gaussian", "objective=Stability", f"sigma={sigma}", f"lam={lam}"} <= \
-            set(run["tags"])
+        assert {"dataset=digits", "noise=gaussian", "objective=Stability", f"sigma={sigma}", f"lam={lam}"} <= set(
+            run["tags"]
+        )
         run_id = next(job.glob("wandb/offline-run-*")).name.rsplit("-", 1)[1]
         assert ("certification-rows", f"certify-{run_id}") in run["artifacts"]  # the per-example rows
     assert seen == {(0.25, 2), (0.25, 6), (0.5, 2), (0.5, 6)}
@@ -78,16 +102,27 @@ def test_analyzing_the_sweep_directory_draws_the_envelope(sweep: Path, tmp_path:
 
 
 def test_the_slurm_launcher_preset_composes_with_the_rendezvous_exports() -> None:
-    pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="hydra-submitit-launcher is not installed "
-                        "(pip install 'rsmooth[slurm]'; part of the [test] extra)")
+    pytest.importorskip(
+        "hydra_plugins.hydra_submitit_launcher",
+        reason="hydra-submitit-launcher is not installed (pip install 'rsmooth[slurm]'; part of the [test] extra)",
+    )
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    from rsmooth.config import config_dir
+    from rsmooth.cli.config import config_dir
 
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = hydra_compose("train", ["hydra/launcher=slurm", "hydra.launcher.partition=gpu", "trainer=ddp",
-                                      "trainer.devices=4", "hydra.launcher.tasks_per_node=4"], return_hydra_config=True)
+        cfg = hydra_compose(
+            "train",
+            [
+                "hydra/launcher=slurm",
+                "hydra.launcher.partition=gpu",
+                "trainer=ddp",
+                "trainer.devices=4",
+                "hydra.launcher.tasks_per_node=4",
+            ],
+            return_hydra_config=True,
+        )
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("submitit_launcher.SlurmLauncher")
     assert (launcher.partition, launcher.tasks_per_node, cfg.trainer.devices) == ("gpu", 4, 4)

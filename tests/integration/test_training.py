@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from rsmooth.cli.config import compose, config_dir
 from rsmooth.cli.train import train
-from rsmooth.config import compose, config_dir
-from tests.integration.fixtures import make_cifar10, make_imagefolder, make_svhn, result_fields
+from tests.integration.fixtures import finished_wandb_run, make_cifar10, make_imagefolder, make_svhn, result_fields
 
 RADII = [0.0, 0.25, 0.5]
 
@@ -28,10 +28,10 @@ def _fake_overrides(tmp_path: Path) -> list[str]:
         "trainer.accelerator=cpu",
         "trainer.enable_progress_bar=false",
         "callbacks.certify.every_n_epochs=1",
-        "callbacks.certify.max_examples=8",
-        "callbacks.certify.n0=10",
-        "callbacks.certify.n=50",
-        f"callbacks.certify.radii=[{','.join(map(str, RADII))}]",
+        "callbacks.certify.settings.max=8",
+        "callbacks.certify.settings.n0=10",
+        "callbacks.certify.settings.n=50",
+        f"callbacks.certify.settings.radii=[{','.join(map(str, RADII))}]",
         "certification.n0=10",
         "certification.n=50",
         "certification.max=4",
@@ -54,9 +54,9 @@ def test_one_epoch_on_fake_data_logs_certified_accuracy_to_csv_and_wandb(tmp_pat
     assert cert_rows and 0.0 <= float(cert_rows[-1]["cert/acc@0"]) <= 1.0
 
     # W&B offline run files: a run log holding the keys, and the curve table
-    runs = list((tmp_path / "wandb").glob("offline-run-*"))
-    assert len(runs) == 1
-    log = next(runs[0].glob("run-*.wandb")).read_bytes()
+    run_file, _ = finished_wandb_run(tmp_path)  # W&B's service may still be writing when train() returns
+    runs = [run_file.parent]
+    log = run_file.read_bytes()
     for key in expected | {"test/acr"}:
         assert key.encode() in log, key
     tables = list((runs[0] / "files" / "media" / "table").rglob("*.table.json"))
@@ -76,8 +76,9 @@ def test_checkpoint_records_the_noise_and_data(tmp_path: Path) -> None:
     import torch
 
     no_callbacks = [o for o in _fake_overrides(tmp_path) if not o.startswith("callbacks.")]
-    cfg = compose("train", no_callbacks + ["logger=csv", "~callbacks", "noise.sigma=0.5",
-                                                          "certification.enabled=false"])
+    cfg = compose(
+        "train", no_callbacks + ["logger=csv", "~callbacks", "noise.sigma=0.5", "certification.enabled=false"]
+    )
     result = train(cfg)
     ckpt = torch.load(result["checkpoint"], map_location="cpu", weights_only=True)
     rec = ckpt["rsmooth"]
@@ -91,8 +92,9 @@ def test_checkpoint_records_the_noise_and_data(tmp_path: Path) -> None:
 
 
 def test_callback_is_skipped_under_fast_dev_run(tmp_path: Path) -> None:
-    cfg = compose("train", _fake_overrides(tmp_path) + ["logger=csv", "+trainer.fast_dev_run=1",
-                                                          "certification.enabled=false"])
+    cfg = compose(
+        "train", _fake_overrides(tmp_path) + ["logger=csv", "+trainer.fast_dev_run=1", "certification.enabled=false"]
+    )
     train(cfg)
     assert not (tmp_path / "cert").exists()
 
@@ -137,7 +139,7 @@ def test_every_experiment_composes_and_runs_one_step(tmp_path: Path, experiment:
 DDP_SCRIPT = """
 import sys
 from rsmooth.cli.train import train
-from rsmooth.config import compose
+from rsmooth.cli.config import compose
 train(compose("train", sys.argv[2:] + [f"paths.output_dir={sys.argv[1]}"]))
 """
 
@@ -150,23 +152,40 @@ def test_ddp_on_two_cpu_ranks_certifies_what_one_process_certifies(tmp_path: Pat
     import sys
 
     import torch
+    from omegaconf import OmegaConf
 
-    from rsmooth.certify import ResultsWriter, Smooth, certify_examples, read_rows, select_indices
-    from rsmooth.checkpoint import load_classifier
-    from rsmooth.certify.sequential import SampleSchedule
     from rsmooth.cli.certify import certify
     from rsmooth.data.fake import FakeDataModule
+    from rsmooth.loading.checkpoint import load_classifier
+    from rsmooth.results import ResultsWriter, certify_examples, read_rows
+    from rsmooth.smoothing import CertificationSettings, Smooth
+    from rsmooth.validation import from_mapping
 
     script = tmp_path / "ddp_train.py"
     script.write_text(DDP_SCRIPT)
     out = tmp_path / "out"
-    overrides = [o for o in _fake_overrides(tmp_path) if not o.startswith(("paths.", "callbacks.certify.max",
-                                                                             "certification.max"))]
-    overrides += ["trainer=ddp_cpu", "logger=csv", "callbacks.certify.max_examples=11", "certification.max=-1",
-                  # sequential mode: budget 1024 from 256 samples, each input stops at its own stage
-                  "certification.mode=sequential", "callbacks.certify.n=1024", "+callbacks.certify.sequential_first=256"]
-    run = subprocess.run([sys.executable, str(script), str(out), *overrides],
-                         capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    overrides = [
+        o
+        for o in _fake_overrides(tmp_path)
+        if not o.startswith(("paths.", "callbacks.certify.settings.max", "certification.max"))
+    ]
+    overrides += [
+        "trainer=ddp_cpu",
+        "logger=csv",
+        "callbacks.certify.settings.max=11",
+        "certification.max=-1",
+        # sequential mode: budget 1024 from 256 samples, each input stops at its own stage
+        "certification.mode=sequential",
+        "callbacks.certify.settings.n=1024",
+        "callbacks.certify.settings.sequential.first=256",
+    ]
+    run = subprocess.run(
+        [sys.executable, str(script), str(out), *overrides],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     metrics = (out / "csv" / "version_0" / "metrics.csv").read_text()
     assert "cert/acc@0" in metrics
@@ -176,13 +195,16 @@ def test_ddp_on_two_cpu_ranks_certifies_what_one_process_certifies(tmp_path: Pat
     cfg = compose("train", overrides)
     dm = FakeDataModule(**{k: v for k, v in cfg.data.items() if k != "_target_"})
     dataset = dm.validation_dataset()
-    cb = cfg.callbacks.certify
+    cb = from_mapping(
+        CertificationSettings,
+        OmegaConf.to_container(cfg.callbacks.certify.settings, resolve=True),
+        "callbacks.certify.settings",
+    )  # type: ignore[arg-type]
+    assert cb.mode == "sequential" and cb.schedule is not None and cb.schedule.sizes[0] == 256
     smooth = Smooth(loaded.model, loaded.noise, loaded.num_classes, seed=cb.seed)
 
     with ResultsWriter(tmp_path / "callback_one.tsv") as writer:  # written as the callback writes (rounded down)
-        certify_examples(smooth, dataset, select_indices(len(dataset), skip=1, max_count=11), cb.n0, cb.n, cb.alpha,
-                         cb.batch_size, writer=writer, mode="sequential", radii=list(cb.radii),
-                         schedule=SampleSchedule.geometric(cb.n, 256))
+        certify_examples(smooth, dataset, cb.select(len(dataset)), cb, writer=writer, progress=False)
     one = read_rows(tmp_path / "callback_one.tsv")
     gathered = read_rows(out / "cert" / "cert_epoch000.tsv")
     assert [r.idx for r in gathered] == list(range(11))  # both shards, each row once
@@ -194,9 +216,21 @@ def test_ddp_on_two_cpu_ranks_certifies_what_one_process_certifies(tmp_path: Pat
     assert [r.idx for r in merged] == list(range(16)) and not (out / "certify.tsv.parts").exists()
     assert "rank 1: certified 8 new examples" in run.stdout  # half of the test split, merged by rank 0
     single = tmp_path / "single.tsv"
-    certify(compose("certify", [f"checkpoint={out / 'checkpoints' / 'final.ckpt'}", f"output={single}",
-                                f"paths.output_dir={tmp_path}", "certification=default", "certification.n0=10",
-                                "certification.n=50", "certification.progress=false", "certification.mode=sequential"]))
+    certify(
+        compose(
+            "certify",
+            [
+                f"checkpoint={out / 'checkpoints' / 'final.ckpt'}",
+                f"output={single}",
+                f"paths.output_dir={tmp_path}",
+                "certification=default",
+                "certification.n0=10",
+                "certification.n=50",
+                "certification.progress=false",
+                "certification.mode=sequential",
+            ],
+        )
+    )
     assert result_fields(merged) == result_fields(read_rows(single))
     assert torch.equal(torch.tensor([r.predict for r in merged]), torch.tensor([r.predict for r in read_rows(single)]))
 

@@ -25,8 +25,6 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from rsmooth.certify import Smooth
-from rsmooth.certify.sampling import Phase, VoteCounter
 from rsmooth.noise import (
     ExponentialLinfNoise,
     GaussianNoise,
@@ -36,6 +34,8 @@ from rsmooth.noise import (
     UniformL1Noise,
 )
 from rsmooth.noise.base import NoiseFamily
+from rsmooth.smoothing import Smooth
+from rsmooth.smoothing.sampling import Phase, VoteCounter
 from tests.conftest import MEASURED, LinearTwoClass
 
 ALPHA, N0, N = 0.1, 64, 200
@@ -92,8 +92,14 @@ def coordinate_half_space(noise: NoiseFamily, p: float, name: str) -> Case:
     w = torch.zeros(16)
     w[0] = 1.0
     smooth = Smooth(LinearTwoClass(w, m - 0.5), noise, 2, seed=0)
-    return Case(f"{name} p={p}", smooth, torch.full((1, 4, 4), 0.5), None if p == 0.5 else 1, m,
-                smooth.certificate.failure_probability(ALPHA))
+    return Case(
+        f"{name} p={p}",
+        smooth,
+        torch.full((1, 4, 4), 0.5),
+        None if p == 0.5 else 1,
+        m,
+        smooth.certificate.failure_probability(ALPHA),
+    )
 
 
 def overclaim_rate(case: Case, trials: int, n0: int = N0) -> float:
@@ -106,13 +112,18 @@ def overclaim_rate(case: Case, trials: int, n0: int = N0) -> float:
 
 def wrong_prediction_rate(case: Case, trials: int) -> float:
     """Share of PREDICT runs that return a class other than g(x) (any class, at a tie)."""
-    wrong = [case.smooth.predict(case.x, N, ALPHA, 4096, id=i).prediction not in (-1, case.label)
-             for i in range(trials)]
+    wrong = [
+        case.smooth.predict(case.x, N, ALPHA, 4096, id=i).prediction not in (-1, case.label) for i in range(trials)
+    ]
     return sum(wrong) / trials
 
 
-CASES = [lambda: gaussian_half_space(0.9), lambda: gaussian_half_space(0.5), lambda: uniform_l1_half_space(0.8),
-         lambda: uniform_l1_half_space(0.5)]
+CASES = [
+    lambda: gaussian_half_space(0.9),
+    lambda: gaussian_half_space(0.5),
+    lambda: uniform_l1_half_space(0.8),
+    lambda: uniform_l1_half_space(0.5),
+]
 
 #: the non-Gaussian ℓ2/ℓ∞ families, each with its default certificate (ℓ2 power: functional table; mixed ℓ∞:
 #: functional ℓ∞ table; ℓ∞ power: coordinate TV; exponential ℓ∞: pure DP), k = 4 in d = 16
@@ -122,13 +133,18 @@ FAMILIES = {
     "linf_power": lambda: LinfPowerNoise(0.5, 4),
     "exponential_linf": lambda: ExponentialLinfNoise(0.5),
 }
-FAMILY_CASES = {f"{name}-{label}": (lambda name=name, p=p: coordinate_half_space(FAMILIES[name](), p, name))
-                for name in FAMILIES for label, p in (("0.9", 0.9), ("tie", 0.5))}
+FAMILY_CASES = {
+    f"{name}-{label}": (lambda name=name, p=p: coordinate_half_space(FAMILIES[name](), p, name))
+    for name in FAMILIES
+    for label, p in (("0.9", 0.9), ("tie", 0.5))
+}
 
 
 def _check(rate: float, trials: int, what: str, bound: float = ALPHA) -> None:
-    line = (f"{what}: over-claim rate {rate:.4f} (failure probability {bound:g}, margin {margin(trials, bound):.4f}, "
-            f"{trials} trials)")
+    line = (
+        f"{what}: over-claim rate {rate:.4f} (failure probability {bound:g}, margin {margin(trials, bound):.4f}, "
+        f"{trials} trials)"
+    )
     MEASURED.append(line)
     print(line)
     assert rate <= bound + margin(trials, bound), what
@@ -178,11 +194,14 @@ def test_predict_returns_a_wrong_class_at_most_alpha_long(make) -> None:  # type
 @contextmanager
 def point_estimate_instead_of_lower_bound() -> Iterator[None]:
     """The classic bug: certify from p̂ = n_A/n instead of its lower confidence bound."""
+
     def point(k: int, n: int, a: float) -> float:
         return k / n
 
-    with mock.patch("rsmooth.certify.certificate.clopper_pearson_lower", point), \
-            mock.patch("rsmooth.certify.functional.clopper_pearson_lower", point):
+    with (
+        mock.patch("rsmooth.certificates.base.clopper_pearson_lower", point),
+        mock.patch("rsmooth.certificates.functional.clopper_pearson_lower", point),
+    ):
         yield
 
 

@@ -14,8 +14,8 @@ import pytest
 import torch
 from torch import nn
 
-from rsmooth.certify import Smooth
 from rsmooth.noise import DeterministicSplittingNoise
+from rsmooth.smoothing import Smooth
 from tests.conftest import CountingModel
 
 
@@ -47,8 +47,9 @@ CASES = [  # (d, q, sigma, classes, seed): λ < 0.5 and λ ≥ 0.5, two and thre
 
 
 @pytest.mark.parametrize("d, q, sigma, classes, seed", CASES)
-def test_no_prediction_changes_inside_the_certified_l1_ball(d: int, q: int, sigma: float, classes: int,
-                                                            seed: int) -> None:
+def test_no_prediction_changes_inside_the_certified_l1_ball(
+    d: int, q: int, sigma: float, classes: int, seed: int
+) -> None:
     noise = DeterministicSplittingNoise(sigma, q, seed=seed)
     model = LookupTable(d, q, classes, seed)
     smooth = Smooth(model, noise, classes)

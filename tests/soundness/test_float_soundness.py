@@ -18,11 +18,11 @@ import torch
 from scipy.stats import chisquare, norm
 from torch import nn
 
-from rsmooth.certify import Smooth
-from rsmooth.certify.cohen import DiscreteCohenCertificate, cohen_radius
+from rsmooth.certificates.cohen import DiscreteCohenCertificate, cohen_radius
 from rsmooth.errors import ConfigError
 from rsmooth.noise import DiscreteGaussianNoise, GaussianNoise
 from rsmooth.noise.discrete_gaussian import UNIFORM_BITS
+from rsmooth.smoothing import Smooth
 
 SIGMA, SHAPE = 0.25, (1, 16, 16)
 
@@ -114,13 +114,13 @@ def test_the_sampler_draws_the_discretized_gaussian(sigma: float, q: int) -> Non
 
 
 def test_the_discrete_certificate_is_cohens_at_p_lower_minus_d_tau() -> None:
-    from rsmooth.certify.certificate import VoteCounts
+    from rsmooth.certificates.base import VoteCounts
 
     cert, dim = DiscreteCohenCertificate(SIGMA, 1e-9), 3072
 
     votes = VoteCounts(guess=1, counts=(100, 1900))
     got = cert.certify(votes, 0.001, dim)
-    from rsmooth.certify.stats import clopper_pearson_lower
+    from rsmooth.certificates.bounds import clopper_pearson_lower
 
     p_lower = clopper_pearson_lower(1900, 2000, 0.001)
     assert got.p_lower == p_lower - dim * 1e-9 and got.radius == cohen_radius(got.p_lower, 1 - got.p_lower, SIGMA)

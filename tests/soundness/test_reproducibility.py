@@ -1,4 +1,4 @@
-"""Per-example randomness (SPEC §3.1): an input's counts depend on (seed, id, phase, n) only."""
+"""Per-example randomness (docs/design.md §3.1): an input's counts depend on (seed, id, phase, n) only."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from rsmooth.certify import Phase, ResultsWriter, Smooth, certify_examples, read_rows
-from rsmooth.certify.sequential import SampleSchedule
 from rsmooth.noise import DeterministicSplittingNoise, GaussianNoise, SplittingNoise, UniformL1Noise
+from rsmooth.results import ResultsWriter, certify_examples, read_rows
+from rsmooth.smoothing import CertificationSettings, Phase, SequentialSettings, Smooth
 
 
 def _net(seed: int = 0) -> nn.Module:
@@ -74,8 +74,8 @@ def test_resume_point_and_rank_sharding_do_not_change_rows(tmp_path: Path) -> No
 
     def run(path: Path, indices: list[int], group: int, batch: int) -> None:
         with ResultsWriter(path) as w:
-            certify_examples(Smooth(_net(), GaussianNoise(0.5), 4, seed=3), ds, indices, 50, 400, 0.001, batch,
-                             writer=w, group_size=group)
+            settings = CertificationSettings(n0=50, n=400, batch_size=batch, group_size=group, progress=False)
+            certify_examples(Smooth(_net(), GaussianNoise(0.5), 4, seed=3), ds, indices, settings, writer=w)
 
     run(tmp_path / "whole.tsv", idx, 1, 1000)
     run(tmp_path / "resumed.tsv", idx[:3], 2, 64)
@@ -92,7 +92,7 @@ THREADS = """
 import sys, torch
 torch.set_num_threads(int(sys.argv[1]))
 from tests.soundness.test_reproducibility import _inputs, _net
-from rsmooth.certify import Phase, Smooth
+from rsmooth.smoothing import Phase, Smooth
 from rsmooth.noise import GaussianNoise
 s = Smooth(_net(), GaussianNoise(0.5), 4, seed=5)
 print(s.counter.count(_inputs(), 2000, Phase.ESTIMATION, [0, 1, 2, 3], 512).tolist())
@@ -101,8 +101,12 @@ print(s.counter.count(_inputs(), 2000, Phase.ESTIMATION, [0, 1, 2, 3], 512).toli
 
 def test_counts_do_not_depend_on_the_cpu_thread_count() -> None:
     root = Path(__file__).resolve().parents[2]
-    outs = [subprocess.run([sys.executable, "-c", THREADS, str(t)], cwd=root, capture_output=True, text=True, check=True).stdout
-            for t in (1, 2)]
+    outs = [
+        subprocess.run(
+            [sys.executable, "-c", THREADS, str(t)], cwd=root, capture_output=True, text=True, check=True
+        ).stdout
+        for t in (1, 2)
+    ]
     assert outs[0] == outs[1] and outs[0].count(",") > 10
 
 
@@ -114,23 +118,21 @@ def test_exact_enumeration_does_not_depend_on_batching() -> None:
     assert _key(a[1]) == _key(b[0]) and a[1].exact_radius == b[0].exact_radius
 
 
-def _plan(mode: str) -> dict:  # type: ignore[type-arg]
-    """certify_examples arguments: fixed n = 1024, or sequential with budget 1024 from 256 samples."""
-    if mode == "fixed":
-        return {}
-    return {"mode": "sequential", "radii": [0.0, 0.25], "schedule": SampleSchedule.geometric(1024, first=256)}
+def _plan(mode: str, batch_size: int) -> CertificationSettings:
+    """Fixed n = 1024, or sequential with budget 1024 from 256 samples."""
+    sequential = SequentialSettings(radii=[0.0, 0.25], first=256)
+    return CertificationSettings(n0=50, n=1024, batch_size=batch_size, mode=mode, sequential=sequential, progress=False)
 
 
 def _rank_main(rank: int, world: int, init: str, out: str, mode: str) -> None:
     import torch.distributed as dist
 
-    from rsmooth.analysis import CertificationRows
+    from rsmooth.analysis.gather import CertificationRows
 
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     try:
         smooth = Smooth(_net(), GaussianNoise(0.5), 4, seed=3)
-        mine = certify_examples(smooth, _dataset(), list(range(7))[rank::world], 50, 1024, 0.001, 128,
-                                **_plan(mode)).rows
+        mine = certify_examples(smooth, _dataset(), list(range(7))[rank::world], _plan(mode, 128)).rows
         gather = CertificationRows(smooth.certificate.norm, smooth.noise.describe(), smooth.certificate.name)
         gather.update(mine)
         rows = gather.rows()  # all ranks' rows (torchmetrics all_gather)
@@ -148,11 +150,13 @@ def test_two_ranks_give_the_rows_of_one_process(tmp_path: Path, mode: str) -> No
     mode too, where each input stops at its own stage)."""
     import torch.multiprocessing as mp
 
-    mp.spawn(_rank_main, args=(2, f"file://{tmp_path / 'init'}", str(tmp_path / "ranks.tsv"), mode), nprocs=2,
-             join=True)
+    mp.spawn(
+        _rank_main, args=(2, f"file://{tmp_path / 'init'}", str(tmp_path / "ranks.tsv"), mode), nprocs=2, join=True
+    )
     with ResultsWriter(tmp_path / "one.tsv") as w:
-        certify_examples(Smooth(_net(), GaussianNoise(0.5), 4, seed=3), _dataset(), list(range(7)), 50, 1024, 0.001,
-                         1000, writer=w, **_plan(mode))
+        certify_examples(
+            Smooth(_net(), GaussianNoise(0.5), 4, seed=3), _dataset(), list(range(7)), _plan(mode, 1000), writer=w
+        )
     assert _rows(tmp_path / "ranks.tsv") == _rows(tmp_path / "one.tsv") and len(_rows(tmp_path / "one.tsv")) == 7
     if mode == "sequential":
         assert {r.n for r in read_rows(tmp_path / "one.tsv")} <= {256, 512, 1024}

@@ -9,10 +9,10 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from rsmooth.certify import Smooth
-from rsmooth.certify.sequential import SampleSchedule
 from rsmooth.errors import ConfigError
 from rsmooth.noise import DeterministicSplittingNoise, GaussianNoise
+from rsmooth.smoothing import Smooth
+from rsmooth.smoothing.sequential import SampleSchedule
 from tests.conftest import LinearTwoClass
 
 SIGMA = 0.5
@@ -52,15 +52,19 @@ def test_run_to_the_budget_it_sees_exactly_the_fixed_n_counts() -> None:
 
 def test_stops_early_and_does_not_depend_on_batching_or_grouping() -> None:
     smooth, x, margin = half_space(0.9)
-    many = smooth.certify_many(x.expand(5, 1, 4, 4), 64, 100_000, 0.001, 1000, ids=[3, 4, 5, 6, 7],
-                               mode="sequential", radii=[0.0, 0.25, 0.5])
-    one = [smooth.certify(x, 64, 100_000, 0.001, 333, id=i, mode="sequential", radii=[0.0, 0.25, 0.5])
-           for i in (3, 4, 5, 6, 7)]
+    many = smooth.certify_many(
+        x.expand(5, 1, 4, 4), 64, 100_000, 0.001, 1000, ids=[3, 4, 5, 6, 7], mode="sequential", radii=[0.0, 0.25, 0.5]
+    )
+    one = [
+        smooth.certify(x, 64, 100_000, 0.001, 333, id=i, mode="sequential", radii=[0.0, 0.25, 0.5])
+        for i in (3, 4, 5, 6, 7)
+    ]
     assert [(r.prediction, r.radius, r.n) for r in many] == [(r.prediction, r.radius, r.n) for r in one]
     assert all(r.prediction == 1 and 0.5 <= r.radius <= margin and r.n < 10_000 for r in many)
     # a hopeless input abstains at the first stage: four classes of probability 1/4 each
-    out = Smooth(Quadrants(), GaussianNoise(SIGMA), 4).certify(torch.full((1, 4, 4), 0.5), 64, 100_000, 0.001,
-                                                                1000, mode="sequential", radii=[0.0])
+    out = Smooth(Quadrants(), GaussianNoise(SIGMA), 4).certify(
+        torch.full((1, 4, 4), 0.5), 64, 100_000, 0.001, 1000, mode="sequential", radii=[0.0]
+    )
     assert out.prediction == -1 and out.n == 1024
 
 
@@ -71,8 +75,16 @@ def test_gives_up_on_a_radius_out_of_reach_within_the_budget() -> None:
     smooth, x, margin = half_space(0.9)
     xs, radii = x.expand(8, 1, 4, 4), [0.0, margin * 1.01]
     bold = smooth.certify_many(xs, 64, 100_000, 0.001, 4096, mode="sequential", radii=radii)
-    careful = smooth.certify_many(xs, 64, 100_000, 0.001, 4096, mode="sequential", radii=radii,
-                                  schedule=SampleSchedule.geometric(100_000, futility=1e-6))
+    careful = smooth.certify_many(
+        xs,
+        64,
+        100_000,
+        0.001,
+        4096,
+        mode="sequential",
+        radii=radii,
+        schedule=SampleSchedule.geometric(100_000, futility=1e-6),
+    )
     mean_bold, mean_careful = (sum(r.n for r in rs) / len(rs) for rs in (bold, careful))
     assert mean_bold < 20_000 and mean_careful > 60_000
     assert all(0.5 < r.radius <= margin for r in bold + careful)
@@ -96,8 +108,17 @@ def _overclaim_rate(trials: int, alpha: float) -> float:
     truth (the case where optional stopping would hurt most)."""
     smooth, x, margin = half_space(0.9)
     schedule = SampleSchedule.geometric(4096, first=256)  # K = 5 stages
-    results = smooth.certify_many(x.expand(trials, 1, 4, 4), 64, 4096, alpha, 4096, ids=list(range(trials)),
-                                  mode="sequential", radii=[margin * 1.0001], schedule=schedule)
+    results = smooth.certify_many(
+        x.expand(trials, 1, 4, 4),
+        64,
+        4096,
+        alpha,
+        4096,
+        ids=list(range(trials)),
+        mode="sequential",
+        radii=[margin * 1.0001],
+        schedule=schedule,
+    )
     return sum(r.radius > margin for r in results) / trials
 
 
@@ -127,7 +148,8 @@ def test_sequential_refuses_what_it_cannot_do() -> None:
     with pytest.raises(ConfigError, match="sequential mode is for Monte Carlo"):
         dssn.certify(x, 10, 100, 0.001, 100, mode="sequential")
     with pytest.raises(ConfigError, match="one-sided"):
-        Smooth(model, GaussianNoise(0.5), 2, certificate="cohen_bilateral").certify(x, 10, 100, 0.001, 100,
-                                                                                     mode="sequential")
-    with pytest.raises(ConfigError, match="mode must be one of"):
+        Smooth(model, GaussianNoise(0.5), 2, certificate="cohen_bilateral").certify(
+            x, 10, 100, 0.001, 100, mode="sequential"
+        )
+    with pytest.raises(ConfigError, match="mode must be fixed or sequential, got .adaptive."):
         Smooth(model, GaussianNoise(0.5), 2).certify(x, 10, 100, 0.001, 100, mode="adaptive")

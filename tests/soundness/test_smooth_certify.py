@@ -6,9 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from rsmooth.certify import ABSTAIN, Phase, Smooth
-from rsmooth.errors import ConfigError
+from rsmooth.certificates import ABSTAIN
+from rsmooth.errors import RsmoothError
 from rsmooth.noise import GaussianNoise
+from rsmooth.smoothing import Phase, Smooth
 from tests.conftest import CountingModel, LinearTwoClass
 
 
@@ -18,7 +19,7 @@ def _linear_case(margin: float, d: int = 16) -> tuple[LinearTwoClass, torch.Tens
     w = torch.randn(d, generator=torch.Generator().manual_seed(0))
     b = -0.5 * float(w.sum())
     x = (0.5 + margin * w / w.norm()).view(1, 4, 4)
-    assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0
+    assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
     return LinearTwoClass(w, b), x, abs(margin)
 
 
@@ -216,9 +217,23 @@ def test_wrong_input_shape_and_wrong_model_output_are_clear_errors() -> None:
         pooled.certify(torch.rand(1, 4, 4), n0=4, n=4, alpha=0.01, batch_size=4)  # one row for the whole batch
     with pytest.raises(TypeError, match="NoiseFamily"):
         Smooth(LinearTwoClass(torch.ones(16), 0.0), "gaussian", 2)  # type: ignore[arg-type]
+
+
+def test_an_exception_of_the_users_model_propagates_as_it_is() -> None:
+    """The network's own error (a shape it cannot take, out of memory) is never turned into a config error: it
+    keeps its type, so ``except torch.OutOfMemoryError`` still works, with a note naming the batch."""
     conv = Smooth(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.LazyLinear(2)), GaussianNoise(0.25), 2)
-    with pytest.raises(ConfigError, match=r"cannot classify inputs of shape \(3, 4, 4\).*channels"):
+    with pytest.raises(RuntimeError) as err:
         conv.certify(torch.rand(3, 4, 4), n0=1, n=1, alpha=0.01, batch_size=1)  # 3 channels into a 1-channel net
+    assert not isinstance(err.value, RsmoothError) and "channels" in str(err.value)
+    assert any("shape (3, 4, 4)" in note for note in getattr(err.value, "__notes__", ["shape (3, 4, 4)"]))
+
+    class OutOfMemory(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    with pytest.raises(torch.OutOfMemoryError, match="Tried to allocate"):
+        Smooth(OutOfMemory(), GaussianNoise(0.25), 2).certify(torch.rand(1, 4, 4), n0=1, n=1, alpha=0.01, batch_size=1)
 
 
 def test_model_mode_is_restored_after_sampling() -> None:
@@ -238,7 +253,7 @@ def test_model_mode_is_restored_after_sampling() -> None:
 
 
 def test_noise_stays_float32_under_reduced_precision_autocast() -> None:
-    """A bf16 forward pass must not turn the noise into bf16 (SPEC §1.1)."""
+    """A bf16 forward pass must not turn the noise into bf16 (docs/design.md §1.1)."""
     seen: list[torch.dtype] = []
 
     class Spy(nn.Module):

@@ -10,7 +10,7 @@ from rsmooth.analysis import (
     markdown_table,
     radius_grid,
 )
-from rsmooth.certify import CertificationRow
+from rsmooth.results import CertificationRow
 
 
 def _rows() -> list[CertificationRow]:

@@ -8,9 +8,9 @@ from scipy.stats import norm
 
 from rsmooth.attack import SmoothedPGD, empirical_robust_accuracy, inside_radius_flips, project
 from rsmooth.attack.evaluate import AttackRow, attack_examples
-from rsmooth.certify import Smooth
 from rsmooth.errors import ConfigError
 from rsmooth.noise import GaussianNoise, UniformL1Noise
+from rsmooth.smoothing import Smooth
 from tests.conftest import LinearTwoClass
 
 EXPONENT = {"l2": 2.0, "linf": float("inf"), "l1": 1.0}
@@ -62,13 +62,13 @@ def test_pgd_flips_the_linear_classifier_just_beyond_its_radius_and_not_inside(p
     inside = pgd.attack(smooth.base, x, label, 0.95 * margin * scale, [0])
     for adv, eps in ((beyond, 1.05), (inside, 0.95)):
         assert (adv - x).flatten().norm(p=EXPONENT[p]) <= eps * margin * scale + 1e-5
-        assert 0 <= adv.min() and adv.max() <= 1
+        assert adv.min() >= 0 and adv.max() <= 1
     assert smooth.predict(beyond[0], 20_000, 0.001, 4096).prediction == 0
     assert smooth.predict(inside[0], 20_000, 0.001, 4096).prediction in (1, -1)  # no flip (a near-tie may abstain)
 
 
 def test_attack_is_reproducible_per_example_and_zero_radius_returns_the_input() -> None:
-    smooth, x = _linear(0.2)
+    smooth, _ = _linear(0.2)
     pgd = SmoothedPGD(UniformL1Noise(0.25), norm="l1", steps=5, samples=8)
     xs = torch.rand(3, 1, 4, 4, generator=torch.Generator().manual_seed(1))
     labels = torch.tensor([1, 0, 1])
@@ -91,8 +91,9 @@ def test_curve_and_inside_rows_on_the_linear_classifier() -> None:
     assert result.prediction == 1 and result.radius < margin
     pgd = SmoothedPGD(GaussianNoise(sigma), steps=30, samples=16)
     examples = [(i, x[0], 1) for i in range(3)]
-    rows = attack_examples(smooth, pgd, examples, [0.0, 0.1, 0.3], {i: (1, result.radius) for i in range(3)},
-                           10_000, 0.001, 4096)
+    rows = attack_examples(
+        smooth, pgd, examples, [0.0, 0.1, 0.3], {i: (1, result.radius) for i in range(3)}, 10_000, 0.001, 4096
+    )
     assert empirical_robust_accuracy(rows, [0.0, 0.1, 0.3]) == [1.0, 1.0, 0.0]
     assert inside_radius_flips(rows) == (0, 3)
     assert all(isinstance(r, AttackRow) for r in rows) and float(norm.cdf(margin / sigma)) > 0.5

@@ -34,15 +34,17 @@ def test_implementations_take_turns_until_each_has_run_long_enough(bench: Module
             calls.append(name)
             time.sleep(seconds)
             return 10
+
         return run
 
-    rounds = bench.measure_rounds({"fast": unit("fast", 0.002), "slow": unit("slow", 0.012)}, 2, torch.device("cpu"),
-                                  min_seconds=0.02)
+    rounds = bench.measure_rounds(
+        {"fast": unit("fast", 0.002), "slow": unit("slow", 0.012)}, 2, torch.device("cpu"), min_seconds=0.02
+    )
     calls = calls[2:]  # after the warm-up
     slow = [i for i, name in enumerate(calls) if name == "slow"]
     assert len(slow) == 4  # two units of 12 ms reach 0.02 s, in each round
     assert calls[:4] == ["fast", "slow", "fast", "slow"]  # turns, not one after the other
-    assert calls[4:slow[2]] == ["fast"] * (slow[2] - 4)  # then the fast one alone until it has its 0.02 s
+    assert calls[4 : slow[2]] == ["fast"] * (slow[2] - 4)  # then the fast one alone until it has its 0.02 s
     assert calls[slow[2] : slow[2] + 4] == ["slow", "fast", "slow", "fast"]  # round 2 starts reversed
     assert len(rounds["fast"]) == len(rounds["slow"]) == 2
     assert all(10 / 0.05 < r < 10 / 0.002 for r in rounds["slow"] + rounds["fast"])  # units over seconds

@@ -8,11 +8,12 @@ import pytest
 import torch
 from scipy.stats import beta, norm
 
-from rsmooth.certify import ABSTAIN, Smooth, VoteCounts
-from rsmooth.certify.cohen import CohenCertificate
-from rsmooth.certify.lipschitz_l1 import LipschitzL1Certificate
+from rsmooth.certificates import ABSTAIN, VoteCounts
+from rsmooth.certificates.cohen import CohenCertificate
+from rsmooth.certificates.lipschitz_l1 import LipschitzL1Certificate
 from rsmooth.errors import ConfigError
 from rsmooth.noise import DeterministicSplittingNoise, GaussianNoise, UniformL1Noise
+from rsmooth.smoothing import Smooth
 from tests.conftest import LinearTwoClass
 
 
@@ -41,8 +42,12 @@ def test_abstains_unless_the_lower_bound_exceeds_one_half(cert) -> None:  # type
 
 
 def test_a_family_names_its_certificates_and_refuses_unknown_ones() -> None:
-    assert [c.name for c in GaussianNoise(0.25).certificates()][:4] == ["cohen", "cohen_linf", "cohen_bilateral",
-                                                                         "cohen_linf_bilateral"]
+    assert [c.name for c in GaussianNoise(0.25).certificates()][:4] == [
+        "cohen",
+        "cohen_linf",
+        "cohen_bilateral",
+        "cohen_linf_bilateral",
+    ]
     assert GaussianNoise(0.25, norm="linf").default_certificate().name == "cohen_linf"
     assert [c.name for c in UniformL1Noise(0.5).certificates()] == ["lipschitz_l1", "lipschitz_l1_bilateral"]
     with pytest.raises(ConfigError, match=r"'lecuyer' does not apply to uniform_l1\(sigma=0.5\); available: lipschitz"):

@@ -1,4 +1,4 @@
-"""The comparison bounds for Gaussian counts (SPEC §3.6): each sound bound is below Cohen's tight one,
+"""The comparison bounds for Gaussian counts (docs/design.md §3.6): each sound bound is below Cohen's tight one,
 each supremum matches an independent dense search, and each lemma they rest on is checked by brute force."""
 
 from __future__ import annotations
@@ -12,20 +12,13 @@ from scipy.integrate import quad
 from scipy.optimize import brentq
 from scipy.stats import norm
 
-from rsmooth.certify import (
-    Smooth,
-    VoteCounts,
-    cohen_radius,
-    dmr_radius,
-    lecuyer_radius,
-    li_renyi_radius,
-    tv_radius,
-)
-from rsmooth.certify.dmr import DMRRelaxation
-from rsmooth.certify.lecuyer import lecuyer_beta_max
-from rsmooth.certify.li_renyi import renyi_flip_divergence
+from rsmooth.certificates import VoteCounts, cohen_radius, dmr_radius, lecuyer_radius, li_renyi_radius, tv_radius
+from rsmooth.certificates.dmr import DMRRelaxation
+from rsmooth.certificates.lecuyer import lecuyer_beta_max
+from rsmooth.certificates.li_renyi import renyi_flip_divergence
 from rsmooth.errors import ConfigError
 from rsmooth.noise import DeterministicSplittingNoise, ExponentialLinfNoise, GaussianNoise, UniformL1Noise
+from rsmooth.smoothing import Smooth
 from tests.conftest import LinearTwoClass
 
 HARD_BOUNDS = {"lecuyer": lecuyer_radius, "li_renyi": li_renyi_radius, "tv": tv_radius}
@@ -86,8 +79,9 @@ def _tv_by_bisection(pa: float, pb: float, sigma: float) -> float:
     return brentq(lambda r: tv(r) - (pa - pb) / 2, 0.0, 40 * sigma, xtol=1e-14)
 
 
-@pytest.mark.parametrize("pa,pb", [(0.51, 0.49), (0.8, 0.2), (0.99, 0.01), (0.999, 0.0001), (0.99999, 1e-5),
-                                   (0.7, 0.05)])
+@pytest.mark.parametrize(
+    "pa,pb", [(0.51, 0.49), (0.8, 0.2), (0.99, 0.01), (0.999, 0.0001), (0.99999, 1e-5), (0.7, 0.05)]
+)
 def test_suprema_match_an_independent_dense_search(pa: float, pb: float) -> None:
     assert lecuyer_radius(pa, pb, 0.5) == pytest.approx(_dense_lecuyer(pa, pb, 0.5), rel=1e-4)
     assert li_renyi_radius(pa, pb, 0.5) == pytest.approx(_dense_li(pa, pb, 0.5), rel=1e-4)
@@ -117,8 +111,8 @@ def test_li_lemma_flip_divergence_is_the_brute_force_minimum(order: float) -> No
 
 def test_the_figure_16_shapes_monotone_in_pa_and_interior_optima() -> None:
     # Cohen Fig. 16c/d: tuning curves rise and fall, the supremum is inside the range
-    from rsmooth.certify.lecuyer import lecuyer_objective
-    from rsmooth.certify.li_renyi import li_renyi_objective
+    from rsmooth.certificates.lecuyer import lecuyer_objective
+    from rsmooth.certificates.li_renyi import li_renyi_objective
 
     betas = np.linspace(1e-3, lecuyer_beta_max(0.8, 0.2), 400)
     curve = np.array([lecuyer_objective(b, 0.8, 0.2, 1.0) for b in betas])
@@ -146,7 +140,12 @@ def test_linf_readings_divide_by_sqrt_d_and_names_say_what_they_are() -> None:
 
 
 def test_a_relaxation_is_labelled_by_name_and_is_never_a_rows_certificate() -> None:
-    families = [GaussianNoise(0.5), UniformL1Noise(0.5), DeterministicSplittingNoise(0.5, 16), ExponentialLinfNoise(0.5)]
+    families = [
+        GaussianNoise(0.5),
+        UniformL1Noise(0.5),
+        DeterministicSplittingNoise(0.5, 16),
+        ExponentialLinfNoise(0.5),
+    ]
     for family in families:
         for cert in family.certificates():
             assert cert.hard == ("_relaxed" not in cert.name), cert.name

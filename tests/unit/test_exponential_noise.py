@@ -1,4 +1,4 @@
-"""Exponential ℓ∞ smoothing π0(z) ∝ exp(−‖z‖∞/σ′) and its pure-DP certificate (SPEC §2.4, §3.5)."""
+"""Exponential ℓ∞ smoothing π0(z) ∝ exp(−‖z‖∞/σ′) and its pure-DP certificate (docs/design.md §2.4, §3.5)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import torch
 from scipy import stats
 from scipy.integrate import quad
 
-from rsmooth.certify import VoteCounts, exponential_scale, pure_dp_radius
-from rsmooth.certify.pure_dp import PureDPLinfCertificate
+from rsmooth.certificates import VoteCounts, exponential_scale, pure_dp_radius
+from rsmooth.certificates.pure_dp import PureDPLinfCertificate
 from rsmooth.errors import ConfigError
 from rsmooth.noise import ExponentialLinfNoise
 from rsmooth.noise.gamma import sample_gamma
@@ -92,8 +92,9 @@ def _inner(a: float, u0: float, u1: float) -> float:
 def _p_half_plane(x: tuple[float, float], b: float) -> float:
     """P(f(x + z) = A) for f(y) = A iff y1 + y2 < b: ∫ dz1 ∫_{z2 < b − x1 − x2 − z1} π0(z)."""
     t = b - x[0] - x[1]
-    value = quad(lambda z1: _inner(z1, -LIMIT, t - z1), -LIMIT, LIMIT, points=[t / 2], limit=200,
-                 epsabs=1e-13, epsrel=1e-12)[0]
+    value = quad(
+        lambda z1: _inner(z1, -LIMIT, t - z1), -LIMIT, LIMIT, points=[t / 2], limit=200, epsabs=1e-13, epsrel=1e-12
+    )[0]
     return value / NORMALIZER
 
 

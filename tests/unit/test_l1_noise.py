@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from rsmooth.certify import VoteCounts
+from rsmooth.certificates import VoteCounts
 from rsmooth.noise import DeterministicSplittingNoise, SplittingNoise, UniformL1Noise, split_midpoint
 
 
@@ -34,7 +34,9 @@ def test_split_matches_eq_7_when_lambda_at_least_half(lam: float) -> None:
         for s in ss:
             if s >= 2 * lam:
                 continue
-            got = float(split_midpoint(torch.tensor(x, dtype=torch.float64), torch.tensor(s, dtype=torch.float64), 2 * lam))
+            got = float(
+                split_midpoint(torch.tensor(x, dtype=torch.float64), torch.tensor(s, dtype=torch.float64), 2 * lam)
+            )
             assert got == pytest.approx(paper_large_lambda(x, s), abs=1e-12), (x, s)
 
 
@@ -61,7 +63,7 @@ def test_split_point_belongs_to_the_lower_piece() -> None:
 @pytest.mark.parametrize("sigma, q", [(0.05, 8), (0.1, 16), (0.25, 16), (0.5, 8), (1.0, 255), (3.5, 255)])
 def test_dssn_integer_transform_equals_the_paper_formula(sigma: float, q: int) -> None:
     noise = DeterministicSplittingNoise(sigma, q, seed=3)
-    assert noise.L == math.floor(2 * math.sqrt(3) * sigma * q) and noise.lam == noise.L / (2 * q)
+    assert math.floor(2 * math.sqrt(3) * sigma * q) == noise.L and noise.lam == noise.L / (2 * q)
     d = 2 * 3 * 3
     a = torch.randint(0, q + 1, (d,), generator=torch.Generator().manual_seed(1))
     a[:2] = torch.tensor([0, q])  # edge values x = 0 and x = 1
@@ -95,13 +97,15 @@ def test_dssn_draws_of_grouped_inputs_equal_draws_of_gathered_inputs() -> None:
     # the memory layout of the input does not matter (a channels_last batch, as a training pipeline may hand over)
     batch = torch.randint(0, 17, (4, 3, 8, 8), generator=gen).float() / 16
     j = torch.arange(4)
-    assert torch.equal(noise.perturb_draws(batch.contiguous(memory_format=torch.channels_last), j),
-                       noise.perturb_draws(batch, j))
+    assert torch.equal(
+        noise.perturb_draws(batch.contiguous(memory_format=torch.channels_last), j), noise.perturb_draws(batch, j)
+    )
     # a value off the grid is rounded to it, and one outside [0, 1] to its end (never an index off the table)
     wild = torch.tensor([[-0.3, 1.7, 0.5 + 0.2 / 16, 1.0]]).view(1, 1, 2, 2)
     grid = torch.tensor([[0.0, 1.0, 0.5, 1.0]]).view(1, 1, 2, 2)
-    assert torch.equal(noise.perturb_draws(wild, torch.tensor([3]), check=False),
-                       noise.perturb_draws(grid, torch.tensor([3])))
+    assert torch.equal(
+        noise.perturb_draws(wild, torch.tensor([3]), check=False), noise.perturb_draws(grid, torch.tensor([3]))
+    )
 
 
 @pytest.mark.parametrize("sigma, q", [(0.1, 8), (0.5, 16), (2.0, 255)])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rsmooth.distributed import Ranks, launcher_ranks
 from rsmooth.errors import ConfigError
+from rsmooth.smoothing.ranks import Ranks, launcher_ranks
 
 
 def test_torchrun_variables_name_the_rank() -> None:
@@ -23,10 +23,13 @@ def test_srun_variables_name_the_rank_but_a_batch_script_alone_is_one_process() 
     assert launcher_ranks({}) == Ranks() and not Ranks().distributed
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"RANK": "x", "WORLD_SIZE": "2"}, "RANK='x', WORLD_SIZE='2' are not integers"),
-    ({"RANK": "2", "WORLD_SIZE": "2"}, r"RANK=2 is not in \[0, WORLD_SIZE=2\)"),
-])
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"RANK": "x", "WORLD_SIZE": "2"}, "RANK='x', WORLD_SIZE='2' are not integers"),
+        ({"RANK": "2", "WORLD_SIZE": "2"}, r"RANK=2 is not in \[0, WORLD_SIZE=2\)"),
+    ],
+)
 def test_a_broken_launcher_environment_is_one_line(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         launcher_ranks(env)

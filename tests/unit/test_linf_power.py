@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy import stats
 
-from rsmooth.certify.coordinate_tv import CoordinateTVCertificate, coordinate_tv
+from rsmooth.certificates.coordinate_tv import CoordinateTVCertificate, coordinate_tv
 from rsmooth.errors import ConfigError
 from rsmooth.noise import LinfPowerNoise
 
@@ -58,7 +58,7 @@ def _density_on_grid(sigma: float, k: float, grid: np.ndarray) -> np.ndarray:
     x, y = np.meshgrid(grid, grid, indexing="ij")
     top = np.maximum(np.abs(x), np.abs(y))
     with np.errstate(divide="ignore"):
-        return np.where(top > 0, top ** (-k) * np.exp(-top**2 / (2 * sigma**2)), 0.0)
+        return np.where(top > 0, top ** (-k) * np.exp(-(top**2) / (2 * sigma**2)), 0.0)
 
 
 def test_tv_by_brute_force_integration_in_two_dimensions() -> None:

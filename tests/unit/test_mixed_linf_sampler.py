@@ -54,8 +54,9 @@ def test_a_round_keeps_the_first_accepted_candidates_of_each_block_in_order() ->
 
     def propose(counts: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         proposals.append(counts)
-        values = torch.cat([torch.arange(n, dtype=torch.float64) + 1000 * b + 100 * len(proposals)
-                            for b, n in enumerate(counts) if n])
+        values = torch.cat(
+            [torch.arange(n, dtype=torch.float64) + 1000 * b + 100 * len(proposals) for b, n in enumerate(counts) if n]
+        )
         return values, values.long() % 3 != 0  # every third candidate rejected
 
     out = first_accepted_blocks([4, 0, 5], CPU, propose, extra=lambda need: 1)
@@ -101,7 +102,7 @@ def test_clamping_instead_of_redrawing_would_be_caught() -> None:
 
 
 def test_cached_tables_of_the_older_stream_are_not_reused() -> None:
-    from rsmooth.certify.functional import TableSettings, table_key
+    from rsmooth.certificates.functional import TableSettings, table_key
     from rsmooth.noise import PowerL2Noise
 
     settings = TableSettings()

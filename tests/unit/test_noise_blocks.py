@@ -1,7 +1,7 @@
 """Blocks drawn together (``perturb_blocks_into``) are bit for bit the blocks drawn one at a time.
 
 The sampling engine hands a family several independently seeded blocks at once; a certificate must not
-depend on which blocks share a call (SPEC §3.1), so every batched sampler is checked here against the
+depend on which blocks share a call (docs/design.md §3.1), so every batched sampler is checked here against the
 definition — each block alone, from its own generator — at sizes that exercise the kernels' vector
 tails (1, 7, 100, 255, 256), in the digits and CIFAR dimensions and one tiny one.
 """
@@ -71,7 +71,9 @@ def test_blocks_drawn_together_equal_blocks_drawn_alone(noise: NoiseFamily, shap
 
 
 @pytest.mark.parametrize(("noise", "shape"), FAMILIES, ids=lambda v: repr(v) if isinstance(v, NoiseFamily) else str(v))
-def test_blocks_of_one_input_drawn_together_equal_blocks_drawn_alone(noise: NoiseFamily, shape: tuple[int, ...]) -> None:
+def test_blocks_of_one_input_drawn_together_equal_blocks_drawn_alone(
+    noise: NoiseFamily, shape: tuple[int, ...]
+) -> None:
     """The engine hands an input's consecutive blocks the same view, and a family adds x (SSN: subtracts s)
     once per run of them (:func:`input_runs`): runs of one input, split by another, and equal views made
     apart (``inputs[0]`` twice) must all give each block's own values."""
@@ -95,8 +97,14 @@ def test_input_runs_merge_consecutive_blocks_of_the_same_memory_only() -> None:
     sizes = [5, 0, 3, 2, 4, 1, 1, 6, 2]
     runs = [(x.data_ptr(), tuple(x.stride()), row, rows) for x, row, rows in input_runs(xs, sizes)]
     p = base.data_ptr()
-    assert runs == [(p, (4, 1), 0, 8), (p + 8 * 4, (4, 1), 8, 2), (p, (4, 1), 10, 4),
-                    (copy.data_ptr(), (4, 1), 14, 1), (p, (1, 4), 15, 1), (p + 16 * 4, (4, 1), 16, 8)]
+    assert runs == [
+        (p, (4, 1), 0, 8),
+        (p + 8 * 4, (4, 1), 8, 2),
+        (p, (4, 1), 10, 4),
+        (copy.data_ptr(), (4, 1), 14, 1),
+        (p, (1, 4), 15, 1),
+        (p + 16 * 4, (4, 1), 16, 8),
+    ]
     assert list(input_runs([base[0]], [0])) == []
 
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from rsmooth.config import compose, config_dir
+from rsmooth.cli.config import compose, config_dir
 from rsmooth.noise import NoiseFamily
 
 #: name → (stream_revision, z at flat positions 0, 1, 63, 64, 100, 255 of 4 copies of a 1×8×8 input, Σ|z|)

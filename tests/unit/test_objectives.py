@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from rsmooth.certify.cohen import CohenCertificate
+from rsmooth.certificates.cohen import CohenCertificate
 from rsmooth.noise.base import NoiseFamily
 from rsmooth.training.objectives import NoiseAugmentation, Stability
 

@@ -1,4 +1,4 @@
-"""The ℓ2 power family's sorted-draw counts (rsmooth.certify.power_counts) against L evaluated on every draw:
+"""The ℓ2 power family's sorted-draw counts (rsmooth.certificates.power_counts) against L evaluated on every draw:
 equal, including at extreme k and with a single bin; and a wrong shortcut only ever errs on the safe side."""
 
 from __future__ import annotations
@@ -7,13 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from rsmooth.certify.functional import SampleLevelCounter
-from rsmooth.certify.power_counts import PowerL2LevelCounter, log_ratio, root_from_above, root_from_below
+from rsmooth.certificates.functional import SampleLevelCounter
+from rsmooth.certificates.power_counts import PowerL2LevelCounter, log_ratio, root_from_above, root_from_below
 from rsmooth.noise import PowerL2Noise
 
 
-@pytest.mark.parametrize(("dim", "k", "bins"), [(64, 0.0, 512), (64, 11.0, 512), (8, 7.5, 64), (3, 2.9, 16),
-                                                (3072, 512.0, 512), (64, 11.0, 1)])
+@pytest.mark.parametrize(
+    ("dim", "k", "bins"),
+    [(64, 0.0, 512), (64, 11.0, 512), (8, 7.5, 64), (3, 2.9, 16), (3072, 512.0, 512), (64, 11.0, 1)],
+)
 def test_sorted_counts_bracket_the_exact_counts(dim: int, k: float, bins: int) -> None:
     family = PowerL2Noise(0.25, k)
     stats = family.shift_statistics(dim, 200_000, np.random.default_rng(3))
@@ -44,11 +46,12 @@ def test_counts_are_exact_whatever_the_bins_leave_as_padding(count: int, bins: i
 
 
 @pytest.mark.parametrize("shift", [-1.0, 1.0])
-def test_a_wrong_start_of_the_one_by_one_range_only_errs_on_the_safe_side(monkeypatch: pytest.MonkeyPatch,
-                                                                            shift: float) -> None:
+def test_a_wrong_start_of_the_one_by_one_range_only_errs_on_the_safe_side(
+    monkeypatch: pytest.MonkeyPatch, shift: float
+) -> None:
     """T_lo too high: draws between the root and T_lo are left out of {L ≥ c} and put into {L ≤ c};
     too low: more draws are evaluated one by one, still exactly."""
-    import rsmooth.certify.power_counts as pc
+    import rsmooth.certificates.power_counts as pc
 
     good = pc.root_from_below
     monkeypatch.setattr(pc, "root_from_below", lambda *a: good(*a) + shift * 0.05)
@@ -96,10 +99,11 @@ def test_root_from_below_is_below_the_root() -> None:
 @pytest.mark.parametrize("count", [4_000, 100_000])
 def test_small_tables_never_exceed_the_exact_gaussian_radius(count: int) -> None:
     """k = 0 with N not a multiple of the default bins: every table radius is at most σΦ⁻¹(p)."""
-    from rsmooth.certify import cohen_radius
-    from rsmooth.certify.functional import TableSettings, build_table
+    from rsmooth.certificates import cohen_radius
+    from rsmooth.certificates.functional import TableSettings, build_table
 
-    table = build_table(PowerL2Noise(0.25, 0.0), 64, TableSettings(num_samples=count, pilot_samples=20_000,
-                                                                    radius_ratio=1.05))
+    table = build_table(
+        PowerL2Noise(0.25, 0.0), 64, TableSettings(num_samples=count, pilot_samples=20_000, radius_ratio=1.05)
+    )
     for p in (0.6, 0.9, 0.99, 0.999, 0.99999):
         assert table.radius(p) <= cohen_radius(p, 1 - p, 0.25)

@@ -1,5 +1,5 @@
 """The ℓ2 power and mixed ℓ∞ families (Zhang et al. 2020, eq. (8), (9)) and their functional certificate
-(SPEC §2.2, §2.3, §3.4): exact samplers, the low-dimensional reductions, and table radii judged against
+(docs/design.md §2.2, §2.3, §3.4): exact samplers, the low-dimensional reductions, and table radii judged against
 closed forms (k = 0) and quadrature (k > 0)."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import torch
 from scipy import stats
 from scipy.special import erf
 
-from rsmooth.certify import VoteCounts, cohen_radius
-from rsmooth.certify.functional import FunctionalCertificate, TableSettings, build_table, load_or_build
-from rsmooth.certify.quadrature import PowerL2Quadrature
+from rsmooth.certificates import VoteCounts, cohen_radius
+from rsmooth.certificates.functional import FunctionalCertificate, TableSettings, build_table, load_or_build
+from rsmooth.certificates.quadrature import PowerL2Quadrature
 from rsmooth.errors import ConfigError
 from rsmooth.noise import MixedLinfNoise, PowerL2Noise
 from rsmooth.noise.mixed_linf import NormEnvelope
@@ -38,10 +38,15 @@ def _features(z: torch.Tensor) -> list[torch.Tensor]:
     return [z.abs().amax(1), z.norm(dim=1), z[:, 0] ** 2, z.amax(1)]
 
 
-@pytest.mark.parametrize(("family", "dim", "k", "weight"), [
-    (PowerL2Noise, 3, 1.0, "l2"), (PowerL2Noise, 8, 4.0, "l2"),
-    (MixedLinfNoise, 3, 1.5, "linf"), (MixedLinfNoise, 8, 4.0, "linf"),
-])
+@pytest.mark.parametrize(
+    ("family", "dim", "k", "weight"),
+    [
+        (PowerL2Noise, 3, 1.0, "l2"),
+        (PowerL2Noise, 8, 4.0, "l2"),
+        (MixedLinfNoise, 3, 1.5, "linf"),
+        (MixedLinfNoise, 8, 4.0, "linf"),
+    ],
+)
 def test_sampler_moments_match_importance_sampling_in_small_dimension(family, dim, k, weight) -> None:  # type: ignore[no-untyped-def]
     sigma = 0.3
     z = family(sigma, k).perturb(torch.zeros(400_000, dim), torch.Generator().manual_seed(1)).double()
@@ -69,7 +74,11 @@ def test_mixed_linf_norm_follows_its_density(dim: int, k: float) -> None:
     m = NormEnvelope(sigma, k, dim).sample(100_000, torch.Generator().manual_seed(3), CPU).numpy()
     ys = np.linspace(math.log(sigma) - 80, math.log(sigma) + 3, 400_001)  # y = log m
     with np.errstate(all="ignore"):
-        log_density = (1 - k) * ys - np.exp(2 * ys) / (2 * sigma**2) + (dim - 1) * np.log(erf(np.exp(ys) / (sigma * math.sqrt(2))))
+        log_density = (
+            (1 - k) * ys
+            - np.exp(2 * ys) / (2 * sigma**2)
+            + (dim - 1) * np.log(erf(np.exp(ys) / (sigma * math.sqrt(2))))
+        )
     log_density = np.nan_to_num(log_density, nan=-np.inf)
     cdf = np.cumsum(np.exp(log_density - log_density.max()))
     cdf /= cdf[-1]

@@ -16,17 +16,26 @@ import numpy as np
 import pytest
 
 from rsmooth.analysis import certified_accuracy, load_rows
-from rsmooth.certify import CertificationRow, ResultsWriter, read_provenance, read_rows, select_indices
-from rsmooth.certify.results_file import merge_parts, part_path, parts_dir
-from rsmooth.certify.rows import columns, format_row, parse_time, round_decimal
 from rsmooth.errors import ResultsFileError
+from rsmooth.results import CertificationRow, ResultsWriter, read_provenance, read_rows
+from rsmooth.results.file import merge_parts, part_path, parts_dir
+from rsmooth.results.rows import columns, format_row, parse_time, round_decimal
+from rsmooth.smoothing import select_indices
 
 PROV = {"certification": {"n": 200, "alpha": 0.001, "seed": 0}, "data": {"name": "fake"}, "rsmooth_version": "x"}
 
 
 def _row(idx: int, radius: float = 0.123456789, **kw: object) -> CertificationRow:
-    base = dict(p_lower=0.99, count=990, count_runner_up=10, n=1000, norm="l2", noise="gaussian(sigma=0.25,norm=l2)",
-                certificate="cohen", alpha=0.001)
+    base = dict(
+        p_lower=0.99,
+        count=990,
+        count_runner_up=10,
+        n=1000,
+        norm="l2",
+        noise="gaussian(sigma=0.25,norm=l2)",
+        certificate="cohen",
+        alpha=0.001,
+    )
     return CertificationRow(idx, 3, 3, radius, True, 1.5, **{**base, **kw})  # type: ignore[arg-type]
 
 
@@ -35,8 +44,20 @@ def _sha(path: Path) -> str:
 
 
 # --------------------------------------------------------------------------- rounding at the float edges
-FLOAT_EDGES = [0.6138709999999999, 0.9999999, 0.1234569, 1e-7, 5e-324, 0.3, 2.675, 0.000001, 1 - 2**-53,
-               math.nextafter(0.25, 0.0), 0.25, 123.4567891]
+FLOAT_EDGES = [
+    0.6138709999999999,
+    0.9999999,
+    0.1234569,
+    1e-7,
+    5e-324,
+    0.3,
+    2.675,
+    0.000001,
+    1 - 2**-53,
+    math.nextafter(0.25, 0.0),
+    0.25,
+    123.4567891,
+]
 
 
 @pytest.mark.parametrize("value", FLOAT_EDGES)
@@ -70,8 +91,10 @@ def test_random_floats_never_round_the_wrong_way() -> None:
 
 # --------------------------------------------------------------------------- exact radii
 def test_exact_radius_k_over_q_counts_at_k_over_q(tmp_path: Path) -> None:
-    rows = [_row(i, radius=k / 255, exact_radius=(k, 255), alpha=0.0, certificate="dssn_exact", norm="l1")
-            for i, k in enumerate([3, 1, 0, 7])]
+    rows = [
+        _row(i, radius=k / 255, exact_radius=(k, 255), alpha=0.0, certificate="dssn_exact", norm="l1")
+        for i, k in enumerate([3, 1, 0, 7])
+    ]
     path = tmp_path / "dssn.tsv"
     with ResultsWriter(path) as w:
         for r in rows:
@@ -95,7 +118,10 @@ def test_rows_round_trip_with_every_field(tmp_path: Path) -> None:
     back = read_rows(path)
     assert [r.idx for r in back] == [0, 5]
     assert back[0].radius == 0.123456 and back[0].count == 990 and back[0].count_runner_up == 10
-    assert 0.012 <= back[0].p_upper <= 0.012 + 1e-8 and back[0].extra_radii == {"cohen_bilateral": 0.1, "cohen_linf": 0.02}
+    assert 0.012 <= back[0].p_upper <= 0.012 + 1e-8 and back[0].extra_radii == {
+        "cohen_bilateral": 0.1,
+        "cohen_linf": 0.02,
+    }
     assert certified_accuracy(back, [0.05], certificate="cohen_linf") == [0.0]
     assert certified_accuracy(back, [0.05], certificate="cohen_bilateral") == [0.5]
 
@@ -153,7 +179,9 @@ def test_analysis_refuses_duplicate_idx_naming_file_and_idx(tmp_path: Path) -> N
 
 def test_reader_accepts_cohen_formats(tmp_path: Path) -> None:
     path = tmp_path / "cohen.tsv"
-    path.write_text("idx\tlabel\tpredict\tradius\tcorrect\ttime\n0\t3\t3\t0.378\t1\t0:02:31.123456\n20\t7\t-1\t0.0\t0\t15.6\n")
+    path.write_text(
+        "idx\tlabel\tpredict\tradius\tcorrect\ttime\n0\t3\t3\t0.378\t1\t0:02:31.123456\n20\t7\t-1\t0.0\t0\t15.6\n"
+    )
     rows = read_rows(path)
     assert rows[0].time == pytest.approx(151.123456) and rows[1].predict == -1
     assert parse_time("1:00:00") == 3600.0
@@ -169,13 +197,16 @@ def test_reader_names_a_bad_file(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- provenance and resuming
-@pytest.mark.parametrize("change, field", [
-    ({"certification": {"n": 500, "alpha": 0.001, "seed": 0}}, "certification.n"),
-    ({"certification": {"n": 200, "alpha": 0.01, "seed": 0}}, "certification.alpha"),
-    ({"certification": {"n": 200, "alpha": 0.001, "seed": 1}}, "certification.seed"),
-    ({"data": {"name": "digits"}}, "data.name"),
-    ({"checkpoint": {"sha256": "ab"}}, "checkpoint.sha256"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"certification": {"n": 500, "alpha": 0.001, "seed": 0}}, "certification.n"),
+        ({"certification": {"n": 200, "alpha": 0.01, "seed": 0}}, "certification.alpha"),
+        ({"certification": {"n": 200, "alpha": 0.001, "seed": 1}}, "certification.seed"),
+        ({"data": {"name": "digits"}}, "data.name"),
+        ({"checkpoint": {"sha256": "ab"}}, "checkpoint.sha256"),
+    ],
+)
 def test_resuming_with_other_settings_is_refused_and_changes_nothing(tmp_path: Path, change: dict, field: str) -> None:
     path = tmp_path / "r.tsv"
     with ResultsWriter(path, PROV) as w:
@@ -213,7 +244,7 @@ def test_a_second_writer_is_refused_while_the_first_is_open(tmp_path: Path) -> N
         w.write(_row(0))
         with pytest.raises(ResultsFileError, match="being written by another process"):
             ResultsWriter(path, PROV)
-        code = f"from rsmooth.certify import ResultsWriter; ResultsWriter({str(path)!r}, {PROV!r})"
+        code = f"from rsmooth.results import ResultsWriter; ResultsWriter({str(path)!r}, {PROV!r})"
         other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         assert other.returncode != 0 and "being written by another process" in other.stderr
     with ResultsWriter(path, PROV) as w:  # released on close
@@ -228,8 +259,14 @@ def test_writer_refuses_a_foreign_file(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- rank files of a sharded run
-def _write_part(path: Path, rank: int, idxs: list[int], prov: dict = PROV, time: float = 1.5,  # type: ignore[type-arg]
-                **kw: object) -> None:
+def _write_part(
+    path: Path,
+    rank: int,
+    idxs: list[int],
+    prov: dict = PROV,
+    time: float = 1.5,  # type: ignore[type-arg]
+    **kw: object,
+) -> None:
     with ResultsWriter(part_path(path, rank), prov) as w:
         for i in idxs:
             w.write(dataclasses.replace(_row(i, **kw), time=time))
@@ -241,7 +278,9 @@ def test_merge_parts_orders_rows_by_idx_and_keeps_each_line_as_written(tmp_path:
         w.write(_row(4))
     _write_part(path, 0, [0, 2, 6])
     _write_part(path, 1, [1, 3, 5], radius=0.987654321)
-    lines = {ln.split("\t")[0]: ln for p in [path, *parts_dir(path).glob("*.tsv")] for ln in p.read_text().splitlines()[1:]}
+    lines = {
+        ln.split("\t")[0]: ln for p in [path, *parts_dir(path).glob("*.tsv")] for ln in p.read_text().splitlines()[1:]
+    }
     assert merge_parts(path, PROV) == 7
     body = path.read_text().splitlines()
     assert body[0] == "\t".join(columns()) and [ln.split("\t")[0] for ln in body[1:]] == [str(i) for i in range(7)]
@@ -266,8 +305,11 @@ def test_merge_parts_keeps_one_of_two_equal_rows_and_refuses_different_ones(tmp_
 def test_merge_parts_refuses_a_rank_file_of_other_settings_or_still_open(tmp_path: Path) -> None:
     path = tmp_path / "r.tsv"
     _write_part(path, 0, [0], prov={**PROV, "certification": {"n": 500, "alpha": 0.001, "seed": 0}})
-    with pytest.raises(ResultsFileError, match=r"rank0.tsv .* made with certification.n=500 .* this run has "
-                                               r"certification.n=200"):
+    with pytest.raises(
+        ResultsFileError,
+        match=r"rank0.tsv .* made with certification.n=500 .* this run has "
+        r"certification.n=200",
+    ):
         merge_parts(path, PROV)
     part_path(path, 0).unlink()
     with ResultsWriter(part_path(path, 1), PROV) as w:
@@ -290,7 +332,7 @@ def test_weights_digest_follows_the_weights_and_nothing_else() -> None:
     import torch
     from torch import nn
 
-    from rsmooth.provenance import weights_digest
+    from rsmooth.results.provenance import weights_digest
 
     def net() -> nn.Module:
         torch.manual_seed(0)

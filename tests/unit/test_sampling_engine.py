@@ -1,4 +1,4 @@
-"""The sampling engine's performance contract (issue "Performance"): no host transfer per batch,
+"""The sampling engine's performance contract: no host transfer per batch,
 noise drawn and added in float32 in every family (autocast on), a reused buffer that gives exactly the
 votes of drawing each block on its own, batches filled across inputs, DSSN's L evaluations per image."""
 
@@ -12,22 +12,10 @@ from contextlib import contextmanager
 import pytest
 import torch
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from rsmooth.certify import Smooth
-from rsmooth.certify import sampling
-from rsmooth.certify.loop import (
-    auto_group_size,
-    certify_examples,
-    default_group_size,
-    exact_group_size,
-    group_size_setting,
-)
-from rsmooth.certify.sampling import BLOCK_SIZE, Phase, VoteCounter, block_seed
-from rsmooth.cli.certification_job import build_smooth, speed_switches
-from rsmooth.config import compose, config_dir
+from rsmooth.cli.config import compose, config_dir
 from rsmooth.errors import ConfigError
 from rsmooth.noise import (
     AdditiveNoise,
@@ -38,6 +26,11 @@ from rsmooth.noise import (
     SplittingNoise,
 )
 from rsmooth.noise.splitting import split_midpoint
+from rsmooth.results import certify_examples
+from rsmooth.smoothing import CertificationSettings, Smooth, sampling
+from rsmooth.smoothing.cpu import NoiseThreads
+from rsmooth.smoothing.loop import auto_group_size, exact_group_size, group_size
+from rsmooth.smoothing.sampling import BLOCK_SIZE, Phase, VoteCounter, block_seed
 
 #: every family that has landed: one YAML per family in conf/noise/
 NOISE_NAMES = sorted(p.stem for p in (config_dir() / "noise").glob("*.yaml"))
@@ -93,7 +86,7 @@ def count_host_transfers(monkeypatch: pytest.MonkeyPatch) -> Iterator[HostReads]
             return _orig(self, *a, **k)  # type: ignore[operator]
 
         monkeypatch.setattr(torch.Tensor, name, spy)
-    monkeypatch.setattr(sampling, "_cpu_workers", lambda: 1)
+    monkeypatch.setattr(sampling, "process_noise_threads", lambda: None)  # the caller draws alone
     with mode:
         yield mode
     monkeypatch.undo()
@@ -133,7 +126,7 @@ def test_the_host_transfer_check_can_fail(monkeypatch: pytest.MonkeyPatch) -> No
 
     class PerBatchRead(VoteCounter):
         def _count(self, fills, m, rows, batch_size, progress):  # type: ignore[no-untyped-def]
-            for owner, noisy in fills:
+            for _, noisy in fills:
                 for row in range(0, noisy.shape[0], batch_size):
                     self.base(noisy[row : row + batch_size]).argmax(1).cpu()
             return torch.zeros(m, self.num_classes, dtype=torch.int64)
@@ -207,8 +200,16 @@ def test_the_float32_check_fails_on_half_precision_noise(broken: NoiseFamily) ->
 
 
 # ------------------------------------------------------------------------------ the buffer gives the same votes
-def votes_block_by_block(model: nn.Module, noise: NoiseFamily, xs: torch.Tensor, num: int, phase: Phase,
-                         ids: list[int], seed: int, start: int = 0) -> torch.Tensor:
+def votes_block_by_block(
+    model: nn.Module,
+    noise: NoiseFamily,
+    xs: torch.Tensor,
+    num: int,
+    phase: Phase,
+    ids: list[int],
+    seed: int,
+    start: int = 0,
+) -> torch.Tensor:
     """The definition: each block drawn on its own by ``perturb`` and classified on its own."""
     out = torch.zeros(len(ids), 10, dtype=torch.int64)
     with torch.inference_mode():
@@ -233,13 +234,13 @@ def test_buffered_parallel_engine_gives_the_block_by_block_votes(name: str, monk
     expected = votes_block_by_block(model, noise, xs, 700, Phase.SELECTION, ids, seed=2, start=512)
     # workers, rows per fill, values per chunk of blocks handed to perturb_blocks_into (1: a block each)
     for workers, fill, chunk in ((1, 4096, 2**20), (2, 4096, 2**20), (2, 4096, 1), (2, 300, 2**20), (3, 64, 2**14)):
-        monkeypatch.setattr(sampling, "_cpu_workers", lambda w=workers: w)
         monkeypatch.setattr(sampling, "CPU_FILL_ROWS", fill)
         monkeypatch.setattr(sampling, "CHUNK_ELEMENTS", chunk)
-        for batch in (1, 7, 256, 333, 5000):
-            counter = VoteCounter(model, noise, 10, seed=2)
-            got = counter.count(xs, 700, Phase.SELECTION, ids, batch_size=batch, start=512)
-            assert torch.equal(got, expected), (workers, fill, chunk, batch)
+        with NoiseThreads(workers) as threads:
+            for batch in (1, 7, 256, 333, 5000):
+                counter = VoteCounter(model, noise, 10, seed=2, noise_threads=threads)
+                got = counter.count(xs, 700, Phase.SELECTION, ids, batch_size=batch, start=512)
+                assert torch.equal(got, expected), (workers, fill, chunk, batch)
 
 
 def test_perturb_into_equals_perturb_bit_for_bit() -> None:
@@ -254,11 +255,12 @@ def test_perturb_into_equals_perturb_bit_for_bit() -> None:
 def test_noise_threads_run_torch_ops_on_one_thread_and_leave_the_callers_count(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each pool thread draws with one OpenMP thread (two drawing threads must not open two teams of two on
     two cores); the caller's count, and the count a thread started later begins with, stay as they were."""
-    monkeypatch.setattr(sampling, "_POOL", None)
     before = torch.get_num_threads()
+    threads = None
     try:
         torch.set_num_threads(3)
-        pool = sampling._cpu_pool(3)
+        threads = NoiseThreads(4)  # the caller and 3 helpers
+        pool = threads._helper_pool(3)
         seen = {pool.submit(lambda: (threading.get_ident(), torch.get_num_threads())).result() for _ in range(12)}
         assert {count for _, count in seen} == {1}
         assert torch.get_num_threads() == 3
@@ -267,22 +269,24 @@ def test_noise_threads_run_torch_ops_on_one_thread_and_leave_the_callers_count(m
         thread.start()
         thread.join()
         assert later == [3]
-        # the engine uses that pool: a count of several blocks on 3 workers matches one at a time
-        monkeypatch.setattr(sampling, "_cpu_workers", lambda: 3)
+        # the engine uses those threads: a count of several blocks on 4 workers matches one at a time
         model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))  # no mode-dependent layer
         xs = torch.rand(4, 1, 8, 8)
-        got = VoteCounter(model, GaussianNoise(0.25), 10, seed=1).count(xs, 3 * BLOCK_SIZE, Phase.ESTIMATION,
-                                                                          [0, 1, 2, 3], batch_size=500)
-        expected = votes_block_by_block(model, GaussianNoise(0.25), xs, 3 * BLOCK_SIZE, Phase.ESTIMATION,
-                                        [0, 1, 2, 3], seed=1)
+        counter = VoteCounter(model, GaussianNoise(0.25), 10, seed=1, noise_threads=threads)
+        got = counter.count(xs, 3 * BLOCK_SIZE, Phase.ESTIMATION, [0, 1, 2, 3], batch_size=500)
+        expected = votes_block_by_block(
+            model, GaussianNoise(0.25), xs, 3 * BLOCK_SIZE, Phase.ESTIMATION, [0, 1, 2, 3], seed=1
+        )
         assert torch.equal(got, expected)
     finally:
-        pool.shutdown(wait=True)
-        monkeypatch.setattr(sampling, "_POOL", None)
+        if threads is not None:
+            threads.close()
         torch.set_num_threads(before)
 
 
-def test_the_caller_draws_its_share_on_one_openmp_thread_and_gets_its_count_back(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_caller_draws_its_share_on_one_openmp_thread_and_gets_its_count_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """While the helpers draw, the caller draws too, with its torch thread count at 1 (a team of its own
     would wait for a core a helper holds); its count is put back after, also when its share raises."""
     seen: list[tuple[bool, int]] = []
@@ -297,13 +301,12 @@ def test_the_caller_draws_its_share_on_one_openmp_thread_and_gets_its_count_back
                 raise RuntimeError("caller's share broke")
             super().noise_blocks_into(out, sizes, generators)
 
-    monkeypatch.setattr(sampling, "_POOL", None)
-    monkeypatch.setattr(sampling, "_cpu_workers", lambda: 2)
     before = torch.get_num_threads()
+    threads = NoiseThreads(2)
     try:
         torch.set_num_threads(2)
         noise = Watched(0.25)
-        counter = VoteCounter(nn.Sequential(nn.Flatten(), nn.Linear(64, 10)), noise, 10)
+        counter = VoteCounter(nn.Sequential(nn.Flatten(), nn.Linear(64, 10)), noise, 10, noise_threads=threads)
         counter.count(torch.rand(4, 1, 8, 8), 2 * BLOCK_SIZE, Phase.ESTIMATION, [0, 1, 2, 3], batch_size=500)
         assert {caller for caller, _ in seen} == {True, False} and {count for _, count in seen} == {1}
         assert torch.get_num_threads() == 2
@@ -312,8 +315,7 @@ def test_the_caller_draws_its_share_on_one_openmp_thread_and_gets_its_count_back
             counter.count(torch.rand(4, 1, 8, 8), 2 * BLOCK_SIZE, Phase.ESTIMATION, [0, 1, 2, 3], batch_size=500)
         assert torch.get_num_threads() == 2
     finally:
-        sampling._POOL is not None and sampling._POOL.shutdown(wait=True)
-        monkeypatch.setattr(sampling, "_POOL", None)
+        threads.close()
         torch.set_num_threads(before)
 
 
@@ -322,10 +324,10 @@ def test_a_worker_error_reaches_the_caller(monkeypatch: pytest.MonkeyPatch) -> N
         def noise_blocks_into(self, out, sizes, generators):  # type: ignore[no-untyped-def]
             raise RuntimeError("sampler broke")
 
-    monkeypatch.setattr(sampling, "_cpu_workers", lambda: 2)
-    counter = VoteCounter(Recorder(), Failing(0.25), 10)
-    with pytest.raises(RuntimeError, match="sampler broke"):
-        counter.count(torch.rand(1, 1, 8, 8), 4 * BLOCK_SIZE, Phase.ESTIMATION, [0], batch_size=BLOCK_SIZE)
+    with NoiseThreads(2) as threads:
+        counter = VoteCounter(Recorder(), Failing(0.25), 10, noise_threads=threads)
+        with pytest.raises(RuntimeError, match="sampler broke"):
+            counter.count(torch.rand(1, 1, 8, 8), 4 * BLOCK_SIZE, Phase.ESTIMATION, [0], batch_size=BLOCK_SIZE)
 
 
 # ------------------------------------------------------------------------------ filled batches
@@ -334,18 +336,22 @@ def test_auto_group_size_fills_the_smallest_phase() -> None:
     assert auto_group_size(1000, 16) == 63
     assert auto_group_size(1000, 27) == 38  # DSSN on digits: L = 27
     assert auto_group_size(1000, 100_000) == 1
-    assert group_size_setting("auto") is None and group_size_setting(None) is None
-    assert group_size_setting(4) == 4
-    with pytest.raises(ConfigError, match="group_size"):
-        group_size_setting("many")
+    assert CertificationSettings(group_size="auto").groups_automatically
+    assert CertificationSettings(group_size=None).groups_automatically
+    assert not CertificationSettings(group_size=4).groups_automatically
+    with pytest.raises(ConfigError, match="certification.group_size must be auto or an integer >= 1, got 'many'"):
+        CertificationSettings(group_size="many")
 
 
 def test_filled_batches_give_one_at_a_time_results() -> None:
     torch.manual_seed(0)
     smooth = Smooth(nn.Sequential(nn.Flatten(), nn.Linear(64, 10)).eval(), GaussianNoise(0.25), 10)
     data = [(x, 3) for x in grid_inputs(smooth.noise, 20)]
-    auto = certify_examples(smooth, data, range(20), n0=16, n=128, alpha=0.001, batch_size=1000).rows
-    single = certify_examples(smooth, data, range(20), n0=16, n=128, alpha=0.001, batch_size=1000, group_size=1).rows
+    settings = CertificationSettings(n0=16, n=128, batch_size=1000, progress=False)
+    auto = certify_examples(smooth, data, range(20), settings).rows
+    single = certify_examples(
+        smooth, data, range(20), CertificationSettings(n0=16, n=128, batch_size=1000, group_size=1, progress=False)
+    ).rows
     strip = lambda rows: [r.__dict__ | {"time": 0} for r in rows]  # noqa: E731
     assert strip(auto) == strip(single)
 
@@ -353,12 +359,14 @@ def test_filled_batches_give_one_at_a_time_results() -> None:
 def test_a_short_last_fill_after_a_long_one_counts_without_resizing_a_buffer(monkeypatch: pytest.MonkeyPatch) -> None:
     """Predictions go into a buffer sized for the longest fill; the last fill's short batch must write into a
     slice of its own length (a longer slice as ``out=`` is resized, with a deprecation warning)."""
-    monkeypatch.setattr(sampling, "_cpu_workers", lambda: 1)  # one batch per fill: 1 000, then 300 rows
+    monkeypatch.setattr(sampling, "process_noise_threads", lambda: None)  # one batch per fill: 1 000, then 300
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
     xs = torch.rand(1, 1, 8, 8)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        got = VoteCounter(model, GaussianNoise(0.25), 10, seed=3).count(xs, 1300, Phase.ESTIMATION, [0], batch_size=1000)
+        got = VoteCounter(model, GaussianNoise(0.25), 10, seed=3).count(
+            xs, 1300, Phase.ESTIMATION, [0], batch_size=1000
+        )
     assert torch.equal(got, votes_block_by_block(model, GaussianNoise(0.25), xs, 1300, Phase.ESTIMATION, [0], seed=3))
 
 
@@ -367,10 +375,11 @@ def test_dssn_evaluates_each_draw_once_in_full_batches() -> None:
     model = Recorder()
     smooth = Smooth(model, noise, 10)
     data = [(x, 1) for x in grid_inputs(noise, 50)]
-    certify_examples(smooth, data, range(50), n0=1, n=1, alpha=0.001, batch_size=100)
+    settings = CertificationSettings(n0=1, n=1, batch_size=100, progress=False)
+    certify_examples(smooth, data, range(50), settings)
     sizes = [b.shape[0] for b in model.batches]
     assert sum(sizes) == 50 * noise.L  # exactly L evaluations per image
-    assert default_group_size(smooth, 100, 1, 1) == exact_group_size(100, 27) == 14  # 378 draws per group
+    assert group_size(smooth, settings) == exact_group_size(100, 27) == 14  # 378 draws per group
     assert sizes == [100, 100, 100, 78] * 3 + [100, 100, 16]  # 3 groups of 14 images (four nearly full batches), then 8
     assert exact_group_size(1000, 27) == 148 and exact_group_size(1000, 27, batches=1) == 37
     assert exact_group_size(400, 441) == 3 and exact_group_size(400, 1700) == 1
@@ -391,32 +400,50 @@ def test_dssn_training_checks_the_first_batch_only() -> None:
 
 # ------------------------------------------------------------------------------ speed switches
 def test_speed_switches_are_checked_and_recorded() -> None:
-    cert = OmegaConf.create({"device": "cpu", "seed": 0, "precision": None, "channels_last": True,
-                             "compile": False, "cudnn_benchmark": False})
-    assert speed_switches(cert) == {"channels_last": True}
+    cert = CertificationSettings(device="cpu", channels_last=True)
+    assert cert.speed_switches() == {"channels_last": True}
     model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(144, 10))
     seen: list[torch.Tensor] = []
     model.register_forward_pre_hook(lambda _m, a: seen.append(a[0]))
-    smooth = build_smooth(model, GaussianNoise(0.25), 10, cert)
+    smooth = Smooth.from_settings(model, GaussianNoise(0.25), 10, cert)
     assert smooth.base[0].weight.is_contiguous(memory_format=torch.channels_last)
     xs = torch.rand(2, 1, 8, 8)
     votes = smooth.counter.count(xs, 300, Phase.ESTIMATION, [0, 1], batch_size=128)
     assert all(b.is_contiguous(memory_format=torch.channels_last) for b in seen)
     plain = VoteCounter(model.to(memory_format=torch.contiguous_format), GaussianNoise(0.25), 10)
     assert (votes - plain.count(xs, 300, Phase.ESTIMATION, [0, 1], batch_size=128)).abs().max() <= 2
-    with pytest.raises(ConfigError, match="certification.compile must be true or false"):
-        speed_switches(OmegaConf.create({"compile": "yes"}))
+    with pytest.raises(ConfigError, match="certification.compile must be true or false, got 'yes'"):
+        CertificationSettings(compile="yes")  # type: ignore[arg-type]
 
 
 @pytest.mark.slow
 def test_compiled_network_certifies_like_the_eager_one() -> None:
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 10)).eval()
-    cert = OmegaConf.create({"device": "cpu", "seed": 0, "precision": None, "compile": True})
-    compiled = build_smooth(model, GaussianNoise(0.25), 10, cert)
+    compiled = Smooth.from_settings(model, GaussianNoise(0.25), 10, CertificationSettings(device="cpu", compile=True))
     eager = Smooth(model, GaussianNoise(0.25), 10)
     xs = torch.rand(3, 1, 8, 8)
     a = compiled.certify_many(xs, 50, 500, 0.001, 128)
     b = eager.certify_many(xs, 50, 500, 0.001, 128)
     assert [r.prediction for r in a] == [r.prediction for r in b]
     assert all(abs(r.count - s.count) <= 2 for r, s in zip(a, b))
+
+
+def test_default_noise_threads_follow_the_thread_count_at_each_draw() -> None:
+    """``NoiseThreads()`` draws with torch's current thread count: under DDP on CPU, where each process is set
+    to one thread, the caller draws alone and no helper competes for its core."""
+    before = torch.get_num_threads()
+    threads = NoiseThreads()
+    counter = VoteCounter(
+        nn.Sequential(nn.Flatten(), nn.Linear(64, 10)), GaussianNoise(0.25), 10, noise_threads=threads
+    )
+    try:
+        torch.set_num_threads(1)
+        assert threads.workers == 1 and counter._threads(torch.device("cpu")) is None
+        torch.set_num_threads(2)
+        assert threads.workers == 2 and counter._threads(torch.device("cpu")) is threads
+        counter.count(torch.rand(2, 1, 8, 8), 4 * BLOCK_SIZE, Phase.ESTIMATION, [0, 1], batch_size=500)
+        assert threads._helpers == 1
+    finally:
+        threads.close()
+        torch.set_num_threads(before)

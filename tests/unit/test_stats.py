@@ -3,13 +3,13 @@ import pytest
 from scipy.stats import beta
 from statsmodels.stats.proportion import proportion_confint
 
-from rsmooth.certify.stats import (
+from rsmooth.certificates.bounds import (
     binomial_test_pvalue,
-    check_alpha,
     clopper_pearson_bounds,
     clopper_pearson_lower,
     clopper_pearson_upper,
 )
+from rsmooth.validation import check_alpha
 
 
 @pytest.mark.parametrize("n", [1, 10, 100, 10_000, 100_000])

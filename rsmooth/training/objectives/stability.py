@@ -22,7 +22,7 @@ def kl_from_logits(p_logits: torch.Tensor, q_logits: torch.Tensor) -> torch.Tens
 
 
 class Stability(Objective):
-    """SPEC §4.
+    """docs/design.md §4.
 
     * ``anchor='noisy'``: CE(f(x̃₁), y) + lam · KL(softmax f(x̃₁) ‖ softmax f(x̃₂)), two independent
       noisy copies (default lam = 6).

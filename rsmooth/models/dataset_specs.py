@@ -1,0 +1,74 @@
+"""What a model must know about its dataset: classes, input shape, normalization, quantization.
+
+Plain constants, importable without Lightning, so that a checkpoint that records no dataset
+(Cohen et al.'s format) can be rebuilt from a dataset's name alone. The data modules use the same
+constants, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from rsmooth.errors import ConfigError
+
+
+def _shape(values: Any) -> tuple[int, int, int]:
+    """(C, H, W) as ints; a ValueError unless there are exactly three."""
+    channels, height, width = (int(v) for v in values)
+    return channels, height, width
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Images in [0, 1] of ``input_shape`` on the grid {0, 1/q, …, 1}; ``mean``/``std`` per channel."""
+
+    name: str
+    num_classes: int
+    input_shape: tuple[int, int, int]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    quantization: int
+
+    def info(self) -> dict[str, Any]:
+        """The record a checkpoint keeps (JSON-friendly lists)."""
+        d = asdict(self)
+        return {**d, "input_shape": list(self.input_shape), "mean": list(self.mean), "std": list(self.std)}
+
+    @classmethod
+    def from_info(cls, info: Mapping[str, Any]) -> DatasetSpec:
+        return cls(
+            str(info["name"]),
+            int(info["num_classes"]),
+            _shape(info["input_shape"]),
+            tuple(float(m) for m in info["mean"]),
+            tuple(float(s) for s in info["std"]),
+            int(info["quantization"]),
+        )
+
+
+CIFAR10 = DatasetSpec("cifar10", 10, (3, 32, 32), (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010), 255)
+SVHN = DatasetSpec("svhn", 10, (3, 32, 32), (0.4377, 0.4438, 0.4728), (0.1980, 0.2010, 0.1970), 255)
+IMAGENET = DatasetSpec("imagenet", 1000, (3, 224, 224), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 255)
+
+#: the datasets whose statistics are fixed (digits and fake data compute theirs from their split)
+FIXED_SPECS: tuple[DatasetSpec, ...] = (CIFAR10, SVHN, IMAGENET)
+
+
+def dataset_spec(data: str | DatasetSpec | Mapping[str, Any] | Any) -> DatasetSpec:
+    """A spec from a name (cifar10, svhn, imagenet), a spec, an ``info()`` mapping, or a data module."""
+    if isinstance(data, DatasetSpec):
+        return data
+    if isinstance(data, str):
+        for spec in FIXED_SPECS:
+            if spec.name == data:
+                return spec
+        raise ConfigError(
+            f"unknown dataset {data!r}: give one of {[s.name for s in FIXED_SPECS]}, or the data module / its info()"
+        )
+    if hasattr(data, "info"):
+        data = data.info()
+    if isinstance(data, Mapping):
+        return DatasetSpec.from_info(data)
+    raise ConfigError(f"cannot tell the dataset from {data!r}")

@@ -1,0 +1,273 @@
+"""The results file a certification run appends to: provenance, one writer at a time, safe resume.
+
+Next to ``certify.tsv`` lives ``certify.tsv.meta.json``: what produced the rows (checkpoint
+digest, noise, certificates, n0, n, α, seed, data, randomness scheme, rsmooth version). The TSV
+itself stays readable by Cohen et al.'s tools.
+
+* Opening an existing file compares the run's provenance with the recorded one *before* anything
+  is written: a difference is refused with one line naming the field, and the file is left
+  byte-identical. Only then is a half-written last line cut off, to be redone.
+* The TSV is locked (``flock``) while open: a second writer is refused at once. The kernel drops
+  the lock when a process dies, so a killed run can be resumed.
+* Rows are flushed as written (a killed process loses nothing); ``fsync`` runs at most every
+  ``fsync_interval`` seconds and on close (a power cut loses at most that much, which a resume redoes).
+* A run sharded over ranks writes one file per rank, ``certify.tsv.parts/rank{r}.tsv``, each a results
+  file as above; :func:`merge_parts` folds them into ``certify.tsv``, ordered by idx, atomically.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rsmooth.errors import ResultsFileError
+from rsmooth.results.provenance import first_difference
+from rsmooth.results.rows import CertificationRow, columns, format_row, parse_file
+
+#: provenance keys that describe a run without changing its rows
+INFORMATIONAL_KEYS = frozenset({"rsmooth_version", "created"})
+
+
+def meta_path(path: str | os.PathLike[str]) -> Path:
+    """Where the provenance of results file ``path`` is recorded."""
+    path = Path(path)
+    return path.with_name(path.name + ".meta.json")
+
+
+def parts_dir(path: str | os.PathLike[str]) -> Path:
+    """Where the ranks of a sharded run write their rows before they are merged into ``path``."""
+    path = Path(path)
+    return path.with_name(path.name + ".parts")
+
+
+def part_path(path: str | os.PathLike[str], rank: int) -> Path:
+    """The results file rank ``rank`` of a sharded run writes (merged into ``path`` at the end)."""
+    return parts_dir(path) / f"rank{rank}.tsv"
+
+
+def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The recorded provenance of results file ``path``, or None when it has none."""
+    meta = meta_path(path)
+    if not meta.is_file():
+        return None
+    try:
+        return json.loads(meta.read_text())
+    except (OSError, ValueError) as err:
+        raise ResultsFileError(f"{meta}: unreadable provenance record ({err})") from None
+
+
+class ResultsWriter:
+    """Append-only results TSV that resumes by ``idx`` (see the module docstring).
+
+    ``provenance`` (JSON-serialisable) is recorded for a new file and must match for an existing
+    one; ``extra_certificates`` name the extra radius columns.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        provenance: Mapping[str, Any] | None = None,
+        extra_certificates: Sequence[str] = (),
+        fsync_interval: float = 2.0,
+    ) -> None:
+        self.path = Path(path)
+        self.extra_certificates = tuple(extra_certificates)
+        self.header = columns(self.extra_certificates)
+        self.fsync_interval = fsync_interval
+        self.done: set[int] = set()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        except OSError as err:
+            raise ResultsFileError(f"cannot write the results file {self.path}: {err.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ResultsFileError(
+                f"{self.path} is being written by another process; wait for it to finish or use another output path"
+            ) from None
+        try:
+            if os.fstat(fd).st_size > 0:
+                self._resume(fd, provenance)
+            else:
+                self._start(provenance)
+                os.write(fd, ("\t".join(self.header) + "\n").encode())
+        except BaseException:
+            os.close(fd)  # closing releases the lock
+            raise
+        self._file = os.fdopen(fd, "a")
+        self._last_sync = time.monotonic()
+
+    def _start(self, provenance: Mapping[str, Any] | None) -> None:
+        meta = meta_path(self.path)
+        if provenance is None:
+            meta.unlink(missing_ok=True)  # a stale record must not describe these rows
+            return
+        tmp = meta.with_name(meta.name + ".tmp")
+        tmp.write_text(json.dumps(provenance, indent=2) + "\n")
+        os.replace(tmp, meta)
+
+    def _resume(self, fd: int, provenance: Mapping[str, Any] | None) -> None:
+        if provenance is not None:
+            recorded = read_provenance(self.path)
+            if recorded is None:
+                raise ResultsFileError(
+                    f"{self.path} exists but has no provenance record ({meta_path(self.path).name}), so its rows "
+                    "cannot be checked against this run; use another output path"
+                )
+            diff = first_difference(recorded, provenance, INFORMATIONAL_KEYS)
+            if diff is not None:
+                key, was, now = diff
+                raise ResultsFileError(
+                    f"{self.path} was made with {key}={was!r} but this run has {key}={now!r}; "
+                    "nothing was changed: use another output path or the same settings"
+                )
+        try:
+            parsed = parse_file(self.path)
+        except ValueError as err:
+            raise ResultsFileError(str(err)) from None
+        if parsed.header and tuple(parsed.header) != self.header:
+            raise ResultsFileError(
+                f"{self.path} has columns {parsed.header}, this run writes {list(self.header)}; use another output path"
+            )
+        self.done = {r.idx for r in parsed.rows}
+        if not parsed.header:  # an unterminated header line: start over
+            os.ftruncate(fd, 0)
+            os.write(fd, ("\t".join(self.header) + "\n").encode())
+        elif parsed.discarded_tail:
+            os.ftruncate(fd, parsed.complete_bytes)  # cut the half-written row; it is redone
+
+    def write(self, row: CertificationRow) -> None:
+        """Append ``row`` (flushed at once); a row whose idx is already there is an error."""
+        if row.idx in self.done:
+            raise ResultsFileError(f"idx {row.idx} is already in {self.path}")
+        try:
+            self._file.write(format_row(row, self.extra_certificates) + "\n")
+            self._file.flush()
+            if time.monotonic() - self._last_sync >= self.fsync_interval:
+                os.fsync(self._file.fileno())
+                self._last_sync = time.monotonic()
+        except OSError as err:  # e.g. the disk is full: what is written stays; a half row is cut on resume
+            raise ResultsFileError(
+                f"{self.path}: writing the row of idx {row.idx} failed ({err.strerror}); the "
+                f"{len(self.done)} rows before it are saved: rerun to resume"
+            ) from None
+        self.done.add(row.idx)
+
+    def close(self) -> None:
+        if self._file.closed:
+            return
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as err:
+            raise ResultsFileError(
+                f"{self.path}: could not finish writing ({err.strerror}); the complete rows are saved: rerun to resume"
+            ) from None
+        finally:
+            try:
+                self._file.close()  # releases the lock (a failed flush leaves a half row, cut on resume)
+            except OSError:
+                pass
+
+    def __enter__(self) -> ResultsWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        try:
+            self.close()
+        except ResultsFileError:
+            if exc_type is None:  # otherwise the error already on its way says what went wrong
+                raise
+
+
+def _lock(path: Path) -> int:
+    """An exclusive ``flock`` on ``path`` (refused at once if a live process holds it)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ResultsFileError(f"{path} is being written by another process; wait for it to finish") from None
+    return fd
+
+
+def _without_time(line: str, header: Sequence[str]) -> list[str]:
+    fields = line.split("\t")
+    del fields[header.index("time")]
+    return fields
+
+
+def merge_parts(
+    path: str | os.PathLike[str], provenance: Mapping[str, Any], extra_certificates: Sequence[str] = ()
+) -> int:
+    """Fold the rank files of a sharded run (:func:`part_path`) into results file ``path``; returns its row count.
+
+    Every part must carry ``provenance`` (checked like a resume, before anything changes) and be
+    closed (a part still being written is refused). ``path`` is rewritten with all rows ordered by
+    idx, each exactly as written (its crc intact), to a temporary file that replaces it atomically;
+    only then are the parts removed. An idx in two files must be the same row but for its time
+    (as after a crash between the replace and the removal); otherwise the merge is refused.
+    """
+    path = Path(path)
+    parts = sorted(parts_dir(path).glob("rank*.tsv"))
+    locks: list[int] = []
+    try:
+        with ResultsWriter(path, provenance, extra_certificates) as writer:  # lock, provenance, header, tail
+            header = list(writer.header)
+            merged: dict[int, str] = {}
+            origin: dict[int, Path] = {}
+            for source in (path, *parts):
+                if source != path:
+                    locks.append(_lock(source))
+                    recorded = read_provenance(source)
+                    diff = None if recorded is None else first_difference(recorded, provenance, INFORMATIONAL_KEYS)
+                    if recorded is None or diff is not None:
+                        what = (
+                            "has no provenance record"
+                            if diff is None
+                            else f"was made with {diff[0]}={diff[1]!r} but this run has {diff[0]}={diff[2]!r}"
+                        )
+                        raise ResultsFileError(
+                            f"{source} (a rank's rows for {path.name}) {what}; nothing was "
+                            f"merged: use the settings of that run or remove {parts_dir(path)}"
+                        )
+                try:
+                    parsed = parse_file(source)
+                except ValueError as err:
+                    raise ResultsFileError(str(err)) from None
+                if parsed.header and parsed.header != header:
+                    raise ResultsFileError(f"{source} has columns {parsed.header}, {path} has {header}")
+                for row, line in zip(parsed.rows, parsed.lines):
+                    if row.idx in merged and _without_time(merged[row.idx], header) != _without_time(line, header):
+                        raise ResultsFileError(
+                            f"idx {row.idx} is in {origin[row.idx]} and in {source} with different "
+                            "results; nothing was merged"
+                        )
+                    merged.setdefault(row.idx, line)
+                    origin.setdefault(row.idx, source)
+            order = sorted(merged)
+            if parts or [r.idx for r in parse_file(path).rows] != order:
+                tmp = path.with_name(path.name + ".merge.tmp")
+                with open(tmp, "w") as out:
+                    out.write("\t".join(header) + "\n")
+                    out.writelines(merged[i] + "\n" for i in order)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(tmp, path)  # the old rows stay whole until the new file is complete
+                writer.done = set(order)
+            for part in parts:
+                meta_path(part).unlink(missing_ok=True)
+                part.unlink()
+        if parts_dir(path).is_dir() and not any(parts_dir(path).iterdir()):
+            parts_dir(path).rmdir()
+    finally:
+        for fd in locks:
+            os.close(fd)
+    return len(merged)
