@@ -17,7 +17,9 @@ os.environ.setdefault("WANDB_MODE", "offline")
 
 ROOT = Path(__file__).resolve().parents[1]
 #: measured rates the soundness tests report (what, line), printed at the end of the run whatever -s says
+#: the failure rates measured by tests/soundness (lines a test prints holding MEASURED_MARK), shown at the end
 MEASURED: list[str] = []
+MEASURED_MARK = "over-claim rate"
 #: where a test run must not leave anything: the checkout, and the user's caches and settings
 WATCHED = (ROOT, Path.home() / ".cache", Path.home() / ".config")
 
@@ -79,6 +81,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 _LEFT = pytest.StashKey[list[str]]()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect the failure rates the coverage tests print, from the reports (so from every xdist worker)."""
+    if report.when == "call":
+        for title, text in report.sections:
+            if title.startswith("Captured stdout"):
+                MEASURED.extend(line for line in text.splitlines() if MEASURED_MARK in line)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -12,10 +12,10 @@ speed between rounds cancels out of it. Sections (``--sections``):
   Python count) and ART's ``PyTorchRandomizedSmoothing.certify`` (``pip install -e '.[bench]'``), both one
   input at a time, compared with rsmooth certifying that one input (``rsmooth_single``: the same batches).
 * ``overhead``: the same three CERTIFYs on a near-free model (one linear layer, digits shape): µs per
-  sample beyond the forward pass, measured twice, each in a fresh process: with ``torch`` imported before
-  rsmooth (what a user's script does) and with rsmooth first. rsmooth changes nothing when it is imported,
-  so the two must agree; ``rsmooth_caller_only`` is the engine without noise threads (a library caller
-  that did not tune its process).
+  sample beyond the forward pass, measured in fresh processes (``--overhead-processes`` of each kind): with
+  ``torch`` imported before rsmooth (what a user's script does) and with rsmooth first. rsmooth changes nothing
+  when it is imported, so the two must agree; ``rsmooth_caller_only`` is the engine without noise threads (a
+  library caller that did not tune its process).
 * ``grouping``: 64 digits images at n0 = 16, n = 128: one input per call vs batches filled across inputs
   (``group_size: auto``); the results must be identical.
 * ``dssn``: evaluations per image (must be L) and seconds per image, one input per call (the old default)
@@ -424,34 +424,48 @@ def overhead(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
 
 
 def overhead_both_orders(args: argparse.Namespace) -> dict[str, Any]:
-    """The overhead section in two fresh processes, torch imported first and rsmooth imported first."""
-    results: dict[str, Any] = {}
+    """The overhead section in fresh processes, ``--overhead-processes`` with torch imported first and as many
+    with rsmooth imported first, alternating. Each order's figure is the median over its processes of their
+    per-round median ratio: how fast a process draws in parallel varies from process to process on a shared
+    machine (as pyperf spreads a benchmark over processes for the same reason)."""
+    results: dict[str, Any] = {"torch_first": [], "rsmooth_first": []}
+    for _ in range(args.overhead_processes):
+        for first in ("torch", "rsmooth"):
+            cmd = [
+                sys.executable,
+                __file__,
+                "--sections",
+                "overhead",
+                "--import-first",
+                first,
+                "--device",
+                args.device,
+                "--repeats",
+                str(args.repeats),
+                "--min-seconds",
+                str(args.min_seconds),
+                "--n0",
+                str(args.n0),
+                "--overhead-n",
+                str(args.overhead_n),
+                "--batch-size",
+                str(args.batch_size),
+                "--out",
+                "-",
+            ]
+            run = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            print(run.stdout.strip().splitlines()[-2], flush=True)
+            results[f"{first}_first"].append(json.loads(run.stdout.strip().splitlines()[-1])["overhead"])
     for first in ("torch", "rsmooth"):
-        cmd = [
-            sys.executable,
-            __file__,
-            "--sections",
-            "overhead",
-            "--import-first",
-            first,
-            "--device",
-            args.device,
-            "--repeats",
-            str(args.repeats),
-            "--min-seconds",
-            str(args.min_seconds),
-            "--n0",
-            str(args.n0),
-            "--overhead-n",
-            str(args.overhead_n),
-            "--batch-size",
-            str(args.batch_size),
-            "--out",
-            "-",
-        ]
-        run = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        print(run.stdout.strip().splitlines()[-2], flush=True)
-        results[f"{first}_first"] = json.loads(run.stdout.strip().splitlines()[-1])["overhead"]
+        ratios = [p["rsmooth_single_over_reference"] for p in results[f"{first}_first"]]
+        results[f"{first}_first_median_ratio"] = statistics.median(ratios)
+        print(
+            f"{first} imported first: rsmooth (1 input) / reference-style loop, engine overhead, median of "
+            f"{len(ratios)} processes: {statistics.median(ratios):.2f} (each: "
+            + ", ".join(f"{r:.2f}" for r in ratios)
+            + ")",
+            flush=True,
+        )
     return results
 
 
@@ -585,6 +599,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10_000, help="estimation samples per digits image")
     ap.add_argument("--n-large", type=int, default=900, help="estimation samples per 3x32x32 or larger image")
     ap.add_argument("--overhead-n", type=int, default=200_000)
+    ap.add_argument("--overhead-processes", type=int, default=3, help="fresh processes per import order")
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument(
         "--min-seconds",

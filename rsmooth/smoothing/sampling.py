@@ -15,8 +15,8 @@ Votes are accumulated on the device; the caller makes one host transfer per call
 from __future__ import annotations
 
 import contextlib
-import functools
 import itertools
+import threading
 from collections.abc import Iterator, Sequence
 from enum import IntEnum
 
@@ -35,14 +35,18 @@ _MASK64 = (1 << 64) - 1
 
 #: on CPU, rows drawn (in parallel, block by block) before batches are handed to the model: enough that each
 #: thread's share amortizes a sampler's per-call cost (mixed_linf on digits, 2 threads: 0.82 µs per sample at
-#: 4 096 rows, 0.40 at 16 384)
-CPU_FILL_ROWS = 16384
+#: 4 096 rows, 0.40 at 16 384) and the hand-over between the model's OpenMP threads and the noise threads
+#: (one linear layer at digits shape, 2 cores, the whole count: 16 384 → 65 536 rows 0.85–0.89× the time,
+#: 131 072 no better; 2026-12-06)
+CPU_FILL_ROWS = 65536
 #: … and at most this many bytes of them
 CPU_FILL_BYTES = 64 * 2**20
 #: blocks handed to a family's ``perturb_blocks_into`` at once hold at most this many values (or one block),
 #: counted by their rows: 16 MiB of float32, so a thread's five 100-row CIFAR blocks share one call
 #: (mixed_linf 8.1 → 7.0 µs per sample against 2**20 counted as full blocks, i.e. one block per call)
 CHUNK_ELEMENTS = 2**22
+#: the fewest blocks a noise thread takes at a time (the last runs of a fill; the first are larger)
+MIN_GRAB = 4
 
 
 class Phase(IntEnum):
@@ -143,11 +147,13 @@ class VoteCounter:
 
         Blocks are independent (own generator, own rows), so with noise threads (:meth:`_threads`) they are
         drawn in parallel by the caller and the helpers, one OpenMP thread each (torch releases the GIL in its
-        kernels), each taking a contiguous run
-        of blocks and handing it to the family in chunks of up to :data:`CHUNK_ELEMENTS` values: one slice
-        of ``out`` per chunk (``perturb_blocks_into``: a rejection sampler runs its arithmetic once per chunk,
-        not per block, and writes into the buffer, not into a temporary). The values depend neither on the
-        thread nor on the chunk a block lands in.
+        kernels). Each thread takes the next run of consecutive blocks as it becomes free, runs shrinking as
+        the fill's blocks run out (a thread's share of what is left, halved; at least :data:`MIN_GRAB` blocks):
+        a thread that loses its core for a while (a busy or shared machine) leaves its share to the others
+        instead of holding the fill back. A run goes to the family in chunks of up to :data:`CHUNK_ELEMENTS`
+        values: one slice of ``out`` per chunk (``perturb_blocks_into``: a rejection sampler runs its arithmetic
+        once per chunk, not per block, and writes into the buffer, not into a temporary). The values depend
+        neither on the thread nor on the run or chunk a block lands in.
         """
         device = out.device
         inference = torch.is_inference_mode_enabled()
@@ -168,9 +174,8 @@ class VoteCounter:
             if chunk:
                 yield chunk
 
-        def draw(part: list[tuple[int, int, int, int]]) -> None:
-            # reseeding resets a generator's whole state: as good as a new one
-            generators: list[torch.Generator] = []
+        def draw(part: list[tuple[int, int, int, int]], generators: list[torch.Generator]) -> None:
+            # reseeding resets a generator's whole state: as good as a new one, so a thread reuses its own
             with torch.inference_mode(inference):
                 for chunk in chunks(part):
                     generators += [torch.Generator(device=device) for _ in range(len(chunk) - len(generators))]
@@ -186,12 +191,26 @@ class VoteCounter:
 
         threads = self._threads(device)
         if threads is None or len(tasks) < 2 * threads.workers:
-            draw(tasks)
+            draw(tasks, [])
             return
         workers = threads.workers
-        bounds = [len(tasks) * w // workers for w in range(workers + 1)]  # contiguous runs of blocks
-        parts = [functools.partial(draw, tasks[bounds[w] : bounds[w + 1]]) for w in range(workers)]
-        threads.run(parts)  # the caller draws the first run, the helpers the others
+        lock = threading.Lock()
+        taken = 0  # blocks handed out so far
+
+        def grab() -> list[tuple[int, int, int, int]]:
+            nonlocal taken
+            with lock:
+                size = max(MIN_GRAB, -(-(len(tasks) - taken) // (2 * workers)))
+                part = tasks[taken : taken + size]
+                taken += len(part)
+            return part
+
+        def work() -> None:
+            generators: list[torch.Generator] = []
+            while part := grab():
+                draw(part, generators)
+
+        threads.run([work] * workers)  # the caller is one of the workers
 
     def _random_fills(
         self, xs: torch.Tensor, num: int, phase: Phase, ids: Sequence[int], batch_size: int, start: int = 0

@@ -5,6 +5,7 @@ votes of drawing each block on its own, batches filled across inputs, DSSN's L e
 from __future__ import annotations
 
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -297,6 +298,7 @@ def test_the_caller_draws_its_share_on_one_openmp_thread_and_gets_its_count_back
         def noise_blocks_into(self, out, sizes, generators):  # type: ignore[no-untyped-def]
             caller = threading.current_thread() is threading.main_thread()
             seen.append((caller, torch.get_num_threads()))
+            time.sleep(0.05)  # long enough that each thread takes one of the two runs of blocks
             if self.fail and caller:
                 raise RuntimeError("caller's share broke")
             super().noise_blocks_into(out, sizes, generators)
@@ -447,3 +449,30 @@ def test_default_noise_threads_follow_the_thread_count_at_each_draw() -> None:
     finally:
         threads.close()
         torch.set_num_threads(before)
+
+
+def test_a_stalled_noise_thread_leaves_its_share_to_the_others() -> None:
+    """Threads take runs of blocks as they become free: a helper that loses its core for a while (here it
+    sleeps on its first run) does not hold the fill back, and the votes are those of drawing block by block."""
+    drawn = {"caller": 0, "helper": 0}
+    stalled: list[bool] = []
+
+    class Stalling(GaussianNoise):
+        def noise_blocks_into(self, out, sizes, generators):  # type: ignore[no-untyped-def]
+            caller = threading.current_thread() is threading.main_thread()
+            if not caller and not stalled:
+                stalled.append(True)
+                time.sleep(0.5)
+            drawn["caller" if caller else "helper"] += len(sizes)
+            super().noise_blocks_into(out, sizes, generators)
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    xs = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    with NoiseThreads(2) as threads:
+        counter = VoteCounter(model, Stalling(0.25), 10, seed=4, noise_threads=threads)
+        got = counter.count(xs, 16 * BLOCK_SIZE, Phase.ESTIMATION, [0, 1, 2, 3], batch_size=1024)
+    assert drawn["caller"] + drawn["helper"] == 64 and drawn["caller"] >= 48  # halves would give it 32
+    expected = votes_block_by_block(
+        model, GaussianNoise(0.25), xs, 16 * BLOCK_SIZE, Phase.ESTIMATION, [0, 1, 2, 3], seed=4
+    )
+    assert torch.equal(got, expected)
