@@ -105,7 +105,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 @pytest.fixture(autouse=True)
 def _table_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Functional-certificate tables go to this session's temporary directory, not ~/.cache."""
+    """Functional-certificate tables go to this test run's temporary directory, not ~/.cache."""
     from rsmooth.certificates.functional import CACHE_ENV
 
     monkeypatch.setenv(CACHE_ENV, str(tmp_path_factory.getbasetemp() / "tables"))
