@@ -22,6 +22,12 @@ from rsmooth.errors import ConfigError
 T = TypeVar("T")
 
 
+def radii_are_valid(radii: Sequence[float]) -> bool:
+    """Radii a certified-accuracy curve can be read at: finite and >= 0 (``inf`` or ``nan`` would pass a
+    plain ``r >= 0`` check and fail later, in a plot or a table, after the work is done)."""
+    return all(0 <= r < math.inf for r in radii)
+
+
 def check_alpha(alpha: float) -> float:
     """Return ``alpha`` as float, or raise if it is not in the open interval (0, 0.5)."""
     try:

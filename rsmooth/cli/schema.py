@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from rsmooth.errors import ConfigError
 from rsmooth.smoothing.settings import CertificationSettings, check_device
-from rsmooth.validation import check_fields, check_groups, from_mapping
+from rsmooth.validation import check_fields, check_groups, from_mapping, radii_are_valid
 
 S = TypeVar("S")
 
@@ -120,7 +120,9 @@ class AnalyzeSchema:
         _require(self.norm in (None, "l1", "l2", "linf"), "norm", "null, l1, l2 or linf", self.norm)
         _require(0 < self.alpha < 0.5, "alpha", "in (0, 0.5)", self.alpha)
         _require(0 < self.rho < 0.5, "rho", "in (0, 0.5)", self.rho)
-        _require(self.radii is None or all(r >= 0 for r in self.radii), "radii", "a list of numbers >= 0", self.radii)
+        _require(
+            self.radii is None or radii_are_valid(self.radii), "radii", "a list of finite numbers >= 0", self.radii
+        )
         _require(
             set(self.formats) <= {"png", "svg", "pdf"} and bool(self.formats),
             "formats",
@@ -176,7 +178,7 @@ class AttackSchema(ClassifierSourceSchema):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _require(bool(self.radii) and all(r >= 0 for r in self.radii), "radii", "a list of numbers >= 0", self.radii)
+        _require(bool(self.radii) and radii_are_valid(self.radii), "radii", "a list of finite numbers >= 0", self.radii)
         _require(self.max is None or self.max >= 1, "max", "null (all) or an integer >= 1", self.max)
         _require(self.skip >= 1, "skip", "an integer >= 1", self.skip)
         _require(self.batch_size >= 1, "batch_size", "an integer >= 1", self.batch_size)

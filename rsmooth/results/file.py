@@ -142,6 +142,12 @@ class ResultsWriter:
             os.write(fd, ("\t".join(self.header) + "\n").encode())
         elif parsed.discarded_tail:
             os.ftruncate(fd, parsed.complete_bytes)  # cut the half-written row; it is redone
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            # a complete last row without its newline (a crash or a full disk between the two): end it, or the
+            # next row would be appended onto it
+            os.write(fd, b"\n")
+        os.fsync(fd)  # the file is whole on disk before anything is appended to it
 
     def write(self, row: CertificationRow) -> None:
         """Append ``row`` (flushed at once); a row whose idx is already there is an error."""

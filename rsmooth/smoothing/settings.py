@@ -16,7 +16,7 @@ import torch
 
 from rsmooth.errors import ConfigError
 from rsmooth.smoothing.sequential import SampleSchedule
-from rsmooth.validation import check_fields, check_groups
+from rsmooth.validation import check_fields, check_groups, radii_are_valid
 
 #: certification.precision → the forward pass's autocast dtype (None: float32); the noise is always float32
 PRECISIONS: dict[str | None, torch.dtype | None] = {
@@ -79,9 +79,9 @@ class SequentialSettings:
     def __post_init__(self, where: str) -> None:
         check_fields(self, where)
         _require(
-            self.radii is None or all(r >= 0 for r in self.radii),
+            self.radii is None or radii_are_valid(self.radii),
             _at(where, "radii"),
-            "a list of numbers >= 0",
+            "a list of finite numbers >= 0",
             self.radii,
         )
         _require(self.first >= 1, _at(where, "first"), "an integer >= 1", self.first)
@@ -145,7 +145,10 @@ class CertificationSettings:
         _require(self.mode in MODES, _at(w, "mode"), "fixed or sequential", self.mode)
         _require(self.precision in PRECISIONS, _at(w, "precision"), "null, fp32, bf16 or fp16", self.precision)
         _require(
-            bool(self.radii) and all(r >= 0 for r in self.radii), _at(w, "radii"), "a list of numbers >= 0", self.radii
+            bool(self.radii) and radii_are_valid(self.radii),
+            _at(w, "radii"),
+            "a list of finite numbers >= 0",
+            self.radii,
         )
         check_device(_at(w, "device"), self.device)
         check_groups(self, where)

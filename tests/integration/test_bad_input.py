@@ -44,7 +44,9 @@ CERTIFICATION = [
     ("certification.record_time=2", "certification.record_time must be true or false, got 2"),
     ("certification.channels_last=yes please", "certification.channels_last must be true or false"),
     ("certification.radii=abc", "certification.radii must be a list of numbers, got 'abc'"),
-    ("certification.radii=[0,-1]", "certification.radii must be a list of numbers >= 0, got [0.0, -1.0]"),
+    ("certification.radii=[0,-1]", "certification.radii must be a list of finite numbers >= 0, got [0.0, -1.0]"),
+    ("certification.radii=[0,inf]", "certification.radii must be a list of finite numbers >= 0, got [0.0, inf]"),
+    ("certification.sequential.radii=[nan]", "certification.sequential.radii must be a list of finite numbers >= 0"),
     ("certification.extra_certificates=nope", "certification.extra_certificates must be a list of strings, got 'nope'"),
     ("certification.sequential.growth=1", "certification.sequential.growth must be a number > 1, got 1.0"),
     ("certification.sequential.futility=2", "certification.sequential.futility must be in (0, 0.5), got 2.0"),
@@ -70,7 +72,8 @@ ANALYZE = [
     ("alpha=1", "alpha must be in (0, 0.5), got 1.0"),
     ("formats=[gif]", "formats must be a list of png, svg, pdf, got ['gif']"),
     ("envelope=perhaps", "envelope must be true or false, got 'perhaps'"),
-    ("radii=[0.5,-1]", "radii must be a list of numbers >= 0"),
+    ("radii=[0.5,-1]", "radii must be a list of finite numbers >= 0"),
+    ("radii=[0.5,inf]", "radii must be a list of finite numbers >= 0, got [0.5, inf]"),
     ("linf_over_dimension.p=0.2", "linf_over_dimension.p must be in (0.5, 1), got 0.2"),
 ]
 ATTACK = [
@@ -79,7 +82,8 @@ ATTACK = [
     ("attack.samples=x", "attack.samples must be an integer, got 'x'"),
     ("predict.alpha=0.9", "predict.alpha must be in (0, 0.5), got 0.9"),
     ("predict.n=1e4", None),  # an integral float is an integer: accepted (then the missing checkpoint is named)
-    ("radii=[-0.1]", "radii must be a list of numbers >= 0"),
+    ("radii=[-0.1]", "radii must be a list of finite numbers >= 0"),
+    ("radii=[nan]", "radii must be a list of finite numbers >= 0"),
     ("max=0", "max must be null (all) or an integer >= 1, got 0"),
     ("device=gpu0", "device must be auto, cpu, cuda or cuda:N"),
 ]

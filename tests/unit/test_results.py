@@ -18,7 +18,7 @@ import pytest
 from rsmooth.analysis import certified_accuracy, load_rows
 from rsmooth.errors import ResultsFileError
 from rsmooth.results import CertificationRow, ResultsWriter, read_provenance, read_rows
-from rsmooth.results.file import merge_parts, part_path, parts_dir
+from rsmooth.results.file import merge_parts, meta_path, part_path, parts_dir
 from rsmooth.results.rows import columns, format_row, parse_time, round_decimal
 from rsmooth.smoothing import select_indices
 
@@ -155,6 +155,28 @@ def test_a_half_written_last_row_is_discarded_and_redone(tmp_path: Path, cut: in
             assert w.done == {0, 1}
             w.write(_row(2, radius=0.5))
     assert path.read_bytes() == complete + line.encode()
+
+
+def test_a_rerun_after_a_cut_at_any_byte_of_the_last_row_gives_the_uninterrupted_file(tmp_path: Path) -> None:
+    """A crash or a full disk can stop the last row at any byte, its newline included; the documented rerun
+    then ends or redoes that row before appending, so the file equals the uninterrupted run's."""
+    whole = tmp_path / "whole.tsv"
+    with ResultsWriter(whole, PROV) as w:
+        for idx in range(4):
+            w.write(_row(idx))
+    expected = whole.read_bytes()
+    last = (format_row(_row(2)) + "\n").encode()
+    before = expected[: expected.index(last)]
+    for cut in range(len(last)):  # keep the first `cut` bytes of row 2: none of it … all but its newline
+        path = tmp_path / f"cut{cut}.tsv"
+        path.write_bytes(before + last[:cut])
+        meta_path(path).write_bytes(meta_path(whole).read_bytes())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the half-written row's warning
+            with ResultsWriter(path, PROV) as w:
+                for idx in sorted({0, 1, 2, 3} - w.done):
+                    w.write(_row(idx))
+        assert path.read_bytes() == expected, f"cut after {cut} bytes of the last row"
 
 
 def test_a_corrupt_row_in_the_middle_is_refused(tmp_path: Path) -> None:
