@@ -17,7 +17,8 @@ os.environ.setdefault("WANDB_MODE", "offline")
 
 ROOT = Path(__file__).resolve().parents[1]
 #: measured rates the soundness tests report (what, line), printed at the end of the run whatever -s says
-#: the failure rates measured by tests/soundness (lines a test prints holding MEASURED_MARK), shown at the end
+#: the over-claim rates measured by tests/soundness, the negative controls' included (lines a test prints holding
+#: MEASURED_MARK), shown at the end
 MEASURED: list[str] = []
 MEASURED_MARK = "over-claim rate"
 #: where a test run must not leave anything: the checkout, and the user's caches and settings
@@ -98,7 +99,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         for name in left[:50]:
             terminalreporter.write_line(name)
     if MEASURED:
-        terminalreporter.section("measured failure rates (tests/soundness)")
+        terminalreporter.section("over-claim rates (tests/soundness; the negative controls must exceed their limit)")
         for line in MEASURED:
             terminalreporter.write_line(line)
 
