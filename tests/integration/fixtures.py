@@ -67,6 +67,26 @@ def make_imagefolder(
     return root
 
 
+def fake_train_overrides(out: Path, epochs: int) -> list[str]:
+    """``rsmooth-train`` overrides of the small shared run: the digits CNN on 64 fake 1×8×8 images of 4 classes
+    (24 test images), ``epochs`` epochs on the CPU, CSV logs, no callbacks, no final certification, into ``out``."""
+    return [
+        "data=fake",
+        "model=digits_cnn",
+        "data.num_classes=4",
+        "data.input_shape=[1,8,8]",
+        "data.train_size=64",
+        "data.test_size=24",
+        f"trainer.max_epochs={epochs}",
+        "trainer.accelerator=cpu",
+        "trainer.enable_progress_bar=false",
+        "logger=csv",
+        "~callbacks",
+        "certification.enabled=false",
+        f"paths.output_dir={out}",
+    ]
+
+
 def certify_overrides(checkpoint: Path, tsv: Path, n: int = 200) -> list[str]:
     """``rsmooth-certify`` overrides: ``checkpoint`` into ``tsv`` at n0 = 20, ``n``, batch 100, no progress bar."""
     return [

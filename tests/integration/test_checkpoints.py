@@ -20,7 +20,7 @@ from rsmooth.loading.checkpoint import load_classifier, load_weights
 from rsmooth.results import read_rows
 from rsmooth.training import SmoothingClassifier
 from tests.integration.fixtures import certify_overrides as _certify_overrides
-from tests.integration.fixtures import make_cifar10
+from tests.integration.fixtures import fake_train_overrides, make_cifar10
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -122,25 +122,7 @@ def test_lightning_load_from_checkpoint_rebuilds_the_module(checkpoint: Path) ->
 
 
 def test_resuming_training_with_another_noise_is_refused(checkpoint: Path, tmp_path: Path) -> None:
-    cfg = compose(
-        "train",
-        [
-            "data=fake",
-            "model=digits_cnn",
-            "data.num_classes=4",
-            "data.input_shape=[1,8,8]",
-            "data.train_size=64",
-            "data.test_size=24",
-            "trainer.max_epochs=3",
-            "trainer.accelerator=cpu",
-            "logger=csv",
-            "~callbacks",
-            "certification.enabled=false",
-            f"paths.output_dir={tmp_path}",
-            f"resume_from={checkpoint}",
-            "noise.sigma=0.5",
-        ],
-    )
+    cfg = compose("train", [*fake_train_overrides(tmp_path, epochs=3), f"resume_from={checkpoint}", "noise.sigma=0.5"])
     with pytest.raises(CheckpointError, match=r"cannot resume .* noise.sigma=0.25, this run has noise.sigma=0.5"):
         train(cfg)
 
@@ -148,25 +130,7 @@ def test_resuming_training_with_another_noise_is_refused(checkpoint: Path, tmp_p
 def test_resuming_training_loads_the_checkpoint_with_weights_only(checkpoint: Path, tmp_path: Path) -> None:
     """A matching run resumes from the checkpoint (Lightning loads it with weights_only=True) and goes on
     from its epoch."""
-    cfg = compose(
-        "train",
-        [
-            "data=fake",
-            "model=digits_cnn",
-            "data.num_classes=4",
-            "data.input_shape=[1,8,8]",
-            "data.train_size=64",
-            "data.test_size=24",
-            "trainer.max_epochs=3",
-            "trainer.accelerator=cpu",
-            "logger=csv",
-            "~callbacks",
-            "certification.enabled=false",
-            f"paths.output_dir={tmp_path}",
-            f"resume_from={checkpoint}",
-            "noise.sigma=0.25",
-        ],
-    )
+    cfg = compose("train", [*fake_train_overrides(tmp_path, epochs=3), f"resume_from={checkpoint}", "noise.sigma=0.25"])
     before = torch.load(checkpoint, map_location="cpu", weights_only=True)["epoch"]
     result = train(cfg)
     after = torch.load(result["checkpoint"], map_location="cpu", weights_only=True)
