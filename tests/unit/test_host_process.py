@@ -136,9 +136,12 @@ def faults_per_forward(mode: str) -> tuple[str, float]:
 
 @glibc
 def test_a_tuned_process_reuses_freed_memory() -> None:
+    """A ratio measured in one test, not an absolute count: on a loaded machine the kernel may still take back a
+    few hundred of the kept pages, while glibc's defaults give back and fault every buffer of every pass."""
     applied, faults = faults_per_forward("tuned")
-    assert applied == "True"
-    assert faults < 100, f"{faults} page faults per forward pass"
+    plain_applied, plain_faults = faults_per_forward("plain")
+    assert (applied, plain_applied) == ("True", "False")
+    assert faults * 10 < plain_faults, f"{faults} page faults per forward pass, {plain_faults} with glibc's defaults"
 
 
 @glibc
