@@ -34,3 +34,8 @@ class DatasetError(RsmoothError, ValueError):
 
 class ResultsFileNotFoundError(RsmoothError, FileNotFoundError):
     """A results file (or a pattern meant to match some) names nothing on disk."""
+
+
+class OutputError(RsmoothError, OSError):
+    """An output file cannot be written (full disk, read-only directory); the message names it and says that
+    the file on disk, if any, was left as it was."""

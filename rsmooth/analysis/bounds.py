@@ -25,6 +25,7 @@ from scipy.integrate import quad
 from scipy.stats import norm as _std_normal
 
 from rsmooth.analysis.curves import certified_accuracy, curve_points
+from rsmooth.analysis.plots import save_figure
 from rsmooth.certificates.base import Certificate
 from rsmooth.certificates.cohen import cohen_radius
 from rsmooth.certificates.pure_dp import exponential_scale, pure_dp_radius
@@ -141,8 +142,7 @@ def plot_bounds(
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path)
-    return path
+    return save_figure(fig, path)
 
 
 def _radius_of(row: CertificationRow, col: CertificateColumn) -> float:
@@ -234,5 +234,4 @@ def plot_linf_over_dimension(
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
-    return path
+    return save_figure(fig, path)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from rsmooth.atomic import atomic_output
+
 Curve = tuple[Sequence[float], Sequence[float]]
 
 
@@ -41,5 +43,14 @@ def plot_curves(
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
+    return path
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
+    """Save ``fig`` to ``path`` (format from the suffix) whole or not at all, never through a planted link
+    (:func:`~rsmooth.atomic.atomic_output`); returns ``path``."""
+    path = Path(path)
+    with atomic_output(path) as file:
+        fig.savefig(file, format=path.suffix.lstrip(".") or "png")
     return path

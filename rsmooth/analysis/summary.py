@@ -1,4 +1,4 @@
-"""Turn a certification TSV into the numbers and figure a run reports (``summary.json``/``.md``, a plot)."""
+"""Turn a certification TSV into the numbers and figure a run reports (``X.summary.json``/``.md``, ``X.png``)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from rsmooth.analysis.curves import certified_accuracy, certified_accuracy_lower
 from rsmooth.analysis.metrics import summarize_rows
 from rsmooth.analysis.plots import plot_curves
 from rsmooth.analysis.tables import markdown_table
+from rsmooth.atomic import write_text_atomic
 from rsmooth.errors import ConfigError, ResultsFileNotFoundError
 from rsmooth.results.rows import CertificationRow
 
@@ -34,20 +35,31 @@ def baseline_column(path: str | Path, norm: str) -> tuple[list[CertificationRow]
     )
 
 
+def summary_paths(tsv: str | Path) -> dict[str, Path]:
+    """The files a results file's summary goes to, named after it so that two results files in one directory
+    never share one: ``X.tsv`` → ``X.summary.json``, ``X.summary.md``, ``X.png``."""
+    tsv = Path(tsv)
+    stem = tsv.name[: -len(".tsv")] if tsv.name.endswith(".tsv") else tsv.name
+    return {
+        kind: tsv.with_name(stem + suffix)
+        for kind, suffix in (("json", ".summary.json"), ("md", ".summary.md"), ("png", ".png"))
+    }
+
+
 def summarize_file(
     tsv: str | Path,
     radii: Sequence[float],
-    out_dir: str | Path,
     norm: str,
     name: str = "certified",
     extra: dict[str, Any] | None = None,
     baselines: Sequence[str | Path] = (),
 ) -> dict[str, Any]:
-    """Write ``certified_accuracy.png`` (the step curve and its Appendix-D bound, and each baseline's curve
-    in the same norm, :func:`baseline_column`) and ``summary.json``/``summary.md`` next to the TSV; return
-    the summary (plus ``extra``, and ``baselines``: certified accuracy at ``radii`` per baseline)."""
+    """Write the plot ``X.png`` (the step curve and its Appendix-D bound, and each baseline's curve in the same
+    norm, :func:`baseline_column`) and ``X.summary.json``/``X.summary.md`` next to the TSV ``X.tsv``
+    (:func:`summary_paths`); return the summary (plus ``extra``, and ``baselines``: certified accuracy at
+    ``radii`` per baseline)."""
     rows = load_rows(tsv)
-    out_dir = Path(out_dir)
+    outputs = summary_paths(tsv)
     summary = summarize_rows(rows, radii)
     xs = curve_points(rows, max(summary.radii) if summary.radii else 1.0)
     curves = {name: (xs, certified_accuracy(rows, xs))}
@@ -63,7 +75,7 @@ def summarize_file(
         base_xs = curve_points(base_rows, max(summary.radii) if summary.radii else 1.0, certificate)
         curves[label] = (base_xs, certified_accuracy(base_rows, base_xs, certificate))
         compared[label] = table[label] = certified_accuracy(base_rows, summary.radii, certificate)
-    plot_curves(curves, out_dir / "certified_accuracy.png", norm=norm, dashed=dashed)
+    plot_curves(curves, outputs["png"], norm=norm, dashed=dashed)
     result = {
         **summary.as_dict(),
         "norm": norm,
@@ -71,8 +83,9 @@ def summarize_file(
         **({"baselines": compared} if compared else {}),
         **(extra or {}),
     }
-    (out_dir / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out_dir / "summary.md").write_text(
-        markdown_table(table, summary.radii, extra={name: {"ACR": summary.acr, "abstain": summary.abstain}})
+    write_text_atomic(outputs["json"], json.dumps(result, indent=2) + "\n")
+    write_text_atomic(
+        outputs["md"],
+        markdown_table(table, summary.radii, extra={name: {"ACR": summary.acr, "abstain": summary.abstain}}),
     )
     return result

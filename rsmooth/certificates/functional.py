@@ -53,6 +53,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from rsmooth.atomic import write_text_atomic
 from rsmooth.certificates.base import ABSTAIN, Certificate, CertifiedRadius, VoteCounts
 from rsmooth.certificates.bounds import clopper_pearson_bounds, clopper_pearson_lower
 from rsmooth.errors import ConfigError
@@ -314,11 +315,9 @@ def load_or_build(
     table = build_table(family, dim, settings)
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(table.to_json()))
-        os.replace(tmp, path)
+        write_text_atomic(path, json.dumps(table.to_json()))
         _LOADED[str(path)] = (_signature(path), FunctionalTable(table.radii, table.p_needed, key, 0.0, table.checks))
-    except OSError:
+    except OSError:  # OutputError included
         pass  # an unwritable cache only costs a rebuild next time
     return table
 

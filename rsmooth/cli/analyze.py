@@ -28,6 +28,7 @@ from rsmooth.analysis.curves import (
 from rsmooth.analysis.metrics import summarize_rows
 from rsmooth.analysis.plots import plot_curves
 from rsmooth.analysis.tables import latex_table, markdown_table
+from rsmooth.atomic import write_text_atomic
 from rsmooth.cli.config import config_dir
 from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.cli.schema import AnalyzeSchema, check_config
@@ -193,8 +194,8 @@ def analyze(cfg: DictConfig) -> dict[str, Any]:
             )
             for fmt in settings.formats
         ]
-    (out / "table.md").write_text(md)
-    (out / "table.tex").write_text(latex_table(table_curves, radii))
+    write_text_atomic(out / "table.md", md)
+    write_text_atomic(out / "table.tex", latex_table(table_curves, radii))
     summary_json = {
         "norm": norm,
         "radii": radii,
@@ -203,7 +204,7 @@ def analyze(cfg: DictConfig) -> dict[str, Any]:
         "bounds": bounds,
         "inputs": [str(p) for p in paths],
     }
-    (out / "summary.json").write_text(json.dumps(summary_json, indent=2) + "\n")
+    write_text_atomic(out / "summary.json", json.dumps(summary_json, indent=2) + "\n")
     print(md)
     print(f"outputs: {out.resolve()}")
     return {"table": md, "figures": figures, **summary_json}

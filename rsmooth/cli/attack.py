@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from omegaconf import DictConfig
 
 from rsmooth.analysis.curves import certified_accuracy, load_rows
 from rsmooth.analysis.plots import plot_curves
+from rsmooth.atomic import write_text_atomic
 from rsmooth.attack import SmoothedPGD, attack_examples, empirical_robust_accuracy, inside_radius_flips
 from rsmooth.attack.evaluate import AttackRow
 from rsmooth.cli.certify import load_job
@@ -64,12 +64,6 @@ def _certified(path: Path, loaded: LoadedClassifier, norm: str) -> dict[int, tup
     if norms - {norm}:
         raise ConfigError(f"certified={path} holds {sorted(norms)} radii, but the attack is in {norm}")
     return {r.idx: (r.predict, r.radius) for r in rows}
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _tsv(rows: list[AttackRow]) -> str:
@@ -136,8 +130,8 @@ def attack(cfg: DictConfig) -> dict[str, Any]:
         curves = {"certified": (radii, cert), **curves}
     tsv = Path(settings.output) if settings.output else out / "attack.tsv"
     tsv.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomically(tsv, _tsv(rows))
-    _write_atomically(tsv.with_name(tsv.stem + "_summary.json"), json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(tsv, _tsv(rows))
+    write_text_atomic(tsv.with_name(tsv.stem + "_summary.json"), json.dumps(summary, indent=2) + "\n")
     plot = plot_curves(
         curves,
         tsv.with_suffix(".png"),

@@ -89,6 +89,4 @@ def run_certification_job(
         return info
     if done_now.table_seconds > 0.01:
         print(f"certificate tables built in {done_now.table_seconds:.2f} s (before the first row; in no row's time)")
-    return summarize_file(
-        tsv, settings.radii, tsv.parent, smooth.certificate.norm, extra=info, baselines=settings.baselines
-    )
+    return summarize_file(tsv, settings.radii, smooth.certificate.norm, extra=info, baselines=settings.baselines)

@@ -1,11 +1,36 @@
-"""Where the Hydra configs live, and composing them outside ``@hydra.main`` (tests, notebooks)."""
+"""Where the Hydra configs live, composing them outside ``@hydra.main`` (tests, notebooks), and the
+``rsmooth_run_id`` resolver that names each run's directory."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime
+import hashlib
+import os
+import secrets
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+
+
+def run_id(env: Mapping[str, str] | None = None) -> str:
+    """A run directory's name, distinct for every launch even within one second: the local time to the second,
+    then a suffix that every process of one launch shares and no other launch has — the SLURM job and step,
+    or a digest of torchrun's run id and rendezvous address (a port one launch holds), or else a random one
+    (a plain process; Lightning's DDP hands its children the parent's directory itself)."""
+    env = os.environ if env is None else env
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    if "SLURM_JOB_ID" in env and "SLURM_PROCID" in env:
+        return f"{stamp}_slurm{env['SLURM_JOB_ID']}.{env.get('SLURM_STEP_ID', '0')}"
+    if "TORCHELASTIC_RUN_ID" in env and "MASTER_PORT" in env:
+        launch = "|".join(env.get(k, "") for k in ("TORCHELASTIC_RUN_ID", "MASTER_ADDR", "MASTER_PORT"))
+        return f"{stamp}_{hashlib.sha256(launch.encode()).hexdigest()[:8]}"
+    return f"{stamp}_{secrets.token_hex(4)}"
+
+
+# cached per config: every reference in one composed config (the run and sweep directories) gets one value
+if not OmegaConf.has_resolver("rsmooth_run_id"):
+    OmegaConf.register_new_resolver("rsmooth_run_id", lambda: run_id(), use_cache=True)
 
 
 def config_dir() -> Path:

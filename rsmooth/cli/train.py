@@ -5,6 +5,7 @@ The Hydra entry point is a thin wrapper over :func:`train`, which tests call dir
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from rsmooth.analysis.curves import certified_accuracy, curve_points, load_rows
+from rsmooth.analysis.summary import summary_paths
 from rsmooth.callbacks.wandb_logging import (
     finish,
     is_wandb,
@@ -27,8 +29,10 @@ from rsmooth.cli.certification_job import run_certification_job
 from rsmooth.cli.config import config_dir
 from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.cli.schema import TrainSchema, check_config
+from rsmooth.errors import ConfigError
 from rsmooth.loading.checkpoint import check_resume_matches
 from rsmooth.results.provenance import flatten, weights_digest
+from rsmooth.smoothing.ranks import launcher_ranks
 from rsmooth.training.module import SmoothingClassifier
 
 
@@ -55,12 +59,38 @@ def resume_path(setting: str | None, out: Path) -> str | None:
     return str(last) if last.is_file() else None
 
 
+#: what Hydra itself puts in a run directory before the job starts (its config record and the job's log)
+HYDRA_OWN = (".hydra",)
+
+
+def refuse_an_earlier_run(out: Path) -> None:
+    """A run without ``resume_from`` must start in a new or empty directory: another run's checkpoints, rows or
+    logs there would be overwritten or mixed with this one's. Hydra's own record (``.hydra/``, ``<job>.log``)
+    does not count. Checked before anything is loaded or written."""
+    if not out.is_dir():
+        return
+    found = sorted(p.name for p in out.iterdir() if p.name not in HYDRA_OWN and not p.name.endswith(".log"))
+    if found:
+        shown = ", ".join(found[:4]) + (", ..." if len(found) > 4 else "")
+        raise ConfigError(
+            f"paths.output_dir {out} already holds a run ({shown}); nothing was changed: add resume_from=auto to "
+            "continue that run, or choose another paths.output_dir"
+        )
+
+
+def _first_process() -> bool:
+    """False in the processes a launcher adds for ranks > 0 (they share rank 0's directory by design)."""
+    return launcher_ranks(os.environ).rank == 0 and os.environ.get("LOCAL_RANK", "0").strip() in ("", "0")
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit ``cfg.model`` on ``cfg.data`` under ``cfg.noise`` with ``cfg.objective``; then (if
-    ``cfg.certification.enabled``) certify the test split into ``certify.tsv`` and
-    ``certified_accuracy.png`` in ``cfg.paths.output_dir``. Returns the paths and summary."""
+    ``cfg.certification.enabled``) certify the test split into ``certify.tsv`` (with ``certify.png``,
+    ``certify.summary.json`` and ``.md`` beside it) in ``cfg.paths.output_dir``. Returns the paths and summary."""
     settings = check_config(cfg, TrainSchema)  # before anything is loaded or written
     out = Path(cfg.paths.output_dir)
+    if settings.resume_from is None and _first_process():
+        refuse_an_earlier_run(out)
     out.mkdir(parents=True, exist_ok=True)
     pl.seed_everything(settings.seed, workers=True, verbose=False)
 
@@ -127,7 +157,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         xs = curve_points(rows, max(summary["radii"]))
         log_certified_curve(loggers, "test/cert_curve", xs, certified_accuracy(rows, xs))
         log_rows_artifact(loggers, tsv, rows)
-        result.update(certify_tsv=tsv, plot=out / "certified_accuracy.png", summary=summary)
+        result.update(certify_tsv=tsv, plot=summary_paths(tsv)["png"], summary=summary)
         print(
             "certified accuracy:",
             ", ".join(f"r={r:g}: {a:.3f}" for r, a in zip(summary["radii"], summary["certified_accuracy"])),

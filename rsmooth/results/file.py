@@ -17,6 +17,7 @@ itself stays readable by Cohen et al.'s tools.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -25,7 +26,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rsmooth.errors import ResultsFileError
+from rsmooth.atomic import atomic_output, write_text_atomic
+from rsmooth.errors import OutputError, ResultsFileError
 from rsmooth.results.provenance import first_difference
 from rsmooth.results.rows import CertificationRow, columns, format_row, parse_file
 
@@ -82,8 +84,14 @@ class ResultsWriter:
         self.done: set[int] = set()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+            # O_NOFOLLOW: a symlink planted at the results path is refused, never written through
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644)
         except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise ResultsFileError(
+                    f"{self.path} is a symbolic link; results are written only to a regular file (use another "
+                    "output path)"
+                ) from None
             raise ResultsFileError(f"cannot write the results file {self.path}: {err.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -109,9 +117,10 @@ class ResultsWriter:
         if provenance is None:
             meta.unlink(missing_ok=True)  # a stale record must not describe these rows
             return
-        tmp = meta.with_name(meta.name + ".tmp")
-        tmp.write_text(json.dumps(provenance, indent=2) + "\n")
-        os.replace(tmp, meta)
+        try:
+            write_text_atomic(meta, json.dumps(provenance, indent=2) + "\n")
+        except OutputError as err:
+            raise ResultsFileError(str(err)) from None
 
     def _resume(self, fd: int, provenance: Mapping[str, Any] | None) -> None:
         if provenance is not None:
@@ -260,13 +269,12 @@ def merge_parts(
                     origin.setdefault(row.idx, source)
             order = sorted(merged)
             if parts or [r.idx for r in parse_file(path).rows] != order:
-                tmp = path.with_name(path.name + ".merge.tmp")
-                with open(tmp, "w") as out:
-                    out.write("\t".join(header) + "\n")
-                    out.writelines(merged[i] + "\n" for i in order)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.replace(tmp, path)  # the old rows stay whole until the new file is complete
+                try:  # the old rows stay whole until the new file is complete
+                    with atomic_output(path) as out:
+                        out.write(("\t".join(header) + "\n").encode())
+                        out.writelines((merged[i] + "\n").encode() for i in order)
+                except OutputError as err:
+                    raise ResultsFileError(str(err)) from None
                 writer.done = set(order)
             for part in parts:
                 meta_path(part).unlink(missing_ok=True)

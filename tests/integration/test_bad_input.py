@@ -7,6 +7,7 @@ before any model, data or results file is touched (the structured configs of :mo
 from __future__ import annotations
 
 import errno
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from rsmooth.cli.certify import certify
 from rsmooth.cli.config import compose
 from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.cli.train import train
-from rsmooth.errors import ResultsFileError
+from rsmooth.errors import ConfigError, ResultsFileError
 from rsmooth.results import CertificationRow, ResultsWriter, read_rows
 
 #: mistakes in the certification group, shared by rsmooth-train and rsmooth-certify: (override, named in the message)
@@ -266,3 +267,47 @@ def test_python_api_inputs_as_users_pass_them() -> None:
         smooth.certify("image.png", 10, 50, 0.001, 100)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=r"input must lie in \[0, 1\]"):
         smooth.certify(torch.full((1, 4, 4), 1.0000001), 10, 50, 0.001, 100)
+
+
+# ------------------------------------------------------------------ outputs: nothing written or changed
+def snapshot(directory: Path) -> dict[str, bytes]:
+    """Every file under ``directory`` (links as their target's name), to show that a refusal changed nothing."""
+    return {
+        str(p.relative_to(directory)): (os.readlink(p).encode() if p.is_symlink() else p.read_bytes())
+        for p in sorted(directory.rglob("*"))
+        if p.is_file() or p.is_symlink()
+    }
+
+
+def test_training_into_a_directory_that_holds_a_run_is_refused_before_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    (out / "checkpoints").mkdir(parents=True)
+    (out / "checkpoints" / "final.ckpt").write_bytes(b"the weights of days of training")
+    (out / "certify.tsv").write_text("idx\tlabel\tpredict\tradius\tcorrect\ttime\n")
+    (out / ".hydra").mkdir()
+    (out / "train.log").write_text("")
+    before = snapshot(out)
+    cfg = compose("train", ["trainer.accelerator=cpu", "logger=csv", f"paths.output_dir={out}"])
+    with pytest.raises(SystemExit) as exit_:
+        run_reporting_errors("rsmooth-train", train, cfg)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"rsmooth-train: error: paths.output_dir {out} already holds a run (certify.tsv, checkpoints); nothing "
+        "was changed: add resume_from=auto to continue that run, or choose another paths.output_dir"
+    ]
+    assert snapshot(out) == before
+
+
+def test_hydras_own_record_does_not_count_as_an_earlier_run(tmp_path: Path) -> None:
+    from rsmooth.cli.train import refuse_an_earlier_run
+
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / ".hydra" / "config.yaml").write_text("{}")
+    (tmp_path / "train.log").write_text("")
+    refuse_an_earlier_run(tmp_path)  # what Hydra writes before the job starts
+    refuse_an_earlier_run(tmp_path / "not-yet")
+    (tmp_path / "csv").mkdir()
+    with pytest.raises(ConfigError, match="already holds a run"):
+        refuse_an_earlier_run(tmp_path)

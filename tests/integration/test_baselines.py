@@ -33,8 +33,8 @@ def test_a_baseline_is_read_in_the_runs_norm_from_its_own_radius_or_an_extra_col
     summary = _run(checkpoint, run, f"certification.baselines=[{base}]")
     ((label, values),) = summary["baselines"].items()
     assert "cohen" in label and values == certified_accuracy(base, RADII)
-    assert label in (run.parent / "summary.md").read_text()
-    assert json.loads((run.parent / "summary.json").read_text())["baselines"] == {label: values}
+    assert label in (run.parent / "certify.summary.md").read_text()
+    assert json.loads((run.parent / "certify.summary.json").read_text())["baselines"] == {label: values}
     # an l_inf run: the baseline's extra cohen_linf column
     run_linf = tmp_path / "linf" / "certify.tsv"
     run_linf.parent.mkdir()

@@ -100,7 +100,7 @@ def test_a_family_defined_in_a_test_certifies_through_the_cli(checkpoint: Path, 
     # the build time is reported apart, and is in no row's time
     assert result["summary"]["table_seconds"] >= BUILD_SECONDS
     assert rows[0].time < BUILD_SECONDS
-    assert json.loads((tmp_path / "summary.json").read_text())["table_seconds"] >= BUILD_SECONDS
+    assert json.loads((tmp_path / "tabled.summary.json").read_text())["table_seconds"] >= BUILD_SECONDS
     # the table radius is sound (never above Cohen's from the same counts, the extra column) and within
     # one grid step (Δp = 1/4000) of it
     certified = [r for r in rows if r.predict >= 0]

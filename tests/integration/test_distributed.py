@@ -67,7 +67,7 @@ def test_torchrun_two_ranks_write_the_rows_of_one_process(checkpoint: Path, one_
     assert run.returncode == 0, run.stderr[-3000:]
     assert _results(tsv) == one_process  # ordered by idx, each once, identical results
     assert not parts_dir(tsv).exists()  # the ranks' files were merged and removed
-    assert (tmp_path / "certified_accuracy.png").is_file()  # rank 0 summarized the merged file
+    assert (tmp_path / "merged.png").is_file()  # rank 0 summarized the merged file
     assert f"rank 1: certified 12 new examples; rank 0 merged them into {tsv}" in run.stdout  # its interleaved share
 
 

@@ -54,7 +54,7 @@ def exact_smoothed_predictions(
 
 def test_digits_dssn_trains_certifies_exactly_and_plots(dssn_run: dict) -> None:
     rows = read_rows(dssn_run["certify_tsv"])
-    assert len(rows) == 359 and (dssn_run["output_dir"] / "certified_accuracy.png").stat().st_size > 5_000
+    assert len(rows) == 359 and (dssn_run["output_dir"] / "certify.png").stat().st_size > 5_000
     assert all(r.norm == "l1" and r.alpha == 0.0 and r.predict >= 0 for r in rows)  # exact: never abstains
     noise = DeterministicSplittingNoise(0.5, 16, seed=0)
     assert all(r.n == noise.L for r in rows)

@@ -67,8 +67,8 @@ def test_one_epoch_on_fake_data_logs_certified_accuracy_to_csv_and_wandb(tmp_pat
 
     # the callback's rows TSV, the final certification and the plot
     assert (tmp_path / "cert" / "cert_epoch000.tsv").is_file()
-    assert result["certify_tsv"].is_file() and (tmp_path / "certified_accuracy.png").stat().st_size > 5_000
-    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert result["certify_tsv"].is_file() and (tmp_path / "certify.png").stat().st_size > 5_000
+    summary = json.loads((tmp_path / "certify.summary.json").read_text())
     assert summary["examples"] == 4
 
 
