@@ -16,7 +16,8 @@ from typing import Union
 
 import numpy as np
 
-from rsmooth.results.rows import CertificationRow, read_rows
+from rsmooth.results.file import read_rows
+from rsmooth.results.rows import CertificationRow
 
 RowsLike = Union[str, os.PathLike[str], Sequence[CertificationRow]]
 

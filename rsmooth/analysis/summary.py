@@ -14,21 +14,28 @@ from rsmooth.analysis.plots import plot_curves
 from rsmooth.analysis.tables import markdown_table
 from rsmooth.atomic import write_text_atomic
 from rsmooth.errors import ConfigError, ResultsFileNotFoundError
+from rsmooth.results.file import required_provenance
 from rsmooth.results.rows import CertificationRow
 
 
-def baseline_column(path: str | Path, norm: str) -> tuple[list[CertificationRow], str | None, str]:
+def baseline_column(
+    path: str | Path, norm: str, results_format: str = "rsmooth"
+) -> tuple[list[CertificationRow], str | None, str]:
     """(rows, certificate, label) of a baseline results file read in threat norm ``norm``: its rows' own
     radius when it is in ``norm``, else its first hard extra column in ``norm`` (e.g. the Gaussian run of
-    experiment=digits_gaussian_bounds holds Cohen's ℓ∞ and ℓ2 radii). A clear error when it has none."""
+    experiment=digits_gaussian_bounds holds Cohen's ℓ∞ and ℓ2 radii). A clear error when it has none, or when
+    it has no provenance record and ``results_format`` is not ``cohen`` (then the label says "provenance
+    unknown")."""
     path = Path(path)
     if not path.is_file():
         raise ResultsFileNotFoundError(f"baseline results file {str(path)!r} does not exist")
+    known = required_provenance(path, "certification.baselines", results_format) is not None
     rows = load_rows(path)
     for column in certificate_columns(path, rows):
         if column.hard and column.norm == norm:
             certificate = None if column.name == (rows[0].certificate or "radius") else column.name
-            return rows, certificate, f"baseline: {rows[0].noise or path.stem} ({column.name})"
+            unknown = "" if known else ", provenance unknown"
+            return rows, certificate, f"baseline: {rows[0].noise or path.stem} ({column.name}{unknown})"
     raise ConfigError(
         f"baseline {str(path)!r} holds no radius in {norm}; certify it in that norm "
         "(or with an extra certificate in it, e.g. cohen_linf)"
@@ -53,6 +60,7 @@ def summarize_file(
     name: str = "certified",
     extra: dict[str, Any] | None = None,
     baselines: Sequence[str | Path] = (),
+    baselines_format: str = "rsmooth",
 ) -> dict[str, Any]:
     """Write the plot ``X.png`` (the step curve and its Appendix-D bound, and each baseline's curve in the same
     norm, :func:`baseline_column`) and ``X.summary.json``/``X.summary.md`` next to the TSV ``X.tsv``
@@ -71,7 +79,7 @@ def summarize_file(
     table = {name: summary.certified_accuracy}
     compared: dict[str, list[float]] = {}
     for path in baselines:
-        base_rows, certificate, label = baseline_column(path, norm)
+        base_rows, certificate, label = baseline_column(path, norm, baselines_format)
         base_xs = curve_points(base_rows, max(summary.radii) if summary.radii else 1.0, certificate)
         curves[label] = (base_xs, certified_accuracy(base_rows, base_xs, certificate))
         compared[label] = table[label] = certified_accuracy(base_rows, summary.radii, certificate)

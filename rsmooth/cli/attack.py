@@ -34,21 +34,32 @@ from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.cli.schema import AttackSchema, check_config
 from rsmooth.errors import ConfigError
 from rsmooth.loading.checkpoint import LoadedClassifier
-from rsmooth.results.file import read_provenance
-from rsmooth.results.provenance import weights_digest
-from rsmooth.smoothing.loop import select_indices
+from rsmooth.results.file import required_provenance
+from rsmooth.results.provenance import examples_digest, weights_digest
+from rsmooth.smoothing.loop import Examples, select_indices
 from rsmooth.smoothing.settings import resolve_device
 from rsmooth.smoothing.smooth import Smooth
 
 COLUMNS = ("idx", "label", "kind", "eps", "target", "prediction", "certified_radius")
 
 
-def _certified(path: Path, loaded: LoadedClassifier, norm: str) -> dict[int, tuple[int, float]]:
-    """idx → (class, radius) from a results file of this very classifier (the checkpoint file's digest, or
-    for rsmooth-train's own file the weights' digest), in the attack's norm."""
+def _certified(
+    path: Path, loaded: LoadedClassifier, norm: str, results_format: str, dataset: Examples
+) -> tuple[dict[int, tuple[int, float]], bool]:
+    """(idx → (class, radius), whether the provenance is known) from a results file of this very classifier (the
+    checkpoint file's digest, or for rsmooth-train's own file the weights' digest) and test set (the examples'
+    digest), in the attack's norm. A file without a provenance record is refused unless
+    ``certified_format=cohen`` says it comes from another tool; its provenance is then unknown."""
     if not path.is_file():
         raise ConfigError(f"certified={path}: no such results file")
-    checkpoint = (read_provenance(path) or {}).get("checkpoint") or {}
+    record = required_provenance(path, "certified", results_format)
+    if record is not None:
+        recorded_data = (record.get("data") or {}).get("examples_sha256")
+        if recorded_data is not None and recorded_data != examples_digest(dataset)["examples_sha256"]:
+            raise ConfigError(
+                f"certified={path} was made on another test set (its examples' digest differs from this data's)"
+            )
+    checkpoint = (record or {}).get("checkpoint") or {}
     digests: dict[str, Callable[[], str]] = {
         "sha256": lambda: loaded.digest,
         "weights_sha256": lambda: weights_digest(loaded.model),
@@ -63,7 +74,7 @@ def _certified(path: Path, loaded: LoadedClassifier, norm: str) -> dict[int, tup
     norms = {r.norm for r in rows if r.norm}
     if norms - {norm}:
         raise ConfigError(f"certified={path} holds {sorted(norms)} radii, but the attack is in {norm}")
-    return {r.idx: (r.predict, r.radius) for r in rows}
+    return {r.idx: (r.predict, r.radius) for r in rows}, record is not None
 
 
 def _tsv(rows: list[AttackRow]) -> str:
@@ -99,8 +110,12 @@ def attack(cfg: DictConfig) -> dict[str, Any]:
         l1_share=pgd_settings.l1_share,
         seed=settings.seed,
     )
-    certified = _certified(Path(settings.certified), loaded, norm) if settings.certified else None
     dataset = dm.certification_dataset()
+    certified, known = (
+        _certified(Path(settings.certified), loaded, norm, settings.certified_format, dataset)
+        if settings.certified
+        else (None, True)
+    )
     if certified is not None:
         indices = sorted(certified)[: settings.max] if settings.max is not None else sorted(certified)
     else:
@@ -127,6 +142,7 @@ def attack(cfg: DictConfig) -> dict[str, Any]:
         cert_rows = [r for r in load_rows(Path(str(settings.certified))) if r.idx in set(indices)]
         summary["certified_accuracy"] = cert = certified_accuracy(cert_rows, radii)
         summary["gap"] = [e - c for e, c in zip(empirical, cert)]
+        summary["certified_provenance"] = "checked" if known else "unknown"
         curves = {"certified": (radii, cert), **curves}
     tsv = Path(settings.output) if settings.output else out / "attack.tsv"
     tsv.parent.mkdir(parents=True, exist_ok=True)
@@ -146,6 +162,11 @@ def attack(cfg: DictConfig) -> dict[str, Any]:
         print(f"| {name} | " + " | ".join(f"{y:.3f}" for y in ys) + " |")
     if certified is not None:
         print(f"inside check: {flips} of {attempts} certified examples flipped strictly inside their radius")
+        if not known:
+            print(
+                f"provenance unknown: {settings.certified} has no record of the classifier, noise and data that made "
+                "it (certified_format=cohen); a flip inside a radius may mean the file is of another model"
+            )
     print(f"outputs: {tsv.resolve()}, {plot.resolve()}")
     return {"rows": rows, "summary": summary, "tsv": tsv, "plot": plot}
 

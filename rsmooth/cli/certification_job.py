@@ -14,9 +14,8 @@ from rsmooth.cli.schema import CertificationJobSettings
 from rsmooth.errors import ConfigError, ResultsFileError, ResultsFileNotFoundError
 from rsmooth.noise.base import NoiseFamily
 from rsmooth.results.examples import certify_examples
-from rsmooth.results.file import ResultsWriter, merge_parts, part_path, parts_dir
-from rsmooth.results.provenance import run_record
-from rsmooth.results.rows import read_rows
+from rsmooth.results.file import ResultsWriter, merge_parts, part_path, parts_dir, read_rows, required_provenance
+from rsmooth.results.provenance import examples_digest, run_record
 from rsmooth.smoothing.loop import Examples
 from rsmooth.smoothing.ranks import joined_ranks
 from rsmooth.smoothing.settings import resolve_device
@@ -44,9 +43,10 @@ def run_certification_job(
     example's noise comes from (seed, idx). Ranks other than 0 return ``new_rows`` and ``already`` only.
     """
     # Everything a user can get wrong is checked before the results file is touched.
-    for path in settings.baselines:  # a missing baseline is refused now, not after hours of certifying
+    for path in settings.baselines:  # a missing or unchecked baseline is refused now, not after hours of certifying
         if not Path(path).is_file():
             raise ResultsFileNotFoundError(f"certification.baselines: {path!r} does not exist")
+        required_provenance(path, "certification.baselines", settings.baselines_format)
     device = resolve_device(settings.device)
     with joined_ranks(device) as ranks:
         smooth = Smooth.from_settings(model, noise, num_classes, settings, ranks.device(device))
@@ -57,7 +57,7 @@ def run_certification_job(
                 f"max={settings.max} select no example of the {len(dataset)} in the test split"
             )
         noise.check_input(torch.as_tensor(dataset[indices[0]][0]).unsqueeze(0))  # e.g. DSSN's q-grid
-        data = {**data_info, "split": "test", "size": len(dataset)}
+        data = {**data_info, "split": "test", "size": len(dataset), **examples_digest(dataset)}
         extra = [c.name for c in smooth.extra_certificates]
         record = run_record(smooth, settings, checkpoint, data)
         tsv = Path(ranks.broadcast(str(tsv)))  # Hydra dates each process's run directory: rank 0's is the one
@@ -89,4 +89,11 @@ def run_certification_job(
         return info
     if done_now.table_seconds > 0.01:
         print(f"certificate tables built in {done_now.table_seconds:.2f} s (before the first row; in no row's time)")
-    return summarize_file(tsv, settings.radii, smooth.certificate.norm, extra=info, baselines=settings.baselines)
+    return summarize_file(
+        tsv,
+        settings.radii,
+        smooth.certificate.norm,
+        extra=info,
+        baselines=settings.baselines,
+        baselines_format=settings.baselines_format,
+    )

@@ -24,6 +24,10 @@ from rsmooth.validation import check_fields, check_groups, from_mapping, radii_a
 
 S = TypeVar("S")
 
+#: where a results file a run reads comes from: rsmooth (its provenance record is required and checked) or
+#: another tool such as Cohen et al.'s certify.py (no record: the report says its provenance is unknown)
+RESULTS_FORMATS = ("rsmooth", "cohen")
+
 
 def _require(ok: bool, where: str, what: str, value: Any) -> None:
     if not ok:
@@ -34,10 +38,16 @@ def _require(ok: bool, where: str, what: str, value: Any) -> None:
 class CertificationJobSettings(CertificationSettings):
     """The ``certification`` group of ``rsmooth-train`` and ``rsmooth-certify``: the certification settings,
     whether the training job certifies at all (``enabled``), and other runs' results drawn beside this run's
-    curve (``baselines``)."""
+    curve (``baselines``; ``baselines_format=cohen`` for files of another tool, which carry no provenance)."""
 
     enabled: bool = True
     baselines: list[str] = field(default_factory=list)
+    baselines_format: str = "rsmooth"
+
+    def __post_init__(self, where: str) -> None:
+        super().__post_init__(where)
+        name = f"{where}.baselines_format" if where else "baselines_format"
+        _require(self.baselines_format in RESULTS_FORMATS, name, "rsmooth or cohen", self.baselines_format)
 
 
 @dataclass(frozen=True)
@@ -166,6 +176,7 @@ class AttackSchema(ClassifierSourceSchema):
 
     task_name: str = "attack"
     certified: Optional[str] = None
+    certified_format: str = "rsmooth"
     certificate: Optional[str] = None
     radii: list[float] = field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75])
     max: Optional[int] = 100
@@ -179,6 +190,9 @@ class AttackSchema(ClassifierSourceSchema):
     def __post_init__(self) -> None:
         super().__post_init__()
         _require(bool(self.radii) and radii_are_valid(self.radii), "radii", "a list of finite numbers >= 0", self.radii)
+        _require(
+            self.certified_format in RESULTS_FORMATS, "certified_format", "rsmooth or cohen", self.certified_format
+        )
         _require(self.max is None or self.max >= 1, "max", "null (all) or an integer >= 1", self.max)
         _require(self.skip >= 1, "skip", "an integer >= 1", self.skip)
         _require(self.batch_size >= 1, "batch_size", "an integer >= 1", self.batch_size)

@@ -2,8 +2,8 @@
 dataset into them (:func:`certify_examples`)."""
 
 from rsmooth.results.examples import CertifiedExamples, certify_examples
-from rsmooth.results.file import ResultsWriter, read_provenance
-from rsmooth.results.rows import CertificationRow, read_rows, row_from_result
+from rsmooth.results.file import ResultsWriter, read_provenance, read_rows
+from rsmooth.results.rows import CertificationRow, row_from_result
 
 __all__ = [
     "CertificationRow",

@@ -31,8 +31,8 @@ from rsmooth.errors import OutputError, ResultsFileError
 from rsmooth.results.provenance import first_difference
 from rsmooth.results.rows import CertificationRow, columns, format_row, parse_file
 
-#: provenance keys that describe a run without changing its rows
-INFORMATIONAL_KEYS = frozenset({"rsmooth_version", "created"})
+#: provenance keys that describe a run without changing its rows (``row_noise`` follows from ``noise``)
+INFORMATIONAL_KEYS = frozenset({"rsmooth_version", "created", "row_noise"})
 
 
 def meta_path(path: str | os.PathLike[str]) -> Path:
@@ -61,6 +61,89 @@ def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any] | None:
         return json.loads(meta.read_text())
     except (OSError, ValueError) as err:
         raise ResultsFileError(f"{meta}: unreadable provenance record ({err})") from None
+
+
+def required_provenance(path: str | os.PathLike[str], setting: str, results_format: str) -> dict[str, Any] | None:
+    """The provenance record of a results file another run reads (``setting`` names where the path came from):
+    required for ``results_format="rsmooth"`` — without it nothing says which classifier, noise and data made
+    the rows — and None for ``"cohen"`` (a file of another tool, whose provenance the reader reports as
+    unknown)."""
+    record = read_provenance(path)
+    if record is None and results_format == "rsmooth":
+        raise ResultsFileError(
+            f"{setting}={path} has no provenance record ({meta_path(path).name}), so nothing says which classifier, "
+            f"noise and data made its rows; for a file of another tool (e.g. Cohen et al.'s certify.py) add "
+            f"{setting}_format=cohen, and the report says its provenance is unknown"
+        )
+    return record
+
+
+def _expected_columns(record: Mapping[str, Any]) -> dict[str, Any]:
+    """What every row of the run ``record`` describes must hold in each column a reader relies on (the fields a
+    record has; one written by another tool may have fewer)."""
+    expected: dict[str, Any] = {}
+    try:
+        if "certificates" in record:
+            main, *extra = record["certificates"]
+            expected |= {
+                "certificate": main["name"],
+                "norm": main["norm"],
+                "alpha": main["failure_probability"],
+                "extra certificates": sorted(c["name"] for c in extra),
+            }
+        if "row_noise" in record:
+            expected["noise"] = record["row_noise"]
+        if (record.get("certification") or {}).get("mode") == "monte_carlo":
+            expected["n"] = record["certification"]["n"]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise ValueError("its certificates or certification fields are not those of an rsmooth record") from None
+    return expected
+
+
+def check_rows(path: str | os.PathLike[str], rows: Sequence[CertificationRow], record: Mapping[str, Any]) -> None:
+    """Refuse rows that contradict their provenance record (one line naming the row, the column and both values):
+    every row of a run has the record's noise, certificate, norm, total failure probability, extra-certificate
+    columns, and (fixed-n Monte Carlo) its ``n``; a sequential row used at most ``n`` samples. A record copied
+    beside another run's rows is caught by the first row."""
+    meta = meta_path(path).name
+    try:
+        expected = _expected_columns(record)
+    except ValueError as err:
+        raise ResultsFileError(f"{meta}: not a provenance record of rsmooth's ({err})") from None
+    certification = record.get("certification")
+    budget = certification.get("n") if isinstance(certification, Mapping) else None
+    for row in rows:
+        found = {
+            "certificate": row.certificate,
+            "norm": row.norm,
+            "alpha": row.alpha,
+            "extra certificates": sorted(row.extra_radii),
+            "noise": row.noise,
+            "n": row.n,
+        }
+        for column, value in expected.items():
+            if found[column] != value:
+                raise ResultsFileError(
+                    f"{path}: the row of idx {row.idx} has {column}={found[column]!r} but its provenance record "
+                    f"({meta}) says {value!r}: the record belongs to another run; restore the right one or "
+                    "remove it (the rows are then read as of unknown provenance)"
+                )
+        if isinstance(budget, int) and row.n is not None and row.n > budget:
+            raise ResultsFileError(
+                f"{path}: the row of idx {row.idx} used n={row.n} samples but its provenance record ({meta}) "
+                f"allows at most n={budget}: the record belongs to another run"
+            )
+
+
+def read_rows(path: str | os.PathLike[str]) -> list[CertificationRow]:
+    """The complete rows of a results TSV (rsmooth's or Cohen et al.'s; see
+    :func:`~rsmooth.results.rows.parse_file`), checked against its provenance record when it has one
+    (:func:`check_rows`)."""
+    rows = parse_file(path).rows
+    record = read_provenance(path)
+    if record is not None:
+        check_rows(path, rows, record)
+    return rows
 
 
 class ResultsWriter:
@@ -141,6 +224,8 @@ class ResultsWriter:
             parsed = parse_file(self.path)
         except ValueError as err:
             raise ResultsFileError(str(err)) from None
+        if provenance is not None:
+            check_rows(self.path, parsed.rows, provenance)  # the record matched; so must every row
         if parsed.header and tuple(parsed.header) != self.header:
             raise ResultsFileError(
                 f"{self.path} has columns {parsed.header}, this run writes {list(self.header)}; use another output path"
@@ -257,6 +342,7 @@ def merge_parts(
                     parsed = parse_file(source)
                 except ValueError as err:
                     raise ResultsFileError(str(err)) from None
+                check_rows(source, parsed.rows, provenance)
                 if parsed.header and parsed.header != header:
                     raise ResultsFileError(f"{source} has columns {parsed.header}, {path} has {header}")
                 for row, line in zip(parsed.rows, parsed.lines):

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rsmooth import __version__
+from rsmooth.smoothing.loop import Examples
 from rsmooth.smoothing.sampling import RNG_SCHEME
 from rsmooth.smoothing.settings import CertificationSettings
 from rsmooth.smoothing.smooth import Smooth
@@ -34,6 +35,29 @@ def weights_digest(model: Any) -> str:
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
+
+
+#: at most this many examples of a split are hashed into its digest (evenly spread when the split is larger)
+DIGEST_EXAMPLES = 2048
+
+
+def examples_digest(dataset: Examples, limit: int = DIGEST_EXAMPLES) -> dict[str, Any]:
+    """What the data *is*, for a results file's record: SHA-256 over the examples (image bytes as float32, shape
+    and label) of the whole split when it has at most ``limit`` of them, else of ``limit`` evenly spread ones
+    (ImageNet's 50 000 validation images would take minutes to decode). Another test set — other files, another
+    ``data_dir``, another preprocessing — has another digest, so a resume into its results file is refused.
+    Returns ``{"examples_sha256", "examples_hashed"}``."""
+    import torch
+
+    size = len(dataset)
+    picked = range(size) if size <= limit else [i * size // limit for i in range(limit)]
+    h = hashlib.sha256()
+    for i in picked:
+        x, label = dataset[i]
+        t = torch.as_tensor(x).detach().to("cpu", torch.float32).contiguous()
+        h.update(f"{i}|{tuple(t.shape)}|{int(label)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return {"examples_sha256": h.hexdigest(), "examples_hashed": len(picked)}
 
 
 def flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -99,6 +123,7 @@ def run_record(
         "checkpoint": checkpoint,
         "data": data,
         "noise": smooth.noise.config(),
+        "row_noise": smooth.noise.describe(),  # the rows' noise column, so a reader can check each row
         "certificates": [
             {**c.describe(), "failure_probability": c.failure_probability(alpha or 0.0)} for c in smooth.certificates
         ],

@@ -278,11 +278,6 @@ def parse_file(path: str | os.PathLike[str]) -> ParsedFile:
     return ParsedFile(header, rows, complete, discarded, texts)
 
 
-def read_rows(path: str | os.PathLike[str]) -> list[CertificationRow]:
-    """The complete rows of a results TSV (rsmooth's or Cohen et al.'s); see :func:`parse_file`."""
-    return parse_file(path).rows
-
-
 def row_from_result(idx: int, label: int, result: CertifyResult, seconds: float, noise: str) -> CertificationRow:
     """The results-file row of one example's :class:`~rsmooth.smoothing.CertifyResult`."""
     return CertificationRow(

@@ -10,7 +10,7 @@ import pytest
 from rsmooth.analysis.curves import certified_accuracy
 from rsmooth.cli.certify import certify
 from rsmooth.cli.config import compose
-from rsmooth.errors import ConfigError, ResultsFileNotFoundError
+from rsmooth.errors import ConfigError, ResultsFileError, ResultsFileNotFoundError
 from tests.integration.fixtures import certify_overrides as _certify_overrides
 
 RADII = [0.0, 0.01, 0.02, 0.05]
@@ -54,3 +54,13 @@ def test_a_missing_baseline_or_one_without_the_norm_is_refused(checkpoint: Path,
         _run(
             checkpoint, tmp_path / "b.tsv", "certification.certificate=cohen_linf", f"certification.baselines=[{plain}]"
         )
+    # a baseline without its provenance record: refused before anything is written, unless said to be foreign
+    foreign = tmp_path / "foreign.tsv"
+    foreign.write_bytes(plain.read_bytes())
+    with pytest.raises(ResultsFileError, match="has no provenance record .* certification.baselines_format=cohen"):
+        _run(checkpoint, tmp_path / "c.tsv", f"certification.baselines=[{foreign}]")
+    assert not (tmp_path / "c.tsv").exists()
+    told = _run(
+        checkpoint, tmp_path / "c.tsv", f"certification.baselines=[{foreign}]", "certification.baselines_format=cohen"
+    )
+    assert [label.endswith(", provenance unknown)") for label in told["baselines"]] == [True]

@@ -15,9 +15,10 @@ from torch import nn
 from rsmooth.cli.certify import certify
 from rsmooth.cli.config import compose
 from rsmooth.cli.train import train
-from rsmooth.errors import CheckpointError
+from rsmooth.errors import CheckpointError, ResultsFileError
 from rsmooth.loading.checkpoint import load_classifier, load_weights
 from rsmooth.results import read_rows
+from rsmooth.results.file import meta_path
 from rsmooth.training import SmoothingClassifier
 from tests.integration.fixtures import certify_overrides as _certify_overrides
 from tests.integration.fixtures import fake_train_overrides, make_cifar10
@@ -317,3 +318,11 @@ def test_rsmooth_certify_certifies_a_cohen_checkpoint_end_to_end(
         with pytest.raises(CheckpointError, match=expect):
             certify(compose("certify", bad + [f"output={tmp_path / 'x.tsv'}"]))
     assert not (tmp_path / "x.tsv").exists()
+    # the same command on another test set (same name, size and normalization, other images) is refused: the
+    # record names the data itself, and the file is left as it was
+    other = make_cifar10(tmp_path / "other", per_batch=4, test=3, seed=1)
+    before = (tsv.read_bytes(), meta_path(tsv).read_bytes())
+    moved = [f"paths.data_dir={other}" if a.startswith("paths.data_dir=") else a for a in args]
+    with pytest.raises(ResultsFileError, match=r"cohen.tsv was made with data.examples_sha256='[0-9a-f]{64}' but this"):
+        certify(compose("certify", moved))
+    assert (tsv.read_bytes(), meta_path(tsv).read_bytes()) == before

@@ -16,7 +16,7 @@ import pytest
 from rsmooth.cli.attack import attack
 from rsmooth.cli.certify import certify
 from rsmooth.cli.config import compose
-from rsmooth.errors import ConfigError
+from rsmooth.errors import ConfigError, ResultsFileError
 from rsmooth.loading.checkpoint import CheckpointMismatchError
 from rsmooth.results import read_rows
 from tests.integration.fixtures import certify_overrides as _certify_overrides
@@ -417,6 +417,17 @@ def test_attack_beside_the_certified_curve_and_the_inside_check(
     other = [o.replace(f"checkpoint={checkpoint}", f"checkpoint={other_checkpoint}") for o in overrides]
     with pytest.raises(ConfigError, match="another checkpoint"):
         attack(compose("attack", other))
+    # a results file without its record is refused, unless the user says it is another tool's; the report then
+    # says that its provenance is unknown
+    foreign = tmp_path / "foreign" / "cohen.tsv"
+    foreign.parent.mkdir()
+    foreign.write_bytes(tsv.read_bytes())
+    bare = [o.replace(f"certified={tsv}", f"certified={foreign}") for o in overrides]
+    with pytest.raises(ResultsFileError, match=r"cohen.tsv has no provenance record .* certified_format=cohen"):
+        attack(compose("attack", bare))
+    assert not (tmp_path / "told").exists()
+    told = attack(compose("attack", [*bare, "certified_format=cohen", f"paths.output_dir={tmp_path / 'told'}"]))
+    assert told["summary"]["certified_provenance"] == "unknown" and summary["certified_provenance"] == "checked"
     run = subprocess.run(
         [
             sys.executable,

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 import subprocess
 import sys
 import warnings
@@ -22,7 +23,7 @@ from rsmooth.results.file import merge_parts, meta_path, part_path, parts_dir
 from rsmooth.results.rows import columns, format_row, parse_time, round_decimal
 from rsmooth.smoothing import select_indices
 
-PROV = {"certification": {"n": 200, "alpha": 0.001, "seed": 0}, "data": {"name": "fake"}, "rsmooth_version": "x"}
+PROV = {"certification": {"n": 1000, "alpha": 0.001, "seed": 0}, "data": {"name": "fake"}, "rsmooth_version": "x"}
 
 
 def _row(idx: int, radius: float = 0.123456789, **kw: object) -> CertificationRow:
@@ -223,8 +224,8 @@ def test_reader_names_a_bad_file(tmp_path: Path) -> None:
     "change, field",
     [
         ({"certification": {"n": 500, "alpha": 0.001, "seed": 0}}, "certification.n"),
-        ({"certification": {"n": 200, "alpha": 0.01, "seed": 0}}, "certification.alpha"),
-        ({"certification": {"n": 200, "alpha": 0.001, "seed": 1}}, "certification.seed"),
+        ({"certification": {"n": 1000, "alpha": 0.01, "seed": 0}}, "certification.alpha"),
+        ({"certification": {"n": 1000, "alpha": 0.001, "seed": 1}}, "certification.seed"),
         ({"data": {"name": "digits"}}, "data.name"),
         ({"checkpoint": {"sha256": "ab"}}, "checkpoint.sha256"),
     ],
@@ -330,7 +331,7 @@ def test_merge_parts_refuses_a_rank_file_of_other_settings_or_still_open(tmp_pat
     with pytest.raises(
         ResultsFileError,
         match=r"rank0.tsv .* made with certification.n=500 .* this run has "
-        r"certification.n=200",
+        r"certification.n=1000",
     ):
         merge_parts(path, PROV)
     part_path(path, 0).unlink()
@@ -368,3 +369,40 @@ def test_weights_digest_follows_the_weights_and_nothing_else() -> None:
     b = net()
     b[1].num_batches_tracked += 1
     assert weights_digest(a) != weights_digest(b)
+
+
+RECORD = {
+    "certification": {"mode": "monte_carlo", "n0": 100, "n": 1000, "alpha": 0.001, "seed": 0},
+    "noise": {"_target_": "rsmooth.noise.gaussian.GaussianNoise", "sigma": 0.25, "norm": "l2"},
+    "row_noise": "gaussian(sigma=0.25,norm=l2)",
+    "certificates": [{"name": "cohen", "norm": "l2", "failure_probability": 0.001}],
+}
+
+
+@pytest.mark.parametrize(
+    "foreign, column",
+    [
+        ({"certification": {**RECORD["certification"], "n": 100000}}, "n=1000 but its provenance record"),
+        ({"row_noise": "gaussian(sigma=0.5,norm=l2)"}, "noise='gaussian(sigma=0.25,norm=l2)'"),
+        ({"certificates": [{"name": "cohen_linf", "norm": "linf", "failure_probability": 0.001}]}, "certificate="),
+        ({"certificates": [{"name": "cohen", "norm": "l2", "failure_probability": 0.002}]}, "alpha=0.001"),
+        (
+            {"certificates": [*RECORD["certificates"], {"name": "tv", "norm": "l2", "failure_probability": 0.001}]},
+            "extra certificates=[]",
+        ),
+        ({"certification": {**RECORD["certification"], "mode": "sequential", "n": 500}}, "used n=1000 samples"),
+    ],
+)
+def test_every_reader_checks_the_rows_against_their_record(tmp_path: Path, foreign: dict, column: str) -> None:
+    path = tmp_path / "r.tsv"
+    with ResultsWriter(path, RECORD) as w:
+        w.write(_row(0))
+        w.write(_row(1))
+    assert [r.idx for r in read_rows(path)] == [0, 1]  # negative control: its own record passes
+    meta_path(path).write_text(json.dumps({**RECORD, **foreign}))  # a record copied from another run
+    before = _sha(path)
+    with pytest.raises(ResultsFileError, match=r"r.tsv: the row of idx 0 .*" + re.escape(column)):
+        read_rows(path)
+    with pytest.raises(ResultsFileError, match="the record belongs to another run"):
+        ResultsWriter(path, {**RECORD, **foreign})  # nor is it resumed
+    assert _sha(path) == before
