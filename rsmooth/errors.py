@@ -39,3 +39,12 @@ class ResultsFileNotFoundError(RsmoothError, FileNotFoundError):
 class OutputError(RsmoothError, OSError):
     """An output file cannot be written (full disk, read-only directory); the message names it and says that
     the file on disk, if any, was left as it was."""
+
+
+class ModelOutputError(RsmoothError, ValueError):
+    """The base classifier returned something no certificate can rest on (NaN or inf logits); the message names
+    the input."""
+
+
+class TrainingDivergedError(RsmoothError, ArithmeticError):
+    """The training loss became NaN or inf; the message names the epoch and batch and what to change."""

@@ -16,6 +16,7 @@ from typing import Union
 
 import numpy as np
 
+from rsmooth.errors import ResultsFileError
 from rsmooth.results.file import read_rows
 from rsmooth.results.rows import CertificationRow
 
@@ -23,9 +24,13 @@ RowsLike = Union[str, os.PathLike[str], Sequence[CertificationRow]]
 
 
 def load_rows(path_or_rows: RowsLike) -> list[CertificationRow]:
-    """Rows from a TSV path (refusing duplicate idx and corrupt rows), or the given rows unchanged."""
+    """Rows from a TSV path (refusing duplicate idx, corrupt rows and a file without rows), or the given rows
+    unchanged."""
     if isinstance(path_or_rows, (str, os.PathLike)):
-        return read_rows(path_or_rows)
+        rows = read_rows(path_or_rows)
+        if not rows:
+            raise ResultsFileError(f"{path_or_rows}: no certification rows (an empty or header-only file)")
+        return rows
     rows = list(path_or_rows)
     if not rows:
         raise ValueError("no certification rows to analyse")

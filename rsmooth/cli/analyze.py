@@ -32,7 +32,7 @@ from rsmooth.atomic import write_text_atomic
 from rsmooth.cli.config import config_dir
 from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.cli.schema import AnalyzeSchema, check_config
-from rsmooth.errors import ResultsFileNotFoundError
+from rsmooth.errors import ConfigError, ResultsFileNotFoundError
 from rsmooth.results.file import read_provenance
 from rsmooth.results.rows import CertificationRow
 
@@ -74,7 +74,7 @@ def run_labels(paths: list[Path], given: Any = None) -> list[str]:
     if given:
         labels = [str(v) for v in given]
         if len(labels) != len(paths):
-            raise ValueError(f"labels has {len(labels)} entries for {len(paths)} inputs")
+            raise ConfigError(f"labels has {len(labels)} entries for {len(paths)} inputs; give one label per input")
         return labels
     candidates = [
         [p.stem for p in paths],
@@ -113,7 +113,10 @@ def _common_norm(paths: list[Path], configured: str | None) -> str:
         norms.add(configured)
     if len(norms) > 1:
         detail = ", ".join(f"{p.name}: {n or '?'}" for p, n in found.items())
-        raise ValueError(f"inputs certify different norms ({detail}); curves of different norms cannot share a plot")
+        raise ConfigError(
+            f"inputs certify different norms ({detail}); curves of different norms cannot share a plot: analyze "
+            "each norm apart"
+        )
     return norms.pop() if norms else "l2"
 
 

@@ -56,7 +56,9 @@ def run_certification_job(
                 f"certification.start={settings.start}, end={settings.end}, skip={settings.skip}, "
                 f"max={settings.max} select no example of the {len(dataset)} in the test split"
             )
-        noise.check_input(torch.as_tensor(dataset[indices[0]][0]).unsqueeze(0))  # e.g. DSSN's q-grid
+        first = torch.as_tensor(dataset[indices[0]][0])
+        noise.check_input(first.unsqueeze(0))  # e.g. DSSN's q-grid
+        smooth.counter.check_outputs(first, f"the clean input of id {indices[0]}")  # NaN weights: before any file
         data = {**data_info, "split": "test", "size": len(dataset), **examples_digest(dataset)}
         extra = [c.name for c in smooth.extra_certificates]
         record = run_record(smooth, settings, checkpoint, data)

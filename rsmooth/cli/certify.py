@@ -28,7 +28,7 @@ from rsmooth.loading.checkpoint import (
     load_weights,
     select_noise,
 )
-from rsmooth.loading.trusted import DATA_MODULES, instantiate_trusted
+from rsmooth.loading.trusted import DATA_MODULES, NOISE_MODULES, instantiate_trusted
 from rsmooth.noise.base import NoiseFamily
 
 
@@ -69,8 +69,30 @@ def load_job(source: ClassifierSourceSchema, cfg: DictConfig) -> tuple[LoadedCla
             where=f"{source.checkpoint} data",
         )
         check_data_matches(loaded.data, dm.spec())
-    noise = select_noise(loaded, instantiate(cfg.noise) if cfg.get("noise") else None)
-    return loaded, dm, noise
+    return loaded, dm, select_noise(loaded, requested_noise(cfg, loaded, source.trusted_modules))
+
+
+def requested_noise(cfg: DictConfig, loaded: LoadedClassifier, trusted: list[str]) -> NoiseFamily | None:
+    """The noise a certify config asks for: ``noise=<family>`` (with its fields), or only fields
+    (``+noise.sigma=0.5``, as Hydra suggests for a config without a noise group) — the checkpoint's own family
+    with those fields changed — or None (the checkpoint's noise)."""
+    if not cfg.get("noise"):
+        return None
+    fields = OmegaConf.to_container(cfg.noise, resolve=True)
+    assert isinstance(fields, dict)  # a config group is a mapping
+    if "_target_" in fields:
+        return instantiate(cfg.noise)  # a NoiseFamily: the noise group's classes
+    if loaded.noise is None:
+        raise ConfigError(
+            f"noise fields {sorted(fields)} need a family, and the {loaded.source} file records none: "
+            "give noise=<family> too, e.g. noise=gaussian noise.sigma=0.25"
+        )
+    base = loaded.noise.config()
+    unknown = sorted(set(fields) - set(base))
+    if unknown:
+        raise ConfigError(f"noise.{unknown[0]} is not a field of the checkpoint's noise {loaded.noise.describe()}")
+    merged = {**base, **{str(k): v for k, v in fields.items()}}
+    return instantiate_trusted(merged, NoiseFamily, (*NOISE_MODULES, *trusted), where="noise")
 
 
 def certify(cfg: DictConfig) -> dict[str, Any]:

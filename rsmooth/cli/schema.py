@@ -202,6 +202,9 @@ class AttackSchema(ClassifierSourceSchema):
 def check_config(cfg: DictConfig, schema: type[S]) -> S:
     """The settings object ``schema`` of an entry point's composed config: its plain fields and nested groups
     (``certification``, ``attack``, …) checked once, the first mistake one line naming the field."""
+    for key in map(str, cfg):
+        if OmegaConf.is_missing(cfg, key):  # ``???`` in the YAML: the user must give it
+            raise ConfigError(f"{key} is required: add {key}=... to the command line")
     names = [f.name for f in dataclasses.fields(schema)]  # type: ignore[arg-type]  # S is a settings dataclass
     plain = {
         k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k]

@@ -110,6 +110,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         trusted_modules=settings.trusted_modules,
     )
     noise = module.noise
+    module.configure_optimizers()  # optimizer.lr=-1 and the like: one line now, not a traceback after setup
     # Refuse data the noise cannot take (e.g. DSSN's q-grid) before any training.
     noise.check_input(dm.certification_dataset()[0][0].unsqueeze(0))
     resume = resume_path(settings.resume_from, out)

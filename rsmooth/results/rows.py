@@ -178,6 +178,7 @@ def _parse_line(header: list[str], line: str) -> CertificationRow:
         return req(name, cast) if rec.get(name, "") != "" else None
 
     exact = opt("radius_exact", lambda s: tuple(int(p) for p in s.split("/")))
+    _check_consistent(rec, req, opt)
     return CertificationRow(
         idx=req("idx", int),
         label=req("label", int),
@@ -201,6 +202,33 @@ def _parse_line(header: list[str], line: str) -> CertificationRow:
             if k.startswith(EXTRA_PREFIX) and k != "radius_exact"
         },
     )
+
+
+def _check_consistent(rec: dict[str, str], req: Callable[..., Any], opt: Callable[..., Any]) -> None:
+    """A row a certification could have written (Cohen et al.'s files included): a finite radius >= 0, 0 when
+    it abstains (predict = -1), ``correct`` 0 or 1 and equal to predict == label, probabilities in [0, 1] and
+    counts within n. Raises ValueError naming the column."""
+    label, predict, correct = req("label", int), req("predict", int), req("correct", int)
+    radius = req("radius", float)
+    if not (math.isfinite(radius) and radius >= 0):
+        raise ValueError(f"column radius: expected a finite number >= 0, got {rec['radius']!r}")
+    if predict < -1:
+        raise ValueError(f"column predict: expected a class >= 0 or -1 (abstain), got {predict}")
+    if predict == -1 and radius != 0:
+        raise ValueError(f"an abstaining row (predict -1) has radius {rec['radius']}; it certifies nothing")
+    if correct not in (0, 1) or bool(correct) != (predict == label):
+        raise ValueError(
+            f"column correct is {correct} but predict {predict} and label {label} say {int(predict == label)}"
+        )
+    for name in ("pA_lower", "pB_upper", "alpha"):
+        value = opt(name, float)
+        if value is not None and not 0 <= value <= 1:
+            raise ValueError(f"column {name}: expected a probability in [0, 1], got {rec[name]!r}")
+    n = opt("n", int)
+    for name in ("nA", "nB"):
+        value = opt(name, int)
+        if value is not None and (value < 0 or (n is not None and value > n)):
+            raise ValueError(f"column {name}: expected a count in [0, n={n}], got {value}")
 
 
 #: what a column's parser expects, for error messages
@@ -235,7 +263,10 @@ def parse_file(path: str | os.PathLike[str]) -> ParsedFile:
         return ParsedFile([], [], 0, False)
     if not lines:  # only an unterminated header
         return ParsedFile([], [], 0, True)
-    header = lines[0].decode().split("\t")
+    try:
+        header = lines[0].decode().split("\t")
+    except UnicodeDecodeError:
+        raise ResultsFileError(f"{path}: not a certification TSV (its first line is not text)") from None
     missing = [c for c in COHEN_COLUMNS if c not in header]
     if missing:
         raise ResultsFileError(f"{path}: not a certification TSV (missing columns {missing}; header {header})")

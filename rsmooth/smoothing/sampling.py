@@ -23,6 +23,7 @@ from enum import IntEnum
 import torch
 from torch import nn
 
+from rsmooth.errors import ModelOutputError
 from rsmooth.noise.base import NoiseFamily
 from rsmooth.smoothing.cpu import NoiseThreads, process_noise_threads
 
@@ -293,60 +294,107 @@ class VoteCounter:
             raise ValueError(f"start must be a multiple of BLOCK_SIZE={BLOCK_SIZE}, got {start}")
         xs = xs.to(device=self.device(), dtype=torch.float32)
         fills = self._random_fills(xs, num, phase, ids, batch_size, start)
-        return self._count(fills, xs.shape[0], xs.shape[0] * num, batch_size, progress)
+        return self._count(fills, xs.shape[0], xs.shape[0] * num, batch_size, progress, ids)
 
-    def count_draws(self, xs: torch.Tensor, batch_size: int, progress: bool = False) -> torch.Tensor:
-        """Votes (m, num_classes) over every one of the family's L equally likely draws (exact)."""
+    def count_draws(
+        self, xs: torch.Tensor, batch_size: int, progress: bool = False, ids: Sequence[int] | None = None
+    ) -> torch.Tensor:
+        """Votes (m, num_classes) over every one of the family's L equally likely draws (exact); ``ids`` name
+        the inputs in an error."""
         num_draws = self.noise.num_draws()
         if num_draws is None:
             raise TypeError(f"{type(self.noise).__name__} has no finite set of draws to enumerate")
         xs = xs.to(device=self.device(), dtype=torch.float32)
         fills = self._draw_fills(xs, num_draws, batch_size)
-        return self._count(fills, xs.shape[0], xs.shape[0] * num_draws, batch_size, progress)
+        return self._count(fills, xs.shape[0], xs.shape[0] * num_draws, batch_size, progress, ids)
 
     def _count(
-        self, fills: Iterator[tuple[torch.Tensor, torch.Tensor]], m: int, rows: int, batch_size: int, progress: bool
+        self,
+        fills: Iterator[tuple[torch.Tensor, torch.Tensor]],
+        m: int,
+        rows: int,
+        batch_size: int,
+        progress: bool,
+        ids: Sequence[int] | None = None,
     ) -> torch.Tensor:
         """Votes of the model on every row of ``fills``, in batches of ``batch_size`` rows.
 
         Each batch's predicted classes are written into a buffer of the fill's rows (``argmax(out=…)``), and
         the fill's votes are added at once (``index_add_``): after a forward pass every small op runs cold,
         ~30 µs each on the digits CNN, so three per batch (offset, add, count) cost 0.5 % of its forward pass.
+
+        A broken model (NaN weights, a diverged training run) returns NaN or inf logits, whose argmax is a
+        vote like any other: each batch's row sums (float32, one reduction) go into a buffer beside the
+        predictions, a fill's non-finite rows are counted per input with the votes, and any such row stops the
+        count with one :class:`~rsmooth.errors.ModelOutputError` naming the input (``ids``, else its position)
+        — checked once, when the counts are done, at the host transfer the caller makes anyway.
         """
         k = self.num_classes
         device = self.device()
         counts = torch.zeros(m * k, dtype=torch.int64, device=device)
+        nonfinite = torch.zeros(m, dtype=torch.int64, device=device)
         ones = preds = torch.empty(0, dtype=torch.int64, device=device)
+        sums = torch.empty(0, dtype=torch.float32, device=device)
         bar = None
         if progress:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=-(-rows // batch_size), desc="sampling", leave=False)
-        # the modules in training mode, put back exactly as they were; a scan costs ~25 µs for ResNet-20's 60
-        # modules, switching the whole tree to eval mode and back ~190 µs, which showed in its one-input CERTIFY
-        training = [module for module in self.base.modules() if module.training]
-        if training:
-            self.base.eval()
         try:
-            with torch.inference_mode():
+            with self._evaluating(), torch.inference_mode():
                 for owner, noisy in fills:
                     size = owner.shape[0]
                     if preds.shape[0] < size:
                         ones = torch.ones(size, dtype=torch.int64, device=device)
                         preds = torch.empty(size, dtype=torch.int64, device=device)
+                        sums = torch.empty(size, dtype=torch.float32, device=device)
                     for row in range(0, size, batch_size):
                         end = min(row + batch_size, size)  # preds may be longer than this fill: never resize out
-                        torch.argmax(self._logits(noisy[row:end]), dim=1, out=preds[row:end])
+                        logits = self._logits(noisy[row:end])
+                        torch.argmax(logits, dim=1, out=preds[row:end])
+                        torch.sum(logits, dim=1, dtype=torch.float32, out=sums[row:end])  # NaN/inf if any logit is
                         if bar is not None:
                             bar.update(1)
                     # index_add_ (not bincount, which reads min and max): no host sync on CUDA
                     counts.index_add_(0, owner * k + preds[:size], ones[:size])
+                    nonfinite.index_add_(0, owner, (~torch.isfinite(sums[:size])).to(torch.int64))
+        finally:
+            if bar is not None:
+                bar.close()
+        if bool(nonfinite.any()):
+            where = int(torch.nonzero(nonfinite)[0])
+            name = f"input id {ids[where]}" if ids is not None else f"input {where} of the batch"
+            raise ModelOutputError(
+                f"the base classifier returned NaN or inf logits on {int(nonfinite[where])} noisy copies of {name}; "
+                "its weights or its input are broken (a diverged training run?), so nothing is certified"
+            )
+        return counts.view(m, k)
+
+    @contextlib.contextmanager
+    def _evaluating(self) -> Iterator[None]:
+        """The base classifier in eval mode for the block; the modules that were in training mode are put back
+        exactly as they were (a scan costs ~25 µs for ResNet-20's 60 modules, switching the whole tree to eval
+        mode and back ~190 µs, which showed in its one-input CERTIFY)."""
+        training = [module for module in self.base.modules() if module.training]
+        if training:
+            self.base.eval()
+        try:
+            yield
         finally:
             for module in training:
                 module.training = True
-            if bar is not None:
-                bar.close()
-        return counts.view(m, k)
+
+    def check_outputs(self, x: torch.Tensor, name: str) -> None:
+        """One forward pass on the clean input ``x`` (c, h, w), in eval mode: NaN or inf logits (NaN weights, a
+        diverged training run) are refused with one :class:`~rsmooth.errors.ModelOutputError` naming ``name``,
+        before a run opens its results file."""
+        with self._evaluating(), torch.inference_mode():
+            logits = self._logits(x.to(device=self.device(), dtype=torch.float32).unsqueeze(0))
+        if not bool(torch.isfinite(logits).all()):
+            raise ModelOutputError(
+                f"the base classifier returned NaN or inf logits on {name}; its weights are broken (a diverged "
+                "training run?), so nothing is certified"
+            )
 
     def _logits(self, noisy: torch.Tensor) -> torch.Tensor:
         """The base classifier's logits (b, num_classes) on one batch. An exception of the network (a shape it

@@ -290,7 +290,7 @@ class Smooth:
                     "Monte Carlo families"
                 )
             self.prepare(dim)
-            votes = exact_votes(self.counter, xs, batch_size, progress)
+            votes = exact_votes(self.counter, xs, batch_size, progress, ids)
             return [self._result(v, 0.0, 0.0, dim) for v in votes]
         alpha = settings.alpha
         if settings.mode == "fixed":

@@ -10,6 +10,7 @@ import torch
 from torch.nn import functional as F
 
 from rsmooth import __version__
+from rsmooth.errors import ConfigError, TrainingDivergedError
 from rsmooth.loading.checkpoint import CHECKPOINT_KEY, build_model
 from rsmooth.loading.trusted import NOISE_MODULES, OBJECTIVE_MODULES, instantiate_trusted
 from rsmooth.models.dataset_specs import dataset_spec
@@ -68,6 +69,12 @@ class SmoothingClassifier(pl.LightningModule):
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
         out = self.objective(self.model, self.noise, x, y)
+        if not bool(torch.isfinite(out.loss)):  # the one-element check Lightning's progress bar makes anyway
+            raise TrainingDivergedError(
+                f"training diverged: the loss is {float(out.loss)} at epoch {self.current_epoch}, batch {batch_idx}; "
+                "nothing after the last checkpoint is kept: lower optimizer.lr (or clip gradients, "
+                "trainer.gradient_clip_val=...) and train again"
+            )
         acc = (out.logits.argmax(dim=1) == y).float().mean()
         self.log("train/loss", out.loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=x.shape[0])
         self.log("train/acc_noisy", acc, prog_bar=True, on_step=False, on_epoch=True, batch_size=x.shape[0])
@@ -90,15 +97,25 @@ class SmoothingClassifier(pl.LightningModule):
         self.log("val/acc_noisy", (noisy.argmax(1) == y).float().mean(), prog_bar=True, batch_size=b, sync_dist=True)
 
     def configure_optimizers(self) -> Any:
+        """The optimizer (and scheduler) the config names; a value torch refuses (``optimizer.lr=-1``, a
+        momentum out of range) is one :class:`~rsmooth.errors.ConfigError` line naming the group. ``train``
+        calls this once before fitting, so the mistake is reported before any work."""
         allowed = (*TORCH_OPTIM, *self._trusted)
         factory = instantiate_trusted(self.hparams["optimizer"], torch.optim.Optimizer, allowed, where="optimizer")
-        opt = factory(params=self.model.parameters())
+        try:
+            opt = factory(params=self.model.parameters())
+        except (ValueError, TypeError) as err:
+            raise ConfigError(f"optimizer: {err}") from None
         if not self.hparams.get("scheduler"):
             return opt
         sched_factory = instantiate_trusted(
             self.hparams["scheduler"], torch.optim.lr_scheduler.LRScheduler, allowed, where="scheduler"
         )
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched_factory(optimizer=opt), "interval": "epoch"}}
+        try:
+            scheduler = sched_factory(optimizer=opt)
+        except (ValueError, TypeError) as err:
+            raise ConfigError(f"scheduler: {err}") from None
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
 
     def record(self) -> dict[str, Any]:
         """What rebuilds the smoothed classifier without Lightning: model, noise (canonical), data, version."""
