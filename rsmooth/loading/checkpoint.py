@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rsmooth.errors import CheckpointError
+from rsmooth.errors import CheckpointError, ConfigError
 from rsmooth.loading.trusted import MODEL_MODULES, NOISE_MODULES, instantiate_trusted
 from rsmooth.models import NormalizedClassifier, build_classifier
 from rsmooth.models.dataset_specs import DatasetSpec, dataset_spec
@@ -122,7 +122,7 @@ def load_classifier(
             )
         model = load_cohen_format(path, ckpt, dataset_spec(data))
         return LoadedClassifier(
-            model.eval(), None, dataset_spec(data), "cohen", file_digest(path), {"arch": str(ckpt["arch"])}
+            model.eval(), None, dataset_spec(data), "cohen", file_digest(path), {"arch": ckpt["arch"]}
         )
     raise CheckpointError(
         f"{path} is neither an rsmooth checkpoint (no '{CHECKPOINT_KEY}' record) nor a "
@@ -134,9 +134,30 @@ def _load_rsmooth(path: Path, ckpt: Mapping[str, Any], trusted: Sequence[str]) -
     record = ckpt[CHECKPOINT_KEY]
     if not isinstance(record, Mapping) or not {"model", "noise", "data"} <= set(record):
         raise CheckpointError(f"{path}: the '{CHECKPOINT_KEY}' record lacks model, noise or data")
-    spec = dataset_spec(record["data"])
+    try:
+        spec = dataset_spec(record["data"])
+    except ConfigError as err:
+        raise CheckpointError(f"{path}: {err}") from None
+    weights = ckpt.get("state_dict", {})
+    if not isinstance(weights, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()
+    ):
+        raise CheckpointError(f"{path}: 'state_dict' is not a mapping of parameter names to tensors")
+    state = _strip(weights, "model.")
+    if not isinstance(record["model"], Mapping):
+        raise CheckpointError(f"{path}: the model record is not a mapping (_target_ and arguments)")
+    # the record names a factory and its arguments (width: 10**6 would ask for terabytes): build it on the meta
+    # device first, which allocates nothing, and refuse a network larger than the weights the file holds
+    with torch.device("meta"):
+        sized = build_model(record["model"], spec, trusted, where=f"{path} model")
+    wanted = sum(t.numel() for t in sized.net.state_dict().values())
+    held = sum(t.numel() for t in state.values())
+    if wanted > held:
+        raise CheckpointError(
+            f"{path}: the model record {dict(record['model'])} describes a network of {wanted} values, but the "
+            f"file holds {held} weights for it"
+        )
     model = build_model(record["model"], spec, trusted, where=f"{path} model")
-    state = _strip(ckpt.get("state_dict", {}), "model.")
     _load_state(model, state, path, f"the recorded model {dict(record['model'])}")
     noise = instantiate_trusted(record["noise"], NoiseFamily, (*NOISE_MODULES, *trusted), where=f"{path} noise")
     try:

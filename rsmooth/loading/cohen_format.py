@@ -38,7 +38,7 @@ COHEN_ARCHITECTURES: dict[str, Callable[[int, int], nn.Module]] = {
 def load_cohen_format(path: Path, ckpt: Mapping[str, Any], data: DatasetSpec) -> NormalizedClassifier:
     """The classifier of a Cohen-format checkpoint, normalized with ``data``'s constants."""
     arch = ckpt["arch"]
-    if arch not in COHEN_ARCHITECTURES:
+    if not isinstance(arch, str) or arch not in COHEN_ARCHITECTURES:
         raise CheckpointError(
             f"{path}: unknown arch {arch!r} in a Cohen-format file; known: {sorted(COHEN_ARCHITECTURES)}"
         )

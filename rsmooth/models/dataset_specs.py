@@ -7,17 +7,60 @@ constants, so they cannot drift apart.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from rsmooth.errors import ConfigError
 
+#: bounds on what a data record (a file a user gives us) can make us allocate: classes, and C·H·W of one input
+MAX_CLASSES = 100_000
+MAX_INPUT_ELEMENTS = 3 * 4096 * 4096
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
 
 def _shape(values: Any) -> tuple[int, int, int]:
     """(C, H, W) as ints; a ValueError unless there are exactly three."""
     channels, height, width = (int(v) for v in values)
     return channels, height, width
+
+
+def _checked_info(info: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``info`` when every field has the type and range a dataset has, else one ConfigError naming the field:
+    it may come from a checkpoint, an untrusted file, so nothing is converted or allocated before this."""
+
+    def fail(name: str, what: str) -> None:
+        raise ConfigError(f"data record: {name} must be {what}, got {info.get(name, '<absent>')!r}")
+
+    missing = [n for n in ("name", "num_classes", "input_shape", "mean", "std", "quantization") if n not in info]
+    if missing:
+        raise ConfigError(f"data record: no {missing[0]} field")
+    if not isinstance(info["name"], str):
+        fail("name", "a string")
+    if not (_is_int(info["num_classes"]) and 1 <= info["num_classes"] <= MAX_CLASSES):
+        fail("num_classes", f"an integer in [1, {MAX_CLASSES}]")
+    shape = info["input_shape"]
+    if not (isinstance(shape, (list, tuple)) and len(shape) == 3 and all(_is_int(v) and v >= 1 for v in shape)):
+        fail("input_shape", "three integers >= 1 (C, H, W)")
+    if math.prod(shape) > MAX_INPUT_ELEMENTS:
+        fail("input_shape", f"at most {MAX_INPUT_ELEMENTS} values in all")
+    for name in ("mean", "std"):
+        values = info[name]
+        if not (isinstance(values, (list, tuple)) and len(values) == shape[0] and all(_is_number(v) for v in values)):
+            fail(name, f"{shape[0]} finite numbers (one per channel)")
+    if not all(v > 0 for v in info["std"]):
+        fail("std", "positive")
+    if not (_is_int(info["quantization"]) and 1 <= info["quantization"] <= 2**16):
+        fail("quantization", "an integer in [1, 65536]")
+    return info
 
 
 @dataclass(frozen=True)
@@ -38,6 +81,10 @@ class DatasetSpec:
 
     @classmethod
     def from_info(cls, info: Mapping[str, Any]) -> DatasetSpec:
+        """The spec of a data record (a data module's ``info()`` or a checkpoint's), checked field by field."""
+        if not isinstance(info, Mapping):
+            raise ConfigError(f"data record: expected a mapping of dataset fields, got {type(info).__name__}")
+        info = _checked_info(info)
         return cls(
             str(info["name"]),
             int(info["num_classes"]),

@@ -35,6 +35,10 @@ from rsmooth.results.rows import CertificationRow, columns, format_row, parse_fi
 INFORMATIONAL_KEYS = frozenset({"rsmooth_version", "created", "row_noise"})
 
 
+#: the prefix of the note a results file adds to a KeyboardInterrupt on its way out (rows saved, where)
+SAVED_NOTE = "rsmooth rows: "
+
+
 def meta_path(path: str | os.PathLike[str]) -> Path:
     """Where the provenance of results file ``path`` is recorded."""
     path = Path(path)
@@ -279,7 +283,9 @@ class ResultsWriter:
     def __enter__(self) -> ResultsWriter:
         return self
 
-    def __exit__(self, exc_type: object, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, traceback: object) -> None:
+        if isinstance(exc, KeyboardInterrupt):  # the entry points print this note as the one line a user sees
+            exc.add_note(f"{SAVED_NOTE}{len(self.done)} rows are saved in {self.path}")
         try:
             self.close()
         except ResultsFileError:

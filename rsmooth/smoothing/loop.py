@@ -58,17 +58,23 @@ def exact_group_size(batch_size: int, num_draws: int, batches: int = EXACT_GROUP
     return max(1, batches * batch_size // max(1, num_draws))
 
 
+#: ``group_size=auto`` keeps a group's estimation samples under this (or one input): a group's rows are
+#: written when it is done, so a kill loses at most this much work (at n = 10^8 a group is one input)
+GROUP_SAMPLES = 1 << 22
+
+
 def group_size(smooth: Smooth, settings: CertificationSettings) -> int:
     """Inputs per group: ``settings.group_size``, or for ``auto`` enough inputs to fill a batch in the
-    smallest Monte Carlo phase (n0, or the first sequential stage), or as many of an exact family's sets of
-    L draws as fit in :data:`EXACT_GROUP_BATCHES` batches."""
+    smallest Monte Carlo phase (n0, or the first sequential stage), but no more than keep the group's
+    estimation samples under :data:`GROUP_SAMPLES`; or as many of an exact family's sets of L draws as fit in
+    :data:`EXACT_GROUP_BATCHES` batches."""
     if not settings.groups_automatically:
         return int(settings.group_size)
     if smooth.exact:
         return exact_group_size(settings.batch_size, int(smooth.noise.num_draws() or 1))
     schedule = settings.schedule
     smallest = min(settings.n0, settings.n, schedule.sizes[0] if schedule else settings.n)
-    return auto_group_size(settings.batch_size, smallest)
+    return max(1, min(auto_group_size(settings.batch_size, smallest), GROUP_SAMPLES // settings.n))
 
 
 @dataclass(frozen=True)
@@ -95,7 +101,8 @@ def certify_dataset(
 
     Groups of :func:`group_size` inputs share forward batches; results do not depend on the grouping
     (each input's noise is its own). Call :meth:`Smooth.prepare` first to keep the certificates' tables out
-    of the first group's time. ``progress`` (default: ``settings.progress``) shows a bar over the groups.
+    of the first group's time. ``progress`` (default: ``settings.progress``) shows a bar over the groups and,
+    within a group, one over its samples (samples per second and the time left in the group's phase).
     """
     pending = [int(i) for i in indices if int(i) not in skip]
     if not pending:
@@ -103,7 +110,8 @@ def certify_dataset(
     size = group_size(smooth, settings)
     groups = [pending[s : s + size] for s in range(0, len(pending), size)]
     iterator: Any = groups
-    if settings.progress if progress is None else progress:
+    show = settings.progress if progress is None else progress
+    if show:
         from tqdm.auto import tqdm
 
         iterator = tqdm(groups, desc="certify", unit="group" if size > 1 else "img")
@@ -111,7 +119,7 @@ def certify_dataset(
         items = [dataset[i] for i in group]
         xs = torch.stack([torch.as_tensor(x) for x, _ in items])
         start = time.perf_counter()
-        results = smooth.certify_with(xs, settings, ids=group)
+        results = smooth.certify_with(xs, settings, ids=group, progress=bool(show))
         seconds = (time.perf_counter() - start) / len(group) if settings.record_time else 0.0
         yield [
             CertifiedExample(idx, int(label), result, seconds) for idx, (_, label), result in zip(group, items, results)

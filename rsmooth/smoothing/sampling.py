@@ -339,7 +339,9 @@ class VoteCounter:
         if progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=-(-rows // batch_size), desc="sampling", leave=False)
+            # counted in samples: the rate is samples/s and the ETA the time left in this count (selection or
+            # estimation), which at large n is what a user waits on
+            bar = tqdm(total=rows, desc="sampling", unit="sample", unit_scale=True, leave=False)
         try:
             with self._evaluating(), torch.inference_mode():
                 for owner, noisy in fills:
@@ -354,7 +356,7 @@ class VoteCounter:
                         torch.argmax(logits, dim=1, out=preds[row:end])
                         torch.sum(logits, dim=1, dtype=torch.float32, out=sums[row:end])  # NaN/inf if any logit is
                         if bar is not None:
-                            bar.update(1)
+                            bar.update(end - row)
                     # index_add_ (not bincount, which reads min and max): no host sync on CUDA
                     counts.index_add_(0, owner * k + preds[:size], ones[:size])
                     nonfinite.index_add_(0, owner, (~torch.isfinite(sums[:size])).to(torch.int64))

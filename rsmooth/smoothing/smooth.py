@@ -210,6 +210,12 @@ class Smooth:
         out = [check_count("id", i, minimum=0) for i in ids]
         if len(out) != m:
             raise ConfigError(f"ids has {len(out)} entries for {m} inputs")
+        if len(set(out)) != len(out):
+            twice = next(i for i in out if out.count(i) > 1)
+            raise ConfigError(
+                f"id {twice} is given to two inputs; an id seeds an input's noise, and no two inputs may share "
+                "samples: give each input its own id"
+            )
         return out
 
     # ------------------------------------------------------------------ CERTIFY
@@ -278,9 +284,15 @@ class Smooth:
     ) -> list[CertifyResult]:
         """:meth:`certify_many` under ``settings`` (n0, n, alpha, batch_size, mode, sequential), which were
         checked when they were built; only the inputs and ids are checked here. ``progress`` shows a bar
-        over the forward batches; ``schedule`` replaces the settings' sequential schedule."""
+        over the forward batches; ``schedule`` replaces the settings' sequential schedule. No input (an empty
+        list or batch) gives no result."""
+        if isinstance(xs, (list, tuple)) and not xs:
+            self._ids(ids, 0)
+            return []
         xs = self._validate(xs, ndim=4)
         ids = self._ids(ids, xs.shape[0])
+        if xs.shape[0] == 0:
+            return []
         dim = int(xs[0].numel())
         batch_size = settings.batch_size
         if self.exact:
