@@ -127,6 +127,7 @@ def analyze(cfg: DictConfig) -> dict[str, Any]:
     settings = check_config(cfg, AnalyzeSchema)  # before anything is loaded or written
     paths = expand_inputs(cfg.inputs)
     norm = _common_norm(paths, settings.norm)
+    labels = run_labels(paths, settings.labels)
     radii = _radii(settings)
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -135,7 +136,7 @@ def analyze(cfg: DictConfig) -> dict[str, Any]:
     stats: dict[str, dict[str, float]] = {}
     loaded: dict[str, list[CertificationRow]] = {}
     top = max(radii)
-    for path, label in zip(paths, run_labels(paths, settings.labels)):
+    for path, label in zip(paths, labels):
         rows = loaded[label] = load_rows(path)
         # the rows' own alpha when they record it (0 for exact certificates), else the configured one
         alpha = rows_alpha(rows)

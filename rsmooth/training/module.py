@@ -71,7 +71,8 @@ class SmoothingClassifier(pl.LightningModule):
         out = self.objective(self.model, self.noise, x, y)
         if not bool(torch.isfinite(out.loss)):  # the one-element check Lightning's progress bar makes anyway
             raise TrainingDivergedError(
-                f"training diverged: the loss is {float(out.loss)} at epoch {self.current_epoch}, batch {batch_idx}; "
+                f"training diverged: the loss is {float(out.loss.detach())} at epoch {self.current_epoch}, "
+                f"batch {batch_idx}; "
                 "nothing after the last checkpoint is kept: lower optimizer.lr (or clip gradients, "
                 "trainer.gradient_clip_val=...) and train again"
             )

@@ -6,6 +6,7 @@ before any model, data or results file is touched (the structured configs of :mo
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 from collections.abc import Callable
@@ -311,3 +312,212 @@ def test_hydras_own_record_does_not_count_as_an_earlier_run(tmp_path: Path) -> N
     (tmp_path / "csv").mkdir()
     with pytest.raises(ConfigError, match="already holds a run"):
         refuse_an_earlier_run(tmp_path)
+
+
+def _one_line(capsys: pytest.CaptureFixture[str], prog: str, run: Callable[[], Any], code: int = 2) -> str:
+    """Run an entry point's function under :func:`run_reporting_errors`-like handling, return its one stderr line."""
+    with pytest.raises(SystemExit) as exit_:
+        run()
+    assert exit_.value.code == code
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{prog}: "), lines
+    return lines[0]
+
+
+# ------------------------------------------------------------------ rsmooth-analyze on files it cannot read
+GOOD_ROW = "0\t1\t1\t0.5\t1\t0.1\n"
+COHEN_HEADER = "idx\tlabel\tpredict\tradius\tcorrect\ttime\n"
+ANALYZE_FILES = [
+    ("empty", b"", "empty.tsv: no certification rows (an empty or header-only file)"),
+    ("header-only", COHEN_HEADER.encode(), "header-only.tsv: no certification rows"),
+    ("binary", bytes(range(200, 256)) * 4 + b"\n" + bytes(range(0, 50)), "binary.tsv: not a certification TSV"),
+    ("radius-nan", (COHEN_HEADER + "0\t1\t1\tnan\t1\t0.1\n").encode(), "radius: expected a finite number >= 0"),
+    ("radius-inf", (COHEN_HEADER + "0\t1\t1\tinf\t1\t0.1\n").encode(), "radius: expected a finite number >= 0"),
+    ("radius-negative", (COHEN_HEADER + "0\t1\t1\t-0.5\t1\t0.1\n").encode(), "got '-0.5'"),
+    ("abstained-correct", (COHEN_HEADER + "0\t1\t-1\t0.0\t1\t0.1\n").encode(), "column correct is 1 but predict -1"),
+    ("abstained-radius", (COHEN_HEADER + "0\t1\t-1\t0.3\t0\t0.1\n").encode(), "an abstaining row (predict -1)"),
+    ("wrong-correct", (COHEN_HEADER + "0\t2\t1\t0.3\t1\t0.1\n").encode(), "column correct is 1 but predict 1"),
+]
+
+
+@pytest.mark.parametrize("name, content, message", ANALYZE_FILES, ids=[c[0] for c in ANALYZE_FILES])
+def test_analyze_refuses_a_file_it_cannot_read_with_one_line(
+    name: str, content: bytes, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / f"{name}.tsv"
+    path.write_bytes(content)
+    out = tmp_path / "out"
+    cfg = compose("analyze", [f"inputs={path}", f"paths.output_dir={out}"])
+    line = _one_line(capsys, "rsmooth-analyze", lambda: run_reporting_errors("rsmooth-analyze", analyze, cfg))
+    assert message in line, line
+    assert not out.exists() and path.read_bytes() == content  # nothing written, the input untouched
+
+
+def test_analyze_mistakes_across_inputs_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = tmp_path / "a.tsv", tmp_path / "b.tsv"
+    with ResultsWriter(a, {"run": "a"}) as writer:
+        writer.write(_row(0))
+    with ResultsWriter(b, {"run": "b"}) as writer:
+        writer.write(dataclasses.replace(_row(0), norm="linf"))
+    out = tmp_path / "out"
+    for overrides, message in (
+        ([], "inputs is required: add inputs=... to the command line"),
+        ([f"inputs=[{a},{a}]", "labels=[x]"], "labels has 1 entries for 2 inputs; give one label per input"),
+        ([f"inputs=[{a},{b}]"], "inputs certify different norms (a.tsv: l2, b.tsv: linf)"),
+    ):
+        cfg = compose("analyze", [*overrides, f"paths.output_dir={out}"])
+        line = _one_line(capsys, "rsmooth-analyze", lambda: run_reporting_errors("rsmooth-analyze", analyze, cfg))
+        assert message in line, line
+        assert not out.exists()
+
+
+# ------------------------------------------------------------------ rsmooth-train mistakes found before training
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("optimizer.lr=-1", "rsmooth-train: error: optimizer: Invalid learning rate: -1"),
+        ("optimizer.momentum=-2", "rsmooth-train: error: optimizer: Invalid momentum value: -2"),
+    ],
+)
+def test_an_optimizer_value_torch_refuses_is_one_line_before_training(
+    override: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = compose("train", ["trainer.accelerator=cpu", "logger=csv", f"paths.output_dir={tmp_path}", override])
+    assert _one_line(capsys, "rsmooth-train", lambda: run_reporting_errors("rsmooth-train", train, cfg)) == message
+    assert not any(tmp_path.iterdir())  # no log, no checkpoint
+
+
+def test_a_diverging_training_run_stops_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.integration.fixtures import fake_train_overrides
+
+    cfg = compose("train", [*fake_train_overrides(tmp_path, epochs=3), "optimizer.lr=1e30"])
+    line = _one_line(capsys, "rsmooth-train", lambda: run_reporting_errors("rsmooth-train", train, cfg))
+    assert line.startswith("rsmooth-train: error: training diverged: the loss is nan at epoch 0, batch "), line
+    assert "lower optimizer.lr" in line
+    assert not (tmp_path / "checkpoints" / "final.ckpt").exists()
+
+
+def test_a_run_directory_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    run = subprocess.run(
+        [sys.executable, "-m", "rsmooth.analyze", "inputs=x.tsv", f"hydra.run.dir={blocker / 'run'}"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        f"rsmooth-analyze: error: cannot make the run directory {blocker / 'run'}: Not a directory"
+    ]
+
+
+# ------------------------------------------------------------------ checkpoints whose records lie
+def _crafted(checkpoint: Path, tmp_path: Path, change: Callable[[dict], None]) -> Path:  # type: ignore[type-arg]
+    record = torch.load(checkpoint, weights_only=True)
+    change(record)
+    path = tmp_path / "crafted.ckpt"
+    torch.save(record, path)
+    return path
+
+
+RECORDS: list[tuple[str, Callable[[dict], None], str]] = [  # type: ignore[type-arg]
+    ("num_classes-text", lambda c: c["rsmooth"]["data"].update(num_classes="ten"), "num_classes must be an integer"),
+    ("num_classes-absent", lambda c: c["rsmooth"]["data"].pop("num_classes"), "data record: no num_classes field"),
+    ("std-zero", lambda c: c["rsmooth"]["data"].update(std=[0]), "std must be positive"),
+    ("std-two", lambda c: c["rsmooth"]["data"].update(std=[0.2, 0.2]), "std must be 1 finite numbers"),
+    ("shape-huge", lambda c: c["rsmooth"]["data"].update(input_shape=[3, 10**6, 10**6]), "at most 50331648 values"),
+    ("state_dict-list", lambda c: c.update(state_dict=[1, 2]), "'state_dict' is not a mapping of parameter names"),
+    ("model-list", lambda c: c["rsmooth"].update(model=[1]), "the model record is not a mapping"),
+    ("width-huge", lambda c: c["rsmooth"]["model"].update(width=10**6), "but the file holds"),
+    (
+        "nan-weights",
+        lambda c: [t.fill_(float("nan")) for t in c["state_dict"].values() if t.is_floating_point()],
+        "the base classifier returned NaN or inf logits on the clean input of id 0",
+    ),
+]
+
+
+@pytest.mark.parametrize("name, change, message", RECORDS, ids=[r[0] for r in RECORDS])
+def test_a_checkpoint_whose_record_lies_is_one_line_and_nothing_is_written(
+    name: str,
+    change: Callable[[dict], None],  # type: ignore[type-arg]
+    message: str,
+    checkpoint: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.integration.fixtures import certify_overrides
+
+    crafted = _crafted(checkpoint, tmp_path, change)
+    out = tmp_path / "out"
+    cfg = compose("certify", certify_overrides(crafted, out / "c.tsv"))
+    line = _one_line(capsys, "rsmooth-certify", lambda: run_reporting_errors("rsmooth-certify", certify, cfg))
+    assert line.startswith("rsmooth-certify: error: ") and message in line, line
+    assert not out.exists()
+
+
+def test_a_cohen_arch_that_is_not_a_name_is_one_line(tmp_path: Path) -> None:
+    from rsmooth.errors import CheckpointError
+    from rsmooth.loading.checkpoint import load_classifier
+
+    path = tmp_path / "cohen.pth"
+    torch.save({"arch": ["cifar_resnet20"], "state_dict": {"1.conv1.weight": torch.zeros(1)}}, path)
+    with pytest.raises(CheckpointError, match=r"unknown arch \['cifar_resnet20'\] in a Cohen-format file"):
+        load_classifier(path, data="cifar10")
+
+
+# ------------------------------------------------------------------ the noise a certify run is told to use
+def test_hydras_hint_for_a_noise_field_certifies_the_checkpoints_family_with_it(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.integration.fixtures import certify_overrides
+
+    tsv = tmp_path / "sigma.tsv"
+    certify(compose("certify", [*certify_overrides(checkpoint, tsv), "certification.max=2", "+noise.sigma=0.5"]))
+    assert {r.noise for r in read_rows(tsv)} == {"gaussian(sigma=0.5,norm=l2)"}
+    cfg = compose("certify", [*certify_overrides(checkpoint, tmp_path / "x.tsv"), "+noise.sigm=0.5"])
+    line = _one_line(capsys, "rsmooth-certify", lambda: run_reporting_errors("rsmooth-certify", certify, cfg))
+    assert line == "rsmooth-certify: error: noise.sigm is not a field of the checkpoint's noise " + (
+        "gaussian(sigma=0.25,norm=l2)"
+    )
+    assert not (tmp_path / "x.tsv").exists()
+
+
+# ------------------------------------------------------------------ the Python API
+def test_ids_shared_by_two_inputs_are_refused_and_an_empty_batch_has_no_result() -> None:
+    from rsmooth.noise import GaussianNoise
+    from rsmooth.smoothing import Smooth
+    from tests.conftest import LinearTwoClass
+
+    smooth = Smooth(LinearTwoClass(torch.ones(16) / 4, 0.1), GaussianNoise(0.25), 2, seed=0)
+    with pytest.raises(ConfigError, match="id 3 is given to two inputs; .* no two inputs may share samples"):
+        smooth.certify_many(torch.rand(3, 1, 4, 4), 10, 50, 0.001, 100, ids=[3, 5, 3])
+    assert smooth.certify_many([], 10, 50, 0.001, 100) == []
+    assert smooth.certify_many(torch.rand(0, 1, 4, 4), 10, 50, 0.001, 100) == []
+    with pytest.raises(ConfigError, match="ids has 1 entries for 0 inputs"):
+        smooth.certify_many([], 10, 50, 0.001, 100, ids=[1])
+
+
+@pytest.mark.parametrize("family", ["gaussian", "dssn"])
+def test_nan_logits_on_some_noisy_copies_stop_certification_naming_the_input(family: str) -> None:
+    from rsmooth.errors import ModelOutputError
+    from rsmooth.smoothing import Smooth
+
+    bright = 1.3 if family == "gaussian" else 0.9  # DSSN's noisy copies stay in [0, 1]: of 1.0, in [0.5, 1]
+
+    class BrokenOnBrightInputs(torch.nn.Module):  # finite logits, but NaN where the first pixel is bright
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            logits = torch.stack([x.flatten(1).sum(1), -x.flatten(1).sum(1)], dim=1)
+            return torch.where(x.flatten(1)[:, :1] > bright, torch.full_like(logits, float("nan")), logits)
+
+    smooth = Smooth(BrokenOnBrightInputs(), _noise(family), 2, seed=0)
+    xs = torch.full((3, 1, 4, 4), 64 / 255)  # on DSSN's grid; its noisy copies are never bright
+    xs[1, 0, 0, 0] = 1.0  # some of its noisy copies are
+    ok = smooth.certify_many(xs[[0, 2]], 8, 64, 0.001, 64, ids=[10, 12])  # negative control: finite logits
+    assert len(ok) == 2
+    with pytest.raises(ModelOutputError, match=r"NaN or inf logits on \d+ noisy copies of input id 11; "):
+        smooth.certify_many(xs, 8, 64, 0.001, 64, ids=[10, 11, 12])
