@@ -521,3 +521,51 @@ def test_nan_logits_on_some_noisy_copies_stop_certification_naming_the_input(fam
     assert len(ok) == 2
     with pytest.raises(ModelOutputError, match=r"NaN or inf logits on \d+ noisy copies of input id 11; "):
         smooth.certify_many(xs, 8, 64, 0.001, 64, ids=[10, 11, 12])
+
+
+# ------------------------------------------------------------------ interruptions and full disks
+def test_ctrl_c_is_one_line_saying_which_rows_are_saved(checkpoint: Path, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.integration.fixtures import certify_overrides
+
+    tsv = tmp_path / "c.tsv"
+    args = [*certify_overrides(checkpoint, tsv, n=40_000), "certification.group_size=1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rsmooth.certify", *args], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not tsv.is_file() or tsv.read_text().count("\n") < 3):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    saved = len(read_rows(tsv))
+    assert proc.returncode == 130, err[-2000:]
+    assert 2 <= saved < 24 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        f"rsmooth-certify: interrupted; {saved} rows are saved in {tsv}: rerun the same command to resume"
+    )
+
+
+def test_a_full_disk_while_a_figure_is_written_leaves_the_old_one_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matplotlib.figure import Figure
+
+    from rsmooth.analysis.plots import plot_curves
+    from rsmooth.errors import OutputError
+
+    png = plot_curves({"a": ([0.0, 1.0], [1.0, 0.5])}, tmp_path / "c.png")
+    before = png.read_bytes()
+
+    def half_then_full(self: Figure, file: Any, **kwargs: Any) -> None:
+        file.write(b"\x89PNG\r\n\x1a\n half a figure")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", half_then_full)
+    with pytest.raises(OutputError, match=r"cannot write .*c.png: No space left on device; it was left as it was"):
+        plot_curves({"b": ([0.0, 1.0], [0.9, 0.1])}, png)
+    assert png.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["c.png"]

@@ -476,3 +476,25 @@ def test_a_stalled_noise_thread_leaves_its_share_to_the_others() -> None:
         model, GaussianNoise(0.25), xs, 16 * BLOCK_SIZE, Phase.ESTIMATION, [0, 1, 2, 3], seed=4
     )
     assert torch.equal(got, expected)
+
+
+def test_automatic_groups_hold_at_most_group_samples_so_a_kill_loses_little() -> None:
+    from rsmooth.smoothing.loop import GROUP_SAMPLES
+
+    smooth = Smooth(Recorder(), GaussianNoise(0.25), 10)
+    assert group_size(smooth, CertificationSettings(n0=100, n=100_000, batch_size=1000)) == 10  # Cohen's setting
+    assert group_size(smooth, CertificationSettings(n0=100, n=10**8, batch_size=1000)) == 1
+    assert group_size(smooth, CertificationSettings(n0=10, n=GROUP_SAMPLES // 4, batch_size=1000)) == 4
+    assert group_size(smooth, CertificationSettings(n0=100, n=10**8, group_size=3)) == 3  # as the user said
+
+
+def test_the_progress_bar_counts_samples_with_a_rate(capsys: pytest.CaptureFixture[str]) -> None:
+    from rsmooth.smoothing.loop import certify_dataset
+
+    smooth = Smooth(Recorder(), GaussianNoise(0.25), 10)
+    dataset = [(torch.rand(1, 8, 8), 0) for _ in range(2)]
+    settings = CertificationSettings(n0=100, n=5000, batch_size=500, group_size=1, progress=True)
+    groups = list(certify_dataset(smooth, dataset, [0, 1], settings))
+    err = capsys.readouterr().err
+    assert len(groups) == 2
+    assert "sampling" in err and "sample/s" in err and "/5.00k" in err  # counted in samples, a rate, the total
