@@ -42,7 +42,7 @@ def _written(places: tuple[Path, ...]) -> set[str]:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Point every place a library writes by default (run directories, W&B, matplotlib, torch's caches, the
+    """Point every place a library writes by default (run directories, W&B, matplotlib, torch's caches, hypothesis, the
     temporary directory of subprocesses) into this run's temporary directory, before any test module loads
     them; remember what the checkout and the user's caches hold, to compare at the end."""
     factory = getattr(config, "_tmp_path_factory", None)
@@ -65,6 +65,9 @@ def pytest_configure(config: pytest.Config) -> None:
         (home / sub).mkdir(parents=True, exist_ok=True)
         os.environ[name] = str(home / sub)
     tempfile.tempdir = None  # this process too: tempfile reads TMPDIR again
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(home / "hypothesis")  # its example database and caches, not .hypothesis/ here
     config.stash[_BEFORE] = _written(WATCHED)
 
 
