@@ -397,22 +397,26 @@ def test_a_diverging_training_run_stops_with_one_line(tmp_path: Path, capsys: py
     assert not (tmp_path / "checkpoints" / "final.ckpt").exists()
 
 
-def test_a_run_directory_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
-    import subprocess
-    import sys
+def test_a_run_directory_that_cannot_be_made_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The Hydra callback every entry point's config names makes the run directory before Hydra would."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.utils import instantiate
+
+    from rsmooth.cli.config import config_dir
+
+    def composed(run_dir: Path) -> Any:
+        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+            return hydra_compose("analyze", ["inputs=x.tsv", f"hydra.run.dir={run_dir}"], return_hydra_config=True)
 
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    run = subprocess.run(
-        [sys.executable, "-m", "rsmooth.analyze", "inputs=x.tsv", f"hydra.run.dir={blocker / 'run'}"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
-    assert run.returncode == 2
-    assert run.stderr.strip().splitlines() == [
-        f"rsmooth-analyze: error: cannot make the run directory {blocker / 'run'}: Not a directory"
-    ]
+    cfg = composed(blocker / "run")
+    callback = instantiate(cfg.hydra.callbacks.run_directory)
+    line = _one_line(capsys, "rsmooth-analyze", lambda: callback.on_run_start(cfg))
+    assert line == f"rsmooth-analyze: error: cannot make the run directory {blocker / 'run'}: Not a directory"
+    callback.on_run_start(composed(tmp_path / "runs" / "one"))  # negative control: one that can be made is made
+    assert (tmp_path / "runs" / "one").is_dir()
 
 
 # ------------------------------------------------------------------ checkpoints whose records lie
@@ -524,30 +528,33 @@ def test_nan_logits_on_some_noisy_copies_stop_certification_naming_the_input(fam
 
 
 # ------------------------------------------------------------------ interruptions and full disks
-def test_ctrl_c_is_one_line_saying_which_rows_are_saved(checkpoint: Path, tmp_path: Path) -> None:
-    import signal
-    import subprocess
-    import sys
+def test_ctrl_c_is_one_line_saying_which_rows_are_saved(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import _thread
+    import threading
     import time
 
     from tests.integration.fixtures import certify_overrides
 
     tsv = tmp_path / "c.tsv"
-    args = [*certify_overrides(checkpoint, tsv, n=40_000), "certification.group_size=1"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rsmooth.certify", *args], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (not tsv.is_file() or tsv.read_text().count("\n") < 3):
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    cfg = compose("certify", [*certify_overrides(checkpoint, tsv, n=10_000), "certification.group_size=1"])
+
+    def press_ctrl_c_after_two_rows() -> None:  # what SIGINT does to the main thread: a KeyboardInterrupt
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and (not tsv.is_file() or tsv.read_text().count("\n") < 3):
+            time.sleep(0.02)
+        _thread.interrupt_main()
+
+    presser = threading.Thread(target=press_ctrl_c_after_two_rows)
+    presser.start()
+    try:
+        line = _one_line(capsys, "rsmooth-certify", lambda: run_reporting_errors("rsmooth-certify", certify, cfg), 130)
+    finally:
+        presser.join()
     saved = len(read_rows(tsv))
-    assert proc.returncode == 130, err[-2000:]
-    assert 2 <= saved < 24 and "Traceback" not in err
-    assert err.strip().splitlines()[-1] == (
-        f"rsmooth-certify: interrupted; {saved} rows are saved in {tsv}: rerun the same command to resume"
-    )
+    assert 2 <= saved < 24
+    assert line == f"rsmooth-certify: interrupted; {saved} rows are saved in {tsv}: rerun the same command to resume"
 
 
 def test_a_full_disk_while_a_figure_is_written_leaves_the_old_one_whole(
