@@ -397,7 +397,9 @@ def test_a_diverging_training_run_stops_with_one_line(tmp_path: Path, capsys: py
     assert not (tmp_path / "checkpoints" / "final.ckpt").exists()
 
 
-def test_a_run_directory_that_cannot_be_made_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_run_directory_that_cannot_be_made_or_written_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The Hydra callback every entry point's config names makes the run directory before Hydra would."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
@@ -414,9 +416,24 @@ def test_a_run_directory_that_cannot_be_made_is_one_line(tmp_path: Path, capsys:
     cfg = composed(blocker / "run")
     callback = instantiate(cfg.hydra.callbacks.run_directory)
     line = _one_line(capsys, "rsmooth-analyze", lambda: callback.on_run_start(cfg))
-    assert line == f"rsmooth-analyze: error: cannot make the run directory {blocker / 'run'}: Not a directory"
+    assert line == f"rsmooth-analyze: error: cannot write in the run directory {blocker / 'run'}: Not a directory"
     callback.on_run_start(composed(tmp_path / "runs" / "one"))  # negative control: one that can be made is made
-    assert (tmp_path / "runs" / "one").is_dir()
+    assert (tmp_path / "runs" / "one").is_dir() and not any((tmp_path / "runs" / "one").iterdir())
+    from rsmooth.cli import run_directory
+
+    class FullDisk:  # the callback's os: the disk is full when Hydra would save its config
+        def __getattr__(self, name: str) -> Any:
+            return getattr(os, name)
+
+        @staticmethod
+        def write(fd: int, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(run_directory, "os", FullDisk())
+    cfg = composed(tmp_path / "runs" / "two")
+    line = _one_line(capsys, "rsmooth-analyze", lambda: callback.on_run_start(cfg))
+    assert line.endswith("runs/two: No space left on device")
+    assert not any((tmp_path / "runs" / "two").iterdir())  # the probe is gone
 
 
 # ------------------------------------------------------------------ checkpoints whose records lie
