@@ -327,7 +327,8 @@ class VoteCounter:
         vote like any other: each batch's row sums (float32, one reduction) go into a buffer beside the
         predictions, a fill's non-finite rows are counted per input with the votes, and any such row stops the
         count with one :class:`~rsmooth.errors.ModelOutputError` naming the input (``ids``, else its position)
-        — checked once, when the counts are done, at the host transfer the caller makes anyway.
+        — one host read per count, when the counts are done (the caller reads them back right after), never
+        one per batch.
         """
         k = self.num_classes
         device = self.device()
