@@ -1,6 +1,6 @@
 """``python -m rsmooth.certify``: the ``rsmooth-certify`` entry point (:mod:`rsmooth.cli.certify`)."""
 
-from rsmooth.cli.launch import certify
-
 if __name__ == "__main__":
+    from rsmooth.cli.launch import certify
+
     certify()

@@ -22,7 +22,9 @@ from rsmooth.analysis.curves import (
 @dataclass
 class CertifiedSummary:
     """Certified accuracy at each radius, its Appendix-D lower bound (None when the rows record no
-    α and none is given), ACR, abstention rate and mean seconds per example, over ``examples`` rows."""
+    α and none is given), ACR, abstention rate, mean seconds per example, mean estimation samples per example
+    (``n``; less than the budget in sequential mode, 0 for rows of another tool) and the rows' failure
+    probability α (None when they record none), over ``examples`` rows."""
 
     examples: int
     radii: list[float]
@@ -31,6 +33,8 @@ class CertifiedSummary:
     acr: float
     abstain: float
     mean_time_s: float
+    mean_n: float = 0.0
+    alpha: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,4 +61,6 @@ def summarize_rows(
         average_certified_radius(rows, certificate),
         abstain_rate(rows),
         mean_time(rows),
+        sum(r.n or 0 for r in rows) / len(rows) if rows else 0.0,
+        rows_alpha(rows),
     )

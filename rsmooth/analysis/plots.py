@@ -20,18 +20,26 @@ def plot_curves(
     title: str | None = None,
     dashed: Sequence[str] = (),
     ylabel: str = "certified accuracy",
+    band: Sequence[str] = (),
 ) -> Path:
     """Draw certified accuracy against radius for each named curve ``(radii, accuracies)`` and save to
     ``path`` (format from the suffix). Give the points of
     :func:`~rsmooth.analysis.curves.curve_points` to draw exact step functions. Curves named in
-    ``dashed`` (envelopes, lower bounds) are drawn dashed. Returns the path written."""
+    ``dashed`` (lower bounds) are drawn dashed; those in ``band`` (the best-over-runs envelope) as a wide pale
+    band beneath every curve, so it shows where it runs along the top curve. ``title`` (what produced the
+    curves) goes above the axes, the legend beside them, outside: it never covers a curve. Returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig = Figure(figsize=(6.0, 4.0))
+    fig = Figure(figsize=(8.0, 4.0))
     ax = fig.subplots()
     lo, hi = float("inf"), 0.0
     for name, (xs, ys) in curves.items():
-        ax.plot(list(xs), list(ys), label=name, linestyle="--" if name in dashed else "-")
+        if name in band:
+            ax.plot(
+                list(xs), list(ys), label=name, color="0.6", linewidth=7, alpha=0.45, zorder=0, solid_capstyle="butt"
+            )
+        else:
+            ax.plot(list(xs), list(ys), label=name, linestyle="--" if name in dashed else "-", zorder=2)
         lo, hi = min(lo, min(xs)), max(hi, max(xs))
     symbol = {"l1": r"\ell_1", "l2": r"\ell_2", "linf": r"\ell_\infty"}.get(norm, norm)
     ax.set_xlabel(f"radius (${symbol}$, pixel units)")
@@ -39,12 +47,23 @@ def plot_curves(
     ax.set_ylim(0.0, 1.0)
     ax.set_xlim(lo if lo < hi else 0.0, hi if lo < hi else 1.0)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
     if title:
-        ax.set_title(title)
+        ax.set_title(_wrapped(title), fontsize=9)
     fig.tight_layout()
     save_figure(fig, path)
     return path
+
+
+def _wrapped(title: str, width: int = 72) -> str:
+    """``title`` in lines of at most ``width`` characters, broken between its `` · ``-separated parts."""
+    lines: list[str] = []
+    for part in title.split(" · "):
+        if lines and len(lines[-1]) + 3 + len(part) <= width:
+            lines[-1] += " · " + part
+        else:
+            lines.append(part)
+    return "\n".join(lines)
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
@@ -52,5 +71,6 @@ def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
     (:func:`~rsmooth.atomic.atomic_output`); returns ``path``."""
     path = Path(path)
     with atomic_output(path) as file:
-        fig.savefig(file, format=path.suffix.lstrip(".") or "png")
+        # tight: the legend beside the axes is part of the figure
+        fig.savefig(file, format=path.suffix.lstrip(".") or "png", bbox_inches="tight")
     return path

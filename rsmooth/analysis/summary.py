@@ -9,6 +9,7 @@ from typing import Any
 
 from rsmooth.analysis.bounds import certificate_columns
 from rsmooth.analysis.curves import certified_accuracy, certified_accuracy_lower_bound, curve_points, load_rows
+from rsmooth.analysis.described import describe, labels_and_title
 from rsmooth.analysis.metrics import summarize_rows
 from rsmooth.analysis.plots import plot_curves
 from rsmooth.analysis.tables import markdown_table
@@ -69,11 +70,12 @@ def summarize_file(
     rows = load_rows(tsv)
     outputs = summary_paths(tsv)
     summary = summarize_rows(rows, radii)
+    _, title = labels_and_title([Path(tsv)], [describe(tsv, rows)])
     xs = curve_points(rows, max(summary.radii) if summary.radii else 1.0)
     curves = {name: (xs, certified_accuracy(rows, xs))}
     dashed = []
     if summary.lower_bound is not None:
-        label = f"{name} (App. D lower bound, ρ=0.001)"
+        label = f"{name} (Appendix D lower bound, ρ=0.001)"
         curves[label] = (xs, certified_accuracy_lower_bound(rows, xs))
         dashed.append(label)
     table = {name: summary.certified_accuracy}
@@ -83,7 +85,7 @@ def summarize_file(
         base_xs = curve_points(base_rows, max(summary.radii) if summary.radii else 1.0, certificate)
         curves[label] = (base_xs, certified_accuracy(base_rows, base_xs, certificate))
         compared[label] = table[label] = certified_accuracy(base_rows, summary.radii, certificate)
-    plot_curves(curves, outputs["png"], norm=norm, dashed=dashed)
+    plot_curves(curves, outputs["png"], norm=norm, title=f"{title} · {len(rows)} examples", dashed=dashed)
     result = {
         **summary.as_dict(),
         "norm": norm,

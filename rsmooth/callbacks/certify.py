@@ -31,14 +31,15 @@ class SmoothedModule(Protocol):
 
 
 def radius_key(r: float) -> str:
-    """The metric name of certified accuracy at radius r: ``cert/acc@0.25``."""
-    return f"cert/acc@{r:g}"
+    """The metric name of the validation subset's certified accuracy at radius r: ``val/cert_acc@0.25`` (the test
+    split's, logged once training ends, is ``test/cert_acc@0.25``)."""
+    return f"val/cert_acc@{r:g}"
 
 
 class CertifyCallback(pl.Callback):
     """Every ``every_n_epochs`` validation epochs, run CERTIFY on a fixed subset of the validation
-    split (held out of the training data, never the test split) and log ``cert/acc@{r}``,
-    ``cert/acr``, ``cert/abstain``, a W&B table and line plot of the step curve, and (with
+    split (held out of the training data, never the test split) and log ``val/cert_acc@{r}``,
+    ``val/acr``, ``val/abstain``, a W&B table and line plot of the step curve, and (with
     ``output_dir``) the rows TSV ``cert_epoch{E}.tsv``.
 
     ``settings`` are the certification settings (a :class:`~rsmooth.smoothing.CertificationSettings`, or
@@ -97,14 +98,14 @@ class CertifyCallback(pl.Callback):
         rows = gather.rows()  # every rank's rows, synchronised under DDP
         summary = summarize_rows(rows, settings.radii)
         metrics = {radius_key(r): a for r, a in zip(summary.radii, summary.certified_accuracy)}
-        metrics["cert/acr"] = summary.acr
-        metrics["cert/abstain"] = summary.abstain
+        metrics["val/acr"] = summary.acr
+        metrics["val/abstain"] = summary.abstain
         for key, value in metrics.items():
             pl_module.log(key, value, rank_zero_only=True)
         if trainer.is_global_zero:
             xs = curve_points(rows, max(settings.radii))
             log_certified_curve(
-                trainer.loggers, "cert/curve", xs, certified_accuracy(rows, xs), step=trainer.global_step
+                trainer.loggers, "val/cert_curve", xs, certified_accuracy(rows, xs), step=trainer.global_step
             )
             if self.output_dir is not None:
                 self._write(rows, trainer.current_epoch)

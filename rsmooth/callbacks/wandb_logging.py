@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pytorch_lightning.loggers import WandbLogger
+
 #: hyperparameters a run is labelled with (tags, summary) when its config has them: (label, config key)
 LABELLED = (("sigma", "noise.sigma"), ("k", "noise.k"), ("q", "noise.q"), ("lam", "objective.lam"))
 
@@ -67,6 +69,32 @@ def is_wandb(config: Mapping[str, Any]) -> bool:
     return str(config.get("_target_", "")).endswith("WandbLogger")
 
 
+#: per-epoch series taken out of a run's summary when it ends, so that it leads with the final test figures
+SERIES_OUT_OF_SUMMARY = ("epoch", "train/", "val/")
+
+
+def lead_with_final_figures(loggers: Iterable[Any]) -> None:
+    """Take the per-epoch series (training loss, validation accuracy, the validation subset's certified accuracy)
+    out of each W&B run's summary; they stay in its history and charts. The summary, which W&B lists and run
+    tables sort by, then holds the run's labels and the test split's final figures (``test/cert_acc@r``,
+    ``test/acr``, ``test/abstain``), not the last validation epoch's. Call it when the run's logging is done."""
+    for lg in wandb_loggers(loggers):
+        summary = lg.experiment.summary
+        keys = summary.keys()
+        for key in [k for k in keys if str(k).startswith(SERIES_OUT_OF_SUMMARY)]:
+            del summary[key]
+
+
+class QuietWandbLogger(WandbLogger):
+    """Lightning's ``WandbLogger`` without its ``anonymous=None`` argument, which W&B (0.19 and later) answers with a
+    warning on every run that the setting has no effect; every other argument goes through unchanged."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self._wandb_init.get("anonymous") is None:  # Lightning's own default, not the user's choice
+            self._wandb_init.pop("anonymous", None)
+
+
 def label_runs(loggers: Iterable[Any], labels: Mapping[str, Any]) -> None:
     """Put ``labels`` (σ, λ, …) in every W&B run's summary, where dashboards filter and colour by them."""
     for lg in wandb_loggers(loggers):
@@ -97,8 +125,6 @@ def log_rows_artifact(loggers: Iterable[Any], tsv: Path, rows: Sequence[Any], ke
 
 def wandb_loggers(loggers: Iterable[Any]) -> list[Any]:
     """The WandbLogger instances among ``loggers``."""
-    from pytorch_lightning.loggers import WandbLogger
-
     return [lg for lg in loggers if isinstance(lg, WandbLogger)]
 
 

@@ -11,8 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-import hydra
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig
 
 from rsmooth.analysis.bounds import bound_figures, certificate_columns, plot_linf_over_dimension
 from rsmooth.analysis.curves import (
@@ -25,12 +24,11 @@ from rsmooth.analysis.curves import (
     rows_alpha,
     rows_norm,
 )
+from rsmooth.analysis.described import describe, labels_and_title
 from rsmooth.analysis.metrics import summarize_rows
 from rsmooth.analysis.plots import plot_curves
 from rsmooth.analysis.tables import latex_table, markdown_table
 from rsmooth.atomic import write_text_atomic
-from rsmooth.cli.config import config_dir
-from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.cli.schema import AnalyzeSchema, check_config
 from rsmooth.errors import ConfigError, ResultsFileNotFoundError
 from rsmooth.results.file import read_provenance
@@ -68,35 +66,17 @@ def expand_inputs(inputs: Any) -> list[Path]:
     return paths
 
 
-def run_labels(paths: list[Path], given: Any = None) -> list[str]:
-    """One distinct label per input: ``given``, else the file stems, else the noise each file
-    records (e.g. ``dssn(sigma=0.5,q=16,seed=0)``), else the parent folder and stem."""
+def run_labels(paths: list[Path], given: Any = None) -> tuple[list[str], str]:
+    """(one distinct label per input, the figure's title): ``given``, else what differs between the inputs (their
+    noise, certificate, n, α, or a sweep's overrides: :func:`~rsmooth.analysis.described.labels_and_title`);
+    the title says what they share."""
+    described = [describe(p, load_rows(p)) for p in paths]
+    labels, title = labels_and_title(paths, described)
     if given:
         labels = [str(v) for v in given]
         if len(labels) != len(paths):
             raise ConfigError(f"labels has {len(labels)} entries for {len(paths)} inputs; give one label per input")
-        return labels
-    candidates = [
-        [p.stem for p in paths],
-        [next((r.noise for r in load_rows(p) if r.noise), p.stem) for p in paths],
-        sweep_labels(paths),
-        [f"{p.parent.name}/{p.stem}" for p in paths],
-        [str(p) for p in paths],
-    ]
-    return next(c for c in candidates if len(set(c)) == len(c))
-
-
-def sweep_labels(paths: list[Path]) -> list[str]:
-    """For runs of a Hydra sweep: the overrides that differ between them (``noise.sigma=0.5 objective.lam=6``),
-    read from each run's ``.hydra/overrides.yaml``; the file stems when a run has no such record."""
-    overrides: list[list[str]] = []
-    for p in paths:
-        record = p.parent / ".hydra" / "overrides.yaml"
-        if not record.is_file():
-            return [p.stem for p in paths]
-        overrides.append([str(o) for o in OmegaConf.load(record)])
-    shared = set.intersection(*(set(o) for o in overrides)) if overrides else set()
-    return [" ".join(o for o in run if o not in shared) or "(no override)" for run in overrides]
+    return labels, title
 
 
 def _radii(settings: AnalyzeSchema) -> list[float]:
@@ -127,7 +107,7 @@ def analyze(cfg: DictConfig) -> dict[str, Any]:
     settings = check_config(cfg, AnalyzeSchema)  # before anything is loaded or written
     paths = expand_inputs(cfg.inputs)
     norm = _common_norm(paths, settings.norm)
-    labels = run_labels(paths, settings.labels)
+    labels, title = run_labels(paths, settings.labels)
     radii = _radii(settings)
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -146,6 +126,7 @@ def analyze(cfg: DictConfig) -> dict[str, Any]:
         stats[label] = {
             "ACR": summary.acr,
             "abstain": summary.abstain,
+            "n": summary.mean_n,
             "s/img": summary.mean_time_s,
             "examples": summary.examples,
         }
@@ -161,25 +142,29 @@ def analyze(cfg: DictConfig) -> dict[str, Any]:
         plotted["best over runs"] = (grid, envelope_points)
         curves["best over runs"] = best_envelope(table_curves)
         table_curves["best over runs"] = curves["best over runs"]
-    dashed = [k for k in plotted if k.endswith("(App. D LB)") or k == "best over runs"]
-    # legend: each run with its certification time per image
-    legend = {k: (f"{k} ({stats[k]['s/img']:.3g} s/img)" if k in stats else k) for k in plotted}
+    dashed = [k for k in plotted if k.endswith("(App. D LB)")]
+    # legend: each run with its certification time per image and the samples that time bought
+    legend = {k: (f"{k} ({stats[k]['s/img']:.3g} s/img, n={stats[k]['n']:.0f})" if k in stats else k) for k in plotted}
     figures = [
         plot_curves(
             {legend[k]: v for k, v in plotted.items()},
             out / f"curves.{fmt}",
             norm=norm,
+            title=title or None,
             dashed=[legend[k] for k in dashed],
+            band=["best over runs"],
         )
         for fmt in settings.formats
     ]
     md = markdown_table(
-        table_curves, radii, extra={k: {"ACR": v["ACR"], "s/img": v["s/img"]} for k, v in stats.items()}
+        table_curves, radii, extra={k: {"ACR": v["ACR"], "n": v["n"], "s/img": v["s/img"]} for k, v in stats.items()}
     )
     bounds: dict[str, dict[str, list[float]]] = {}
     if settings.bounds:
-        for path, label in zip(paths, loaded):
-            figures += bound_figures(path, loaded[label], out, _safe_stem(label), settings.formats)
+        # figure files are named after their results files (labels may repeat words, stems are file names)
+        stems = [p.stem for p in paths] if len({p.stem for p in paths}) == len(paths) else list(loaded)
+        for path, label, stem in zip(paths, loaded, stems):
+            figures += bound_figures(path, loaded[label], out, _safe_stem(stem), settings.formats)
             bounds.update(_bound_tables(path, loaded[label], label, radii, norm))
         if bounds:
             md += "\n\nCertificates on the same counts (hard bounds only; relaxations certify nothing):\n\n"
@@ -201,6 +186,8 @@ def analyze(cfg: DictConfig) -> dict[str, Any]:
     write_text_atomic(out / "table.md", md)
     write_text_atomic(out / "table.tex", latex_table(table_curves, radii))
     summary_json = {
+        "title": title,
+        "labels": labels,
         "norm": norm,
         "radii": radii,
         "curves": curves,
@@ -236,12 +223,3 @@ def _input_dims(paths: list[Path]) -> list[int]:
         if shape:
             dims.add(int(math.prod(int(v) for v in shape)))
     return sorted(dims)
-
-
-@hydra.main(config_path=str(config_dir()), config_name="analyze", version_base="1.3")
-def main(cfg: DictConfig) -> None:
-    run_reporting_errors("rsmooth-analyze", analyze, cfg)
-
-
-if __name__ == "__main__":
-    main()

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import hydra
 import torch
 from omegaconf import DictConfig
 
@@ -29,8 +28,6 @@ from rsmooth.atomic import write_text_atomic
 from rsmooth.attack import SmoothedPGD, attack_examples, empirical_robust_accuracy, inside_radius_flips
 from rsmooth.attack.evaluate import AttackRow
 from rsmooth.cli.certify import load_job
-from rsmooth.cli.config import config_dir
-from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.cli.schema import AttackSchema, check_config
 from rsmooth.errors import ConfigError
 from rsmooth.loading.checkpoint import LoadedClassifier
@@ -169,12 +166,3 @@ def attack(cfg: DictConfig) -> dict[str, Any]:
             )
     print(f"outputs: {tsv.resolve()}, {plot.resolve()}")
     return {"rows": rows, "summary": summary, "tsv": tsv, "plot": plot}
-
-
-@hydra.main(config_path=str(config_dir()), config_name="attack", version_base="1.3")
-def main(cfg: DictConfig) -> None:
-    run_reporting_errors("rsmooth-attack", attack, cfg)
-
-
-if __name__ == "__main__":
-    main()

@@ -3,6 +3,7 @@ settings → ``Smooth`` → results file with provenance → rows → summary an
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,8 @@ import torch
 from torch import nn
 
 from rsmooth.analysis.summary import summarize_file
+from rsmooth.analysis.tables import grouped
+from rsmooth.cli.console import on_a_terminal
 from rsmooth.cli.schema import CertificationJobSettings
 from rsmooth.errors import ConfigError, ResultsFileError, ResultsFileNotFoundError
 from rsmooth.noise.base import NoiseFamily
@@ -20,6 +23,39 @@ from rsmooth.smoothing.loop import Examples
 from rsmooth.smoothing.ranks import joined_ranks
 from rsmooth.smoothing.settings import resolve_device
 from rsmooth.smoothing.smooth import Smooth
+
+
+class EstimatedTime:
+    """Says once, as soon as the first group of examples is certified (after at least ``after_s`` seconds),
+    how long the rest will take when that is more than ``long_s``: a certification at Cohen et al.'s n = 100 000
+    costs ten times the default one, and a user should know before waiting, not after."""
+
+    def __init__(self, settings: CertificationJobSettings, enabled: bool, long_s: float = 120.0, after_s: float = 2.0):
+        self.settings, self.enabled, self.long_s, self.after_s = settings, enabled, long_s, after_s
+        self.start = time.perf_counter()
+        self.said = False
+
+    def __call__(self, done: int, pending: int) -> None:
+        elapsed = time.perf_counter() - self.start
+        if self.said or not self.enabled or done == 0 or done >= pending or elapsed < self.after_s:
+            return
+        self.said = True
+        each = elapsed / done
+        remaining = each * (pending - done)
+        if remaining < self.long_s:
+            return
+        minutes = remaining / 60
+        span = f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
+        cheaper = (
+            "; certification.n=10000 costs about a tenth"
+            if self.settings.mode == "fixed" and self.settings.n >= 100_000
+            else ""
+        )
+        print(
+            f"estimated {span} for the {pending - done} examples left ({each:.2f} s each at "
+            f"n = {grouped(self.settings.n)}{cheaper}); rows are saved as they finish, so a rerun resumes",
+            flush=True,
+        )
 
 
 def run_certification_job(
@@ -80,7 +116,13 @@ def run_certification_job(
         with ResultsWriter(part_path(tsv, ranks.rank) if ranks.distributed else tsv, record, extra) as writer:
             already += len(writer.done)
             done_now = certify_examples(
-                smooth, dataset, mine, settings, writer=writer, progress=settings.progress and ranks.is_zero
+                smooth,
+                dataset,
+                mine,
+                settings,
+                writer=writer,
+                progress=settings.progress and ranks.is_zero and on_a_terminal(),
+                after_group=EstimatedTime(settings, ranks.is_zero) if ranks.is_zero else None,
             )
         ranks.barrier()
         if ranks.distributed and ranks.is_zero:

@@ -11,16 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from rsmooth.analysis.summary import summary_paths
+from rsmooth.analysis.tables import console_table
 from rsmooth.cli.certification_job import run_certification_job
-from rsmooth.cli.config import config_dir
-from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.cli.schema import CertifySchema, ClassifierSourceSchema, check_config
 from rsmooth.data.base import ImageDataModule
-from rsmooth.errors import ConfigError
+from rsmooth.errors import CheckpointError, ConfigError
 from rsmooth.loading.checkpoint import (
     LoadedClassifier,
     check_data_matches,
@@ -58,7 +57,11 @@ def load_source(source: ClassifierSourceSchema, cfg: DictConfig, dm: ImageDataMo
 
 def load_job(source: ClassifierSourceSchema, cfg: DictConfig) -> tuple[LoadedClassifier, ImageDataModule, NoiseFamily]:
     """The classifier, data module and noise a certify (or attack) config names: ``cfg.data`` and
-    ``cfg.noise`` default to the checkpoint's own."""
+    ``cfg.noise`` default to the checkpoint's own. The classifier's file is looked for first: a missing
+    checkpoint is the first thing said, before any data problem."""
+    for path in (source.checkpoint, source.weights):
+        if path and not Path(path).is_file():
+            raise CheckpointError(f"checkpoint not found: {path}")
     dm: ImageDataModule | None = instantiate(cfg.data) if cfg.get("data") else None
     loaded = load_source(source, cfg, dm)
     if dm is None:  # an rsmooth checkpoint names its data module (allow-listed classes only)
@@ -116,15 +119,8 @@ def certify(cfg: DictConfig) -> dict[str, Any]:
     )
     if "radii" not in summary:  # a rank other than 0 of a sharded run: rank 0 merged and summarized
         return {"new_rows": summary["new_rows"], "summary": summary}
-    print(f"certified {summary['new_rows']} new examples ({summary['already']} already in the file)")
-    print(f"outputs: {tsv.resolve()}")
+    if summary["already"]:
+        print(f"resumed: {summary['already']} examples were already in the file, {summary['new_rows']} certified now")
+    print(console_table(summary))
+    print(f"outputs: {tsv.resolve()} (with {summary_paths(tsv)['png'].name}, its plot)")
     return {"certify_tsv": tsv, "new_rows": summary["new_rows"], "summary": summary}
-
-
-@hydra.main(config_path=str(config_dir()), config_name="certify", version_base="1.3")
-def main(cfg: DictConfig) -> None:
-    run_reporting_errors("rsmooth-certify", certify, cfg)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,5 +1,6 @@
-"""Where the Hydra configs live, composing them outside ``@hydra.main`` (tests, notebooks), and the
-``rsmooth_run_id`` resolver that names each run's directory."""
+"""Where the Hydra configs live, composing them outside ``@hydra.main`` (tests, notebooks), the
+``rsmooth_run_id`` resolver that names each run's directory and the ``rsmooth_choices`` resolver that lists a
+group's options in ``--help``."""
 
 from __future__ import annotations
 
@@ -42,10 +43,27 @@ def config_dir() -> Path:
     raise FileNotFoundError(f"rsmooth configs not found next to {package} (looked for conf/train.yaml)")
 
 
-def compose(config_name: str, overrides: Sequence[str] = ()) -> DictConfig:
-    """Compose ``config_name`` (train / certify / analyze) with command-line style overrides."""
+def group_options(group: str) -> list[str]:
+    """The options of a config group: the YAML files in ``conf/<group>/`` (``noise`` → gaussian, ssn, ...)."""
+    return sorted(p.stem for p in (config_dir() / group).glob("*.yaml"))
+
+
+def _choices(*groups: str) -> str:
+    """``--help``'s list of groups: one line per group, ``group: option, option, ...``."""
+    width = max(len(g) for g in groups)
+    return "\n".join(f"  {g.ljust(width)}  {', '.join(group_options(g))}" for g in groups)
+
+
+# the help pages (conf/hydra/help/*.yaml) list each group's options as they are on disk
+if not OmegaConf.has_resolver("rsmooth_choices"):
+    OmegaConf.register_new_resolver("rsmooth_choices", _choices)
+
+
+def compose(config_name: str, overrides: Sequence[str] = (), with_hydra: bool = False) -> DictConfig:
+    """Compose ``config_name`` (train / certify / analyze) with command-line style overrides (``with_hydra``:
+    keep Hydra's own node, ``cfg.hydra``, e.g. its ``runtime.choices``)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        return hydra_compose(config_name=config_name, overrides=list(overrides))
+        return hydra_compose(config_name=config_name, overrides=list(overrides), return_hydra_config=with_hydra)

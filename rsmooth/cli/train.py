@@ -9,25 +9,25 @@ import os
 from pathlib import Path
 from typing import Any
 
-import hydra
 import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from rsmooth.analysis.curves import certified_accuracy, curve_points, load_rows
 from rsmooth.analysis.summary import summary_paths
+from rsmooth.analysis.tables import console_table
 from rsmooth.callbacks.wandb_logging import (
     finish,
     is_wandb,
     label_runs,
+    lead_with_final_figures,
     log_certified_curve,
     log_rows_artifact,
     run_labels,
     run_settings,
 )
 from rsmooth.cli.certification_job import run_certification_job
-from rsmooth.cli.config import config_dir
-from rsmooth.cli.errors import run_reporting_errors
+from rsmooth.cli.console import library_notices_filtered, on_a_terminal
 from rsmooth.cli.schema import TrainSchema, check_config
 from rsmooth.errors import ConfigError
 from rsmooth.loading.checkpoint import check_resume_matches
@@ -51,12 +51,15 @@ def _instantiate_all(group: DictConfig | None, wandb_settings: dict[str, Any] | 
 
 
 def resume_path(setting: str | None, out: Path) -> str | None:
-    """``resume_from``: a checkpoint path, or ``auto`` for ``<output_dir>/checkpoints/last.ckpt`` when it
-    exists (a fresh start otherwise), so re-running a killed command with the same output directory resumes."""
+    """``resume_from``: a checkpoint path, or ``auto`` for ``<output_dir>/checkpoints/last.ckpt`` (saved after
+    every epoch) or, once training has ended, ``final.ckpt`` (then only the certification continues); a fresh
+    start when neither exists. So re-running a killed command with the same output directory resumes."""
     if setting != "auto":
         return setting or None
-    last = out / "checkpoints" / "last.ckpt"
-    return str(last) if last.is_file() else None
+    for name in ("last.ckpt", "final.ckpt"):
+        if (out / "checkpoints" / name).is_file():
+            return str(out / "checkpoints" / name)
+    return None
 
 
 #: what Hydra itself puts in a run directory before the job starts (its config record and the job's log)
@@ -120,15 +123,26 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     labels = run_labels(flat, dm.info()["name"], noise.name)  # dataset, noise, objective, sigma, k, q, lam
     loggers = _instantiate_all(cfg.get("logger"), run_settings(settings.task_name, labels))
     callbacks = _instantiate_all(cfg.get("callbacks"))
-    trainer: pl.Trainer = instantiate(
-        cfg.trainer, logger=loggers or False, callbacks=callbacks, default_root_dir=str(out)
-    )
+    # progress bars only on a terminal (a teed or redirected log gets the epoch and certification lines)
+    bar = cfg.trainer.get("enable_progress_bar")
+    with library_notices_filtered():
+        trainer: pl.Trainer = instantiate(
+            cfg.trainer,
+            logger=loggers or False,
+            callbacks=callbacks,
+            default_root_dir=str(out),
+            enable_progress_bar=on_a_terminal() if bar is None else bar,
+        )
     for lg in loggers:
         lg.log_hyperparams(flat)  # flattened: noise.sigma, objective.lam, ... (W&B filters and groups by them)
     # a resumed checkpoint is a user's file: tensors and plain containers only
-    trainer.fit(module, datamodule=dm, ckpt_path=resume, weights_only=True)
+    with library_notices_filtered():
+        trainer.fit(module, datamodule=dm, ckpt_path=resume, weights_only=True)
+    # one checkpoint per kind: final.ckpt (the whole training state, which also resumes) replaces last.ckpt
     checkpoint = out / "checkpoints" / "final.ckpt"
-    trainer.save_checkpoint(checkpoint)
+    trainer.save_checkpoint(checkpoint, weights_only=False)
+    if trainer.is_global_zero:
+        (out / "checkpoints" / "last.ckpt").unlink(missing_ok=True)
 
     result: dict[str, Any] = {"output_dir": out, "checkpoint": checkpoint}
     if trainer.is_global_zero:
@@ -159,19 +173,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         log_certified_curve(loggers, "test/cert_curve", xs, certified_accuracy(rows, xs))
         log_rows_artifact(loggers, tsv, rows)
         result.update(certify_tsv=tsv, plot=summary_paths(tsv)["png"], summary=summary)
-        print(
-            "certified accuracy:",
-            ", ".join(f"r={r:g}: {a:.3f}" for r, a in zip(summary["radii"], summary["certified_accuracy"])),
-        )
+        print(console_table(summary))
+    lead_with_final_figures(loggers)
     finish(loggers)
     print(f"outputs: {out.resolve()}")
     return result
-
-
-@hydra.main(config_path=str(config_dir()), config_name="train", version_base="1.3")
-def main(cfg: DictConfig) -> None:
-    run_reporting_errors("rsmooth-train", train, cfg)
-
-
-if __name__ == "__main__":
-    main()

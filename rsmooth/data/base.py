@@ -41,7 +41,8 @@ def require_files(root: str | Path, files: Sequence[str], dataset: str, layout: 
             f"{dataset}: missing {root / missing[0]}"
             + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
             + f".\nExpected layout under data.root={root}:\n{layout}\n"
-            "These machines download nothing: put the files there or point data.root at them."
+            "Nothing is downloaded: put the files there, or point paths.data_dir (or the RSMOOTH_DATA variable) at "
+            "the folder that holds them."
         )
     return root
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -30,13 +30,15 @@ def certify_examples(
     settings: CertificationSettings,
     writer: ResultsWriter | None = None,
     progress: bool | None = None,
+    after_group: Callable[[int, int], None] | None = None,
 ) -> CertifiedExamples:
     """CERTIFY each ``dataset[i]`` for i in ``indices`` under ``settings`` (skipping those already in
     ``writer``), with the dataset index i as the example id that seeds its noise
     (:func:`~rsmooth.smoothing.loop.certify_dataset`). Rows go to ``writer`` as soon as their group is done.
     ``settings.record_time=False`` writes 0 as every row's time: the rows are then a function of the settings
     and seed alone, byte for byte, whatever the batch size, grouping, resume point or number of ranks.
-    ``progress`` (default: ``settings.progress``) shows a bar over the groups.
+    ``progress`` (default: ``settings.progress``) shows a bar over the groups; ``after_group(done, pending)`` is
+    called after each group with the examples certified so far and the number this call certifies in all.
     """
     done = writer.done if writer is not None else set()
     pending = [int(i) for i in indices if int(i) not in done]
@@ -51,4 +53,6 @@ def certify_examples(
             if writer is not None:
                 writer.write(row)
             rows.append(row)
+        if after_group is not None:
+            after_group(len(rows), len(pending))
     return CertifiedExamples(rows, table_seconds)

@@ -114,7 +114,8 @@ def certify_dataset(
     if show:
         from tqdm.auto import tqdm
 
-        iterator = tqdm(groups, desc="certify", unit="group" if size > 1 else "img")
+        # disable=None: no bar when stderr is not a terminal (a log file would get every refresh)
+        iterator = tqdm(groups, desc="certify", unit="group" if size > 1 else "img", disable=None)
     for group in iterator:
         items = [dataset[i] for i in group]
         xs = torch.stack([torch.as_tensor(x) for x, _ in items])

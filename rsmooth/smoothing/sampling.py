@@ -342,7 +342,8 @@ class VoteCounter:
 
             # counted in samples: the rate is samples/s and the ETA the time left in this count (selection or
             # estimation), which at large n is what a user waits on
-            bar = tqdm(total=rows, desc="sampling", unit="sample", unit_scale=True, leave=False)
+            # disable=None: no bar when stderr is not a terminal (a log file would get every refresh)
+            bar = tqdm(total=rows, desc="sampling", unit="sample", unit_scale=True, leave=False, disable=None)
         try:
             with self._evaluating(), torch.inference_mode():
                 for owner, noisy in fills:

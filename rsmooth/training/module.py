@@ -77,10 +77,12 @@ class SmoothingClassifier(pl.LightningModule):
                 "trainer.gradient_clip_val=...) and train again"
             )
         acc = (out.logits.argmax(dim=1) == y).float().mean()
-        self.log("train/loss", out.loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=x.shape[0])
-        self.log("train/acc_noisy", acc, prog_bar=True, on_step=False, on_epoch=True, batch_size=x.shape[0])
+        # sync_dist: under DDP the epoch values are the mean over every rank's batches, not rank 0's alone
+        b = x.shape[0]
+        self.log("train/loss", out.loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=b, sync_dist=True)
+        self.log("train/acc_noisy", acc, prog_bar=True, on_step=False, on_epoch=True, batch_size=b, sync_dist=True)
         for name, value in out.parts.items():
-            self.log(f"train/{name}", value, on_step=False, on_epoch=True, batch_size=x.shape[0])
+            self.log(f"train/{name}", value, on_step=False, on_epoch=True, batch_size=b, sync_dist=True)
         return out.loss
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:

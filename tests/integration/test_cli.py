@@ -85,7 +85,7 @@ def test_certify_killed_mid_run_resumes_without_losing_or_duplicating_rows(check
     after = [r.idx for r in read_rows(tsv)]
     assert after[: len(before)] == before  # nothing already written was lost or rewritten
     assert sorted(after) == list(range(0, 24, 2)) and len(after) == len(set(after))
-    assert f"({len(before)} already in the file)" in done.stdout
+    assert f"resumed: {len(before)} examples were already in the file" in done.stdout
 
 
 @pytest.mark.parametrize(
@@ -333,7 +333,7 @@ def test_comparison_bounds_in_one_pass_and_their_figures(
     )
     names = {p.name for p in out["figures"]}
     assert {"curves.png", "c_bounds_l2.png", "c_bounds_linf.png", "linf_over_dimension.png"} <= names
-    assert set(out["bounds"]["c"]) == {"lecuyer", "li_renyi", "tv"}  # hard l2 bounds only: no D_MR
+    assert set(out["bounds"][out["labels"][0]]) == {"lecuyer", "li_renyi", "tv"}  # hard l2 bounds only: no D_MR
     assert "dmr" not in out["table"] and "radius vs" not in out["table"]
 
     # a relaxation can never be the certificate of the rows: one line, exit 2
@@ -433,8 +433,8 @@ def test_attack_beside_the_certified_curve_and_the_inside_check(
     run = subprocess.run(
         [
             sys.executable,
-            "-m",
-            "rsmooth.cli.attack",
+            "-c",
+            "from rsmooth.cli.launch import attack; attack()",
             f"checkpoint={checkpoint}",
             f"paths.output_dir={tmp_path / 'bad'}",
             "attack.norm=l3",

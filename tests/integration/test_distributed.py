@@ -69,6 +69,8 @@ def test_torchrun_two_ranks_write_the_rows_of_one_process(checkpoint: Path, one_
     assert not parts_dir(tsv).exists()  # the ranks' files were merged and removed
     assert (tmp_path / "merged.png").is_file()  # rank 0 summarized the merged file
     assert f"rank 1: certified 12 new examples; rank 0 merged them into {tsv}" in run.stdout  # its interleaved share
+    # rank 0's table is that of every merged row, as one process prints it
+    assert f"certified accuracy of {len(one_process)} examples (l2 radius, α = 0.001)" in run.stdout
 
 
 def _children(pid: int) -> list[int]:
@@ -112,7 +114,9 @@ def test_a_rank_killed_mid_run_restarts_without_losing_or_duplicating_rows(
     done = subprocess.run(cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert _results(tsv) == one_process
-    assert f"({written} already in the file)" in done.stdout  # the killed run's rows were kept, not redone
+    assert (
+        f"resumed: {written} examples were already in the file" in done.stdout
+    )  # the killed run's rows were kept, not redone
 
 
 def _free_port() -> int:

@@ -176,10 +176,12 @@ def test_analysis_puts_l1_families_on_one_plot_and_refuses_mixed_norms(dssn_run:
         )
     )
     assert out["norm"] == "l1"
-    assert out["stats"]["uniform"]["s/img"] == pytest.approx(0.25)
+    dssn, uniform = out["labels"]  # what differs between them: the noise, certificate, n and α
+    assert dssn.startswith("dssn(") and uniform.startswith("uniform_l1(sigma=0.5)")
+    assert out["stats"][uniform]["s/img"] == pytest.approx(0.25)
     # exact certificates: the Appendix-D "lower bound" equals the curve itself
-    assert out["curves"]["certify (App. D LB)"] == out["curves"]["certify"]
-    assert out["curves"]["uniform (App. D LB)"][0] < out["curves"]["uniform"][0]
+    assert out["curves"][f"{dssn} (App. D LB)"] == out["curves"][dssn]
+    assert out["curves"][f"{uniform} (App. D LB)"][0] < out["curves"][uniform][0]
     assert "s/img" in (tmp_path / "an" / "table.md").read_text()
     l2 = tmp_path / "gauss.tsv"
     with ResultsWriter(l2) as w:

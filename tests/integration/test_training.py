@@ -48,10 +48,10 @@ def test_one_epoch_on_fake_data_logs_certified_accuracy_to_csv_and_wandb(tmp_pat
     # CSV logger: the callback's keys are in the metrics file
     metrics = list(csv.DictReader((tmp_path / "csv" / "version_0" / "metrics.csv").open()))
     keys = set(metrics[0].keys())
-    expected = {f"cert/acc@{r:g}" for r in RADII} | {"cert/acr", "cert/abstain", "val/acc_clean", "val/acc_noisy"}
+    expected = {f"val/cert_acc@{r:g}" for r in RADII} | {"val/acr", "val/abstain", "val/acc_clean", "val/acc_noisy"}
     assert expected <= keys
-    cert_rows = [m for m in metrics if m.get("cert/acr")]
-    assert cert_rows and 0.0 <= float(cert_rows[-1]["cert/acc@0"]) <= 1.0
+    cert_rows = [m for m in metrics if m.get("val/acr")]
+    assert cert_rows and 0.0 <= float(cert_rows[-1]["val/cert_acc@0"]) <= 1.0
 
     # W&B offline run files: a run log holding the keys, and the curve table
     run_file, _ = finished_wandb_run(tmp_path)  # W&B's service may still be writing when train() returns
@@ -188,7 +188,7 @@ def test_ddp_on_two_cpu_ranks_certifies_what_one_process_certifies(tmp_path: Pat
     )
     assert run.returncode == 0, run.stderr[-3000:]
     metrics = (out / "csv" / "version_0" / "metrics.csv").read_text()
-    assert "cert/acc@0" in metrics
+    assert "val/cert_acc@0" in metrics
 
     # the callback's subset, certified again in this one process from the trained weights
     loaded = load_classifier(out / "checkpoints" / "final.ckpt")

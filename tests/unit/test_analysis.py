@@ -45,4 +45,6 @@ def test_envelope_and_grid() -> None:
 def test_markdown_table_layout() -> None:
     md = markdown_table({"run": [0.5, 0.25]}, [0.0, 0.5], extra={"run": {"ACR": 0.175}})
     lines = md.strip().splitlines()
-    assert lines[0] == "| run | r=0 | r=0.5 | ACR |" and lines[2] == "| run | 0.50 | 0.25 | 0.175 |"
+    # rounded down at 3 decimals from the float's exact value: 0.175 is 0.17499999999999998889776975...
+    assert lines[0] == "| run | r=0 | r=0.5 | ACR |" and lines[2] == "| run | 0.500 | 0.250 | 0.174 |"
+    assert lines[-1] == "numbers rounded down to 3 decimals."

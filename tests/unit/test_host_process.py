@@ -98,15 +98,19 @@ def test_the_probe_sees_what_tune_process_changes() -> None:
     assert after["threads"] == before["threads"] == 2  # the noise threads leave the caller's count alone
 
 
-def test_the_entry_points_tune_the_process_they_own() -> None:
+def test_the_entry_points_tune_the_process_they_own(tmp_path: Path) -> None:
+    # rsmooth-certify's job replaced by a probe: the process is tuned by the time the job runs, not at import
     code = (
-        "import sys; sys.argv = ['rsmooth-analyze', '--help']\n"
+        f"import sys; sys.argv = ['rsmooth-certify', 'checkpoint=x', 'hydra.run.dir={tmp_path}']\n"
         "from rsmooth.smoothing import cpu\n"
+        "import rsmooth.cli.certify as job\n"
         "from rsmooth.cli import launch\n"
-        "launch._tuned(); print(cpu.process_noise_threads() is not None)"
+        "print(cpu.process_noise_threads() is not None)\n"
+        "job.certify = lambda cfg: print(cpu.process_noise_threads() is not None)\n"
+        "launch.certify()"
     )
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert run.stdout.strip() == "True"
+    assert run.stdout.split() == ["False", "True"]
 
 
 FAULTS_PER_FORWARD = """

@@ -4,6 +4,7 @@ votes of drawing each block on its own, batches filled across inputs, DSSN's L e
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import warnings
@@ -488,8 +489,10 @@ def test_automatic_groups_hold_at_most_group_samples_so_a_kill_loses_little() ->
     assert group_size(smooth, CertificationSettings(n0=100, n=10**8, group_size=3)) == 3  # as the user said
 
 
-def test_the_progress_bar_counts_samples_with_a_rate(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_progress_bar_counts_samples_with_a_rate(capsys: pytest.CaptureFixture[str], monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from rsmooth.smoothing.loop import certify_dataset
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a bar is drawn on a terminal only
 
     smooth = Smooth(Recorder(), GaussianNoise(0.25), 10)
     dataset = [(torch.rand(1, 8, 8), 0) for _ in range(2)]
