@@ -30,6 +30,7 @@ def describe(path: str | Path, rows: Sequence[CertificationRow]) -> dict[str, st
         fields["dataset"] = str(record["data"]["name"])
     first = rows[0] if rows else None
     if first is not None and first.noise:
+        fields["family"] = first.noise.split("(")[0]
         fields["noise"] = first.noise
     if first is not None and first.certificate:
         fields["certificate"] = f"{first.certificate} certificate"
@@ -45,21 +46,27 @@ def describe(path: str | Path, rows: Sequence[CertificationRow]) -> dict[str, st
     return fields
 
 
-def _sweep_differences(described: Sequence[Mapping[str, str]]) -> list[str]:
-    """Per file, the overrides no other file shares (``noise.sigma=0.5 objective.lam=6``)."""
+def _sweep_overrides(described: Sequence[Mapping[str, str]]) -> tuple[list[str], list[str]]:
+    """(per file, the overrides no other file shares: ``noise.sigma=0.5 objective.lam=6``; those all share:
+    ``experiment=digits_stability``)."""
     runs = [d.get("overrides", "").split() for d in described]
     shared = set.intersection(*(set(r) for r in runs)) if runs else set()
-    return [" ".join(o for o in run if o not in shared) for run in runs]
+    return [" ".join(o for o in run if o not in shared) for run in runs], [o for o in runs[0] if o in shared]
 
 
 def labels_and_title(paths: Sequence[Path], described: Sequence[Mapping[str, str]]) -> tuple[list[str], str]:
     """(one distinct label per file, the title): the label holds the fields in which the files differ, the title
     those they share. Files that agree in every field are told apart by their run directory, then their path."""
-    keys = ["dataset", "noise", "certificate", "n", "α"]
+    keys = ["dataset", "family", "noise", "certificate", "n", "α"]
     # a field differs when every file records it and not all alike (one file's silence tells nothing apart)
     differing = [k for k in keys if all(k in d for d in described) and len({d[k] for d in described}) > 1]
-    shared = [described[0][k] for k in keys if k not in differing and k in described[0]] if described else []
-    sweep = _sweep_differences(described)
+    keys.remove("family")  # where the noise is shared it says the family; where not, each label's noise does
+    if "noise" in differing and "family" not in differing:
+        keys.insert(1, "family")  # one family, other parameters: the title names the family
+    differing = [k for k in differing if k != "family"]
+    # the title: what every file records alike
+    shared = [described[0][k] for k in keys if all(d.get(k) == described[0].get(k) is not None for d in described)]
+    sweep, common = _sweep_overrides(described)
     if len(paths) > 1 and all(sweep) and len(set(sweep)) == len(sweep):
         labels = sweep  # a sweep's jobs: what the sweep varies (the noise field repeats the swept σ)
     else:
@@ -73,4 +80,4 @@ def labels_and_title(paths: Sequence[Path], described: Sequence[Mapping[str, str
                 break
     if len(paths) == 1 and not labels[0]:
         labels = ["certified"]
-    return labels, " · ".join(shared)
+    return labels, " · ".join(shared + ([" ".join(common)] if common and len(paths) > 1 else []))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from matplotlib.figure import Figure
 
@@ -30,16 +31,23 @@ def plot_curves(
     curves) goes above the axes, the legend beside them, outside: it never covers a curve. Returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig = Figure(figsize=(8.0, 4.0))
+    fig = Figure(figsize=(6.0, 4.0))
     ax = fig.subplots()
     lo, hi = float("inf"), 0.0
+    colors: dict[str, Any] = {}
     for name, (xs, ys) in curves.items():
         if name in band:
             ax.plot(
                 list(xs), list(ys), label=name, color="0.6", linewidth=7, alpha=0.45, zorder=0, solid_capstyle="butt"
             )
         else:
-            ax.plot(list(xs), list(ys), label=name, linestyle="--" if name in dashed else "-", zorder=2)
+            # a dashed curve named after a drawn one ("run (App. D LB)") takes its colour: the pair reads as one
+            parent = next((c for c in colors if name.startswith(c.split(" (")[0] + " (")), None)
+            color = colors[parent] if name in dashed and parent else None
+            (line,) = ax.plot(
+                list(xs), list(ys), label=name, linestyle="--" if name in dashed else "-", zorder=2, color=color
+            )
+            colors[name] = line.get_color()
         lo, hi = min(lo, min(xs)), max(hi, max(xs))
     symbol = {"l1": r"\ell_1", "l2": r"\ell_2", "linf": r"\ell_\infty"}.get(norm, norm)
     ax.set_xlabel(f"radius (${symbol}$, pixel units)")
@@ -47,10 +55,10 @@ def plot_curves(
     ax.set_ylim(0.0, 1.0)
     ax.set_xlim(lo if lo < hi else 0.0, hi if lo < hi else 1.0)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
     if title:
         ax.set_title(_wrapped(title), fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout()  # before the legend: the axes keep their size, the saved image widens to hold it
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
     save_figure(fig, path)
     return path
 

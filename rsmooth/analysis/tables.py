@@ -29,6 +29,19 @@ def _fmt(v: float, digits: int) -> str:
     return round_down(v, digits)
 
 
+def seconds(value: float) -> str:
+    """A time, to 3 significant digits (exact DSSN takes well under a millisecond per example); times are costs,
+    not certified quantities, so they are not rounded down."""
+    return f"{value:.3g}"
+
+
+def _cell(column: str, value: float, digits: int) -> str:
+    """An extra column's cell: counts (``n``, ``examples``) as whole numbers, everything else rounded down."""
+    if column in ("n", "examples"):
+        return grouped(value)
+    return seconds(value) if column == "s/img" else _fmt(value, digits)
+
+
 def markdown_table(
     curves: Mapping[str, Sequence[float]],
     radii: Sequence[float],
@@ -43,7 +56,7 @@ def markdown_table(
     for name, accs in curves.items():
         cells = [name] + [_fmt(a, digits) for a in accs]
         row_extra = (extra or {}).get(name, {})
-        cells += [_fmt(row_extra[c], digits) if c in row_extra else "—" for c in extra_cols]
+        cells += [_cell(c, row_extra[c], digits) if c in row_extra else "—" for c in extra_cols]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + f"\n\n{ROUNDING_NOTE}.\n"
 
@@ -69,7 +82,7 @@ def grouped(n: float) -> str:
 def console_table(summary: Mapping[str, Any]) -> str:
     """What ``rsmooth-train`` and ``rsmooth-certify`` print when a certification ends, from a summary of every
     row in the results file (``summarize_file``'s): certified accuracy at each radius, ACR, abstentions,
-    estimation samples and seconds per example, rounded down as every table.
+    estimation samples and seconds per example (3 significant digits), rounded down as every table.
 
     ::
 
@@ -90,6 +103,6 @@ def console_table(summary: Mapping[str, Any]) -> str:
             ("  radius    " + "  ".join(x.ljust(w) for (x, _), w in zip(cells, width))).rstrip(),
             ("  accuracy  " + "  ".join(y.ljust(w) for (_, y), w in zip(cells, width))).rstrip(),
             f"  ACR {round_down(summary['acr'])} · abstained {round_down(summary['abstain'])}{n} · "
-            f"{round_down(summary['mean_time_s'])} s per example",
+            f"{seconds(summary['mean_time_s'])} s per example",
         ]
     )

@@ -27,7 +27,7 @@ from rsmooth.analysis.curves import (
 from rsmooth.analysis.described import describe, labels_and_title
 from rsmooth.analysis.metrics import summarize_rows
 from rsmooth.analysis.plots import plot_curves
-from rsmooth.analysis.tables import latex_table, markdown_table
+from rsmooth.analysis.tables import latex_table, markdown_table, seconds
 from rsmooth.atomic import write_text_atomic
 from rsmooth.cli.schema import AnalyzeSchema, check_config
 from rsmooth.errors import ConfigError, ResultsFileNotFoundError
@@ -144,7 +144,8 @@ def analyze(cfg: DictConfig) -> dict[str, Any]:
         table_curves["best over runs"] = curves["best over runs"]
     dashed = [k for k in plotted if k.endswith("(App. D LB)")]
     # legend: each run with its certification time per image and the samples that time bought
-    legend = {k: (f"{k} ({stats[k]['s/img']:.3g} s/img, n={stats[k]['n']:.0f})" if k in stats else k) for k in plotted}
+    # legend: each run with its certification time per image (its label names n where the runs differ in it)
+    legend = {k: (f"{k} ({seconds(stats[k]['s/img'])} s/img)" if k in stats else k) for k in plotted}
     figures = [
         plot_curves(
             {legend[k]: v for k, v in plotted.items()},

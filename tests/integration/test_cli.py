@@ -16,6 +16,7 @@ import pytest
 from rsmooth.cli.attack import attack
 from rsmooth.cli.certify import certify
 from rsmooth.cli.config import compose
+from rsmooth.cli.errors import run_reporting_errors
 from rsmooth.errors import ConfigError, ResultsFileError
 from rsmooth.loading.checkpoint import CheckpointMismatchError
 from rsmooth.results import read_rows
@@ -65,7 +66,7 @@ def test_certify_refuses_a_file_that_is_no_checkpoint(tmp_path: Path) -> None:
 def test_certify_killed_mid_run_resumes_without_losing_or_duplicating_rows(checkpoint: Path, tmp_path: Path) -> None:
     tsv = tmp_path / "resume.tsv"
     # n large enough that each example takes a visible moment; every other example, to keep the test short
-    overrides = [*_certify_overrides(checkpoint, tsv, n=40_000), "certification.skip=2"]
+    overrides = [*_certify_overrides(checkpoint, tsv, n=10_000), "certification.skip=2", "certification.group_size=1"]
     cmd = [sys.executable, "-m", "rsmooth.certify", *overrides]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -243,7 +244,7 @@ def test_resuming_with_other_settings_exits_2_with_one_line_and_changes_nothing(
     assert (_sha(tsv), _sha(tsv.with_name("c.tsv.meta.json"))) == before
 
 
-def test_a_second_concurrent_writer_is_refused(checkpoint: Path, tmp_path: Path) -> None:
+def test_a_second_concurrent_writer_is_refused(checkpoint: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     tsv = tmp_path / "shared.tsv"
     cmd = [sys.executable, "-m", "rsmooth.certify", *_certify_overrides(checkpoint, tsv, n=40_000)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -253,10 +254,15 @@ def test_a_second_concurrent_writer_is_refused(checkpoint: Path, tmp_path: Path)
         while time.time() < deadline and not (tsv.exists() and tsv.read_text().startswith("idx")):  # open, locked
             assert first.poll() is None, first.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
             time.sleep(0.05)
-        second = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as second:  # the second writer, in this process: refused before any work
+            run_reporting_errors(
+                "rsmooth-certify", certify, compose("certify", _certify_overrides(checkpoint, tsv, n=40_000))
+            )
         assert first.poll() is None, "the first writer must still be running"
-        assert second.returncode == 2 and "being written by another process" in second.stderr
-        assert len(second.stderr.strip().splitlines()) == 1
+        err = capsys.readouterr().err
+        assert second.value.code == 2 and "being written by another process" in err
+        assert len(err.strip().splitlines()) == 1
     finally:
         first.kill()
         first.wait()

@@ -54,25 +54,6 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
 
 
-def test_torchrun_two_ranks_write_the_rows_of_one_process(checkpoint: Path, one_process: list, tmp_path: Path) -> None:  # type: ignore[type-arg]
-    tsv = tmp_path / "merged.tsv"
-    run = subprocess.run(
-        _torchrun(2, certify_overrides(checkpoint, tsv, n=2000)),
-        cwd=tmp_path,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert _results(tsv) == one_process  # ordered by idx, each once, identical results
-    assert not parts_dir(tsv).exists()  # the ranks' files were merged and removed
-    assert (tmp_path / "merged.png").is_file()  # rank 0 summarized the merged file
-    assert f"rank 1: certified 12 new examples; rank 0 merged them into {tsv}" in run.stdout  # its interleaved share
-    # rank 0's table is that of every merged row, as one process prints it
-    assert f"certified accuracy of {len(one_process)} examples (l2 radius, α = 0.001)" in run.stdout
-
-
 def _children(pid: int) -> list[int]:
     """The processes whose parent is ``pid`` (Linux /proc)."""
     kids = []
@@ -213,6 +194,10 @@ def test_same_config_and_seed_give_byte_identical_files_across_batches_resumes_a
         _torchrun(2, overrides("d.tsv")), cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300
     )
     assert run.returncode == 0, run.stderr[-3000:]
+    # torchrun: rank 0 merged the ranks' files (and removed them), drew the plot and printed the table of every row
+    assert not parts_dir(tmp_path / "d.tsv").exists() and (tmp_path / "d.png").is_file()
+    assert f"rank 1: certified 12 new examples; rank 0 merged them into {tmp_path / 'd.tsv'}" in run.stdout
+    assert "certified accuracy of 24 examples (l2 radius, α = 0.001)" in run.stdout
     a = (tmp_path / "a.tsv").read_bytes()
     assert len(a.splitlines()) == 25 and b"\t0.000000\t" in a
     assert [(tmp_path / f"{k}.tsv").read_bytes() == a for k in "bcd"] == [True, True, True]

@@ -146,14 +146,8 @@ def test_a_tuned_process_reuses_freed_memory() -> None:
     plain_applied, plain_faults = faults_per_forward("plain")
     assert (applied, plain_applied) == ("True", "False")
     assert faults * 10 < plain_faults, f"{faults} page faults per forward pass, {plain_faults} with glibc's defaults"
-
-
-@glibc
-def test_an_untuned_process_keeps_glibc_defaults_which_fault_every_pass() -> None:
-    """Negative control: the count above can fail — with glibc's defaults the same pass faults thousands of pages."""
-    applied, faults = faults_per_forward("plain")
-    assert applied == "False"
-    assert faults > 1000, f"only {faults} page faults per forward pass with glibc's defaults"
+    # negative control: the count can fail, glibc's defaults fault thousands of pages in the same pass
+    assert plain_faults > 1000, f"only {plain_faults} page faults per forward pass with glibc's defaults"
 
 
 def test_the_switch_reads_off_values(monkeypatch: pytest.MonkeyPatch) -> None:
