@@ -174,7 +174,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         log_rows_artifact(loggers, tsv, rows)
         result.update(certify_tsv=tsv, plot=summary_paths(tsv)["png"], summary=summary)
         print(console_table(summary))
-    lead_with_final_figures(loggers)
+    if trainer.is_global_zero:  # other ranks' W&B loggers hold no run
+        lead_with_final_figures(loggers)
     finish(loggers)
     print(f"outputs: {out.resolve()}")
     return result
