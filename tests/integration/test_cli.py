@@ -63,6 +63,7 @@ def test_certify_refuses_a_file_that_is_no_checkpoint(tmp_path: Path) -> None:
         certify(compose("certify", _certify_overrides(tmp_path / "missing.ckpt", tmp_path / "c.tsv")))
 
 
+@pytest.mark.slow  # the default suite kills certification in rsmooth-train (test_crash_safety) and a torchrun rank
 def test_certify_killed_mid_run_resumes_without_losing_or_duplicating_rows(checkpoint: Path, tmp_path: Path) -> None:
     tsv = tmp_path / "resume.tsv"
     # n large enough that each example takes a visible moment; every other example, to keep the test short

@@ -106,6 +106,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow  # the same merge as torchrun's (tested by default); the srun variables: test_launcher_ranks.py
 def test_srun_style_ranks_write_the_rows_of_one_process(checkpoint: Path, one_process: list, tmp_path: Path) -> None:  # type: ignore[type-arg]
     """srun starts the processes itself and names them in SLURM_* variables; the job script exports
     MASTER_ADDR/MASTER_PORT. Three ranks here: the split does not change the rows either."""
