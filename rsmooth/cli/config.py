@@ -8,6 +8,7 @@ import datetime
 import hashlib
 import os
 import secrets
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -51,7 +52,13 @@ def group_options(group: str) -> list[str]:
 def _choices(*groups: str) -> str:
     """``--help``'s list of groups: one line per group, ``group: option, option, ...``."""
     width = max(len(g) for g in groups)
-    return "\n".join(f"  {g.ljust(width)}  {', '.join(group_options(g))}" for g in groups)
+    indent = " " * (width + 4)
+    return "\n".join(
+        textwrap.fill(
+            ", ".join(group_options(g)), 110, initial_indent=f"  {g.ljust(width)}  ", subsequent_indent=indent
+        )
+        for g in groups
+    )
 
 
 # the help pages (conf/hydra/help/*.yaml) list each group's options as they are on disk

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from google.protobuf.message import DecodeError
 
 
 def make_cifar10(root: Path, per_batch: int = 4, test: int = 6, seed: int = 0) -> Path:
@@ -114,7 +115,7 @@ def wandb_records(path: Path) -> list:  # type: ignore[type-arg]
             pos += block - pos % block
             continue
         length, kind = int.from_bytes(data[pos + 4 : pos + 6], "little"), data[pos + 6]
-        if kind == 0:  # zero padding at the end of the file
+        if kind == 0 or pos + 7 + length > len(data):  # zero padding, or a record W&B is still writing
             break
         parts += data[pos + 7 : pos + 7 + length]
         pos += 7 + length
@@ -144,7 +145,7 @@ def finished_wandb_run(run_dir: Path, timeout: float = 120.0) -> tuple[Path, lis
         if files:
             try:
                 records = wandb_records(files[0])
-            except AssertionError:  # not even the header yet
+            except (AssertionError, DecodeError):  # not even the header yet, or a record half flushed
                 records = []
             if any(r.WhichOneof("record_type") == "exit" for r in records):
                 return files[0], records
