@@ -66,11 +66,11 @@ def expand_inputs(inputs: Any) -> list[Path]:
     return paths
 
 
-def run_labels(paths: list[Path], given: Any = None) -> tuple[list[str], str]:
+def run_labels(paths: list[Path], rows: list[list[CertificationRow]], given: Any = None) -> tuple[list[str], str]:
     """(one distinct label per input, the figure's title): ``given``, else what differs between the inputs (their
     noise, certificate, n, α, or a sweep's overrides: :func:`~rsmooth.analysis.described.labels_and_title`);
-    the title says what they share."""
-    described = [describe(p, load_rows(p)) for p in paths]
+    the title says what they share. ``rows``: each input's rows."""
+    described = [describe(p, r) for p, r in zip(paths, rows)]
     labels, title = labels_and_title(paths, described)
     if given:
         labels = [str(v) for v in given]
@@ -107,7 +107,8 @@ def analyze(cfg: DictConfig) -> dict[str, Any]:
     settings = check_config(cfg, AnalyzeSchema)  # before anything is loaded or written
     paths = expand_inputs(cfg.inputs)
     norm = _common_norm(paths, settings.norm)
-    labels, title = run_labels(paths, settings.labels)
+    every_rows = [load_rows(p) for p in paths]  # each file read once
+    labels, title = run_labels(paths, every_rows, settings.labels)
     radii = _radii(settings)
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -116,8 +117,8 @@ def analyze(cfg: DictConfig) -> dict[str, Any]:
     stats: dict[str, dict[str, float]] = {}
     loaded: dict[str, list[CertificationRow]] = {}
     top = max(radii)
-    for path, label in zip(paths, labels):
-        rows = loaded[label] = load_rows(path)
+    for label, rows in zip(labels, every_rows):
+        loaded[label] = rows
         # the rows' own alpha when they record it (0 for exact certificates), else the configured one
         alpha = rows_alpha(rows)
         alpha = settings.alpha if alpha is None else alpha

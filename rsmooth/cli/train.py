@@ -138,7 +138,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     # a resumed checkpoint is a user's file: tensors and plain containers only
     with library_notices_filtered():
         trainer.fit(module, datamodule=dm, ckpt_path=resume, weights_only=True)
-    # one checkpoint per kind: final.ckpt (the whole training state, which also resumes) replaces last.ckpt
+    # one checkpoint per kind: final.ckpt (the whole training state, which also resumes) replaces last.ckpt.
+    # weights_only=False is Lightning's *save* option (optimizer and loop state included, as its own default);
+    # every load of a checkpoint in rsmooth is torch.load(weights_only=True)
     checkpoint = out / "checkpoints" / "final.ckpt"
     trainer.save_checkpoint(checkpoint, weights_only=False)
     if trainer.is_global_zero:
