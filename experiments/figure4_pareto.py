@@ -7,8 +7,8 @@ Left: each family's Pareto frontier of the accuracy term P_π0(‖z‖₂ ≤ r0
 
 Right: the value of eq. (7), λ free, at matched clean accuracy A (one panel per A): for each ε the best value
 over k (σ is then fixed by A), with (k, σ, λ) chosen on one set of draws and the value reported on an
-independent set, averaged over seeds; error bars are 95 % t-intervals over the seeds. Over σ with λ free, the
-value tends to 1 for every family when ε√d < r0 (σ → 0), so matching A is what makes the comparison
+independent set, averaged over seeds; error bars are 95 % t-intervals over the seeds (their spread at least
+the Monte Carlo standard error). Over σ with λ free, the value tends to 1 for every family when ε√d < r0 (σ → 0), so matching A is what makes the comparison
 well posed. Dotted: the Gaussian's exact value Φ(Φ⁻¹(A) − ε√d/σ_A) (k = 0 of the ℓ2 and mixed families).
 Definitions and the reasons: :mod:`rsmooth.analysis.pareto`.
 
@@ -53,12 +53,15 @@ def gaussian_value(dim: int, ball: float, accuracy: float, eps: float) -> float:
     return float(norm.cdf(norm.ppf(accuracy) - eps * math.sqrt(dim) / sigma))
 
 
-def interval(values: list[float]) -> tuple[float, float]:
-    """(mean, half-width of its 95 % t-interval) of one value per seed."""
+def interval(values: list[float], standard_errors: list[float]) -> tuple[float, float]:
+    """(mean, half-width of its 95 % t-interval) of one value per seed. The spread is the larger of the seeds'
+    sample standard deviation and the root mean square of their Monte Carlo standard errors: each seed's value
+    carries at least its evaluation noise, which eight seeds can underestimate by chance."""
     mean = float(np.mean(values))
     if len(values) < 2:
         return mean, float("nan")
-    return mean, float(t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1) / math.sqrt(len(values)))
+    spread = max(float(np.std(values, ddof=1)), math.sqrt(float(np.mean(np.square(standard_errors)))))
+    return mean, float(t.ppf(0.975, len(values) - 1) * spread / math.sqrt(len(values)))
 
 
 def compare(summary: dict, first: str, second: str) -> dict:
@@ -165,7 +168,7 @@ def main() -> None:
         matched: dict[str, dict[str, dict]] = {}
         for position, record in enumerate(per_seed[0]):
             runs = [seed_values[position] for seed_values in per_seed]
-            mean, half_width = interval([r.value for r in runs])
+            mean, half_width = interval([r.value for r in runs], [r.standard_error for r in runs])
             matched.setdefault(str(record.target), {})[str(record.eps)] = {
                 "value": mean,
                 "half_width": half_width,

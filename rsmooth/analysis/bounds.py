@@ -7,7 +7,7 @@ accuracy per bound, where a relaxation (``…_relaxed``, D_MR) is drawn dashed a
 first panel and left out of the second — it certifies nothing.
 
 It also draws the ℓ∞ story of the unified DP framework from the formulas alone: Gaussian smoothing
-read in ℓ∞ (ℓ2 radius/√d) against exponential smoothing's pure-DP radius as d grows.
+read in ℓ∞ (ℓ2 radius/√d) against exponential smoothing's density-ratio radius as d grows.
 """
 
 from __future__ import annotations
@@ -195,7 +195,7 @@ def gaussian_expected_linf(sigma: float, dim: int) -> float:
 
 
 def linf_radius_over_dimension(dims: Sequence[int], p: float, sigma: float) -> dict[str, list[float]]:
-    """ℓ∞ radii at p̲_A = ``p`` (p̄_B = 1 − p) for Gaussian (ℓ2 radius/√d) and exponential (pure DP)
+    """ℓ∞ radii at p̲_A = ``p`` (p̄_B = 1 − p) for Gaussian (ℓ2 radius/√d) and exponential (density ratio)
     smoothing, matched two ways: the same per-coordinate standard deviation σ, and the same
     E‖z‖∞ as the Gaussian of that σ in each d. The first shows O(1/√d) vs O(1/d); the second, at
     a fixed noise magnitude E‖z‖∞ = a, shows a/√(d log d) vs a/d (Theorems 13–17)."""

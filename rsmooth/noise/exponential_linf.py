@@ -21,7 +21,8 @@ class ExponentialLinfNoise(AdditiveNoise):
     ‖z‖∞ ~ Gamma(d, σ′). σ′ = σ·sqrt(3/((d+1)(d+2))) makes E z_i² = σ² in the input's dimension d.
 
     Certified by :class:`~rsmooth.certificates.pure_dp.PureDPLinfCertificate`: ℓ∞ radius
-    (σ′/2)·ln(p̲_A/p̄_B) (pure ε-DP, Theorem 13 of the unified DP framework).
+    σ′·ln(1/(2(1 − p̲_A))) one-sided (the density-ratio bound on the complement of A, Yang et al. 2020), never
+    below the pure ε-DP form (σ′/2)·ln(p̲_A/p̄_B) (Theorem 13 of the unified DP framework).
     """
 
     name = "exponential_linf"

@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 import time
 
+import numpy as np
 import pytest
 import torch
 from scipy import stats
 from scipy.integrate import quad
 
+from rsmooth.analysis.tightness import grid_points, neyman_pearson_values
 from rsmooth.certificates import VoteCounts, exponential_scale, pure_dp_radius
 from rsmooth.certificates.pure_dp import PureDPLinfCertificate
 from rsmooth.errors import ConfigError
@@ -52,15 +54,50 @@ def test_noise_is_float32_added_in_float32_and_reproducible() -> None:
     assert torch.equal(a, x.float() + z)
 
 
-def test_radius_is_half_the_scale_times_the_log_ratio() -> None:
+def test_radius_is_the_best_of_the_four_density_ratio_forms() -> None:
+    """One-sided: σ′·ln(1/(2(1 − p̲_A))), never below the pure-DP form (σ′/2)·ln(p̲_A/p̄_B) and above it by
+    1.10 / 1.47 / 1.70 / 1.80 at p̲_A = 0.6 / 0.9 / 0.99 / 0.999; bilateral: the largest of the four forms."""
     noise = ExponentialLinfNoise(0.5)
     s = exponential_scale(0.5, 64)
-    assert noise.radius(0.9, 64) == pytest.approx(0.5 * s * math.log(9))
-    assert noise.radius(0.9, 64, 0.01) == pytest.approx(0.5 * s * math.log(90))
-    assert noise.radius(0.5, 64) == 0.0 and noise.norm == "linf"
+    assert noise.radius(0.9, 64) == pytest.approx(s * math.log(5))
+    ratios = [pure_dp_radius(p, 1 - p, 1.0) / (0.5 * math.log(p / (1 - p))) for p in (0.6, 0.9, 0.99, 0.999)]
+    assert ratios == pytest.approx([1.10, 1.47, 1.70, 1.80], abs=0.006)
+    for p in torch.linspace(0.5001, 0.99999, 200).tolist():
+        assert pure_dp_radius(p, 1 - p, 1.0) >= 0.5 * math.log(p / (1 - p))
+    for p, q in ((0.9, 0.01), (0.6, 0.3), (0.55, 0.05), (0.999, 0.0005)):
+        forms = (
+            0.5 * math.log(p / q),
+            math.log(1 / (1 - p + q)),
+            math.log(1 + p - q),
+            0.5 * math.log((1 - q) / (1 - p)),
+        )
+        assert noise.radius(p, 64, q) == pytest.approx(s * max(forms))
+    assert noise.radius(0.5, 64) == 0.0 and noise.radius(0.45, 64, 0.5) == 0.0 and noise.norm == "linf"
     out = PureDPLinfCertificate(0.5).certify(VoteCounts(1, (100, 900)), 0.001, 64)
-    assert out.prediction == 1 and out.radius == pytest.approx(pure_dp_radius(out.p_lower, 1 - out.p_lower, s))
+    assert out.prediction == 1 and out.radius == pytest.approx(s * math.log(1 / (2 * (1 - out.p_lower))))
     assert [c.name for c in noise.certificates()] == ["pure_dp", "pure_dp_bilateral"]
+    assert PureDPLinfCertificate(0.5).describe()["revision"] == 2  # files of the smaller radii are not resumed
+
+
+@pytest.mark.parametrize(("dim", "cells"), [(2, 600), (3, 120)])
+def test_radius_is_sound_and_tight_by_neyman_pearson_integration(dim: int, cells: int) -> None:
+    """The least P_δ(A) over every classifier with P_0(A) = p (Neyman–Pearson, by integration on a grid) stays
+    above ½ at shifts of ℓ∞ norm 0.95·R in several directions, and falls below ½ at the vertex shift of
+    1.05·R: the radius is sound and within 5 % of the best any certificate reading p̲_A alone can give (the
+    vertex is where the complement bound is attained). The old form without the ½, σ′·ln(p̲_A/p̄_B), fails."""
+    points = grid_points(dim, 24.0, cells)  # σ′ = 1; mass beyond ‖z‖∞ = 24 is below 1e-7
+
+    def log_density(z: np.ndarray) -> np.ndarray:
+        return -np.abs(z).max(axis=1)
+
+    directions = [np.ones(dim), np.eye(dim)[0], np.r_[1.0, -np.ones(dim - 1)], np.r_[1.0, 0.5 * np.ones(dim - 1)]]
+    for p in (0.6, 0.9, 0.99, 0.999):
+        radius = pure_dp_radius(p, 1 - p, 1.0)
+        for u in directions:
+            assert neyman_pearson_values(log_density, points, 0.95 * radius * u, [p])[0] > 0.5, (p, u)
+        assert neyman_pearson_values(log_density, points, 1.05 * radius * np.ones(dim), [p])[0] < 0.5
+        too_far = math.log(p / (1 - p))
+        assert neyman_pearson_values(log_density, points, too_far * np.ones(dim), [p])[0] < 0.5
 
 
 @pytest.mark.parametrize("sigma", [0, -1, float("nan"), "abc"])
