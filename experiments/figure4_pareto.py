@@ -9,7 +9,8 @@ Right: the value of eq. (7), λ free, at matched clean accuracy A (one panel per
 over k (σ is then fixed by A), with (k, σ, λ) chosen on one set of draws and the value reported on an
 independent set, averaged over seeds; error bars are 95 % t-intervals over the seeds (their spread at least
 the Monte Carlo standard error). Over σ with λ free, the value tends to 1 for every family when ε√d < r0
-(σ → 0), so matching A is what makes the comparison well posed. Dotted: the Gaussian's exact value Φ(Φ⁻¹(A) − ε√d/σ_A) (k = 0 of the ℓ2 and mixed families).
+(σ → 0), so matching A is what makes the comparison well posed. Dotted: the Gaussian's exact value
+Φ(Φ⁻¹(A) − ε√d/σ_A) (k = 0 of the ℓ2 and mixed families).
 Definitions and the reasons: :mod:`rsmooth.analysis.pareto`.
 
     python experiments/figure4_pareto.py --out figure4                  (about 15 minutes on 2 CPU cores)
