@@ -6,7 +6,10 @@ Two parts, printed as tables and written as JSON:
   same seed, n0, α and n = n_max. Results files are named by mode and σ in ``--out`` and resume, so a
   fixed-n file made earlier with the same settings is reused, not recomputed;
 * the coverage classifiers: a half-space whose smoothed probability p is known (true radius σΦ⁻¹(p)),
-  at several p, for the samples each mode spends.
+  at several p, for the samples each mode spends;
+* what any stopping rule could save on the checkpoint's inputs (:func:`oracle_part`): an oracle that knows each
+  input's p_A (taken as the fixed-n rate) and stops each at the fewest samples whose Clopper–Pearson radius keeps
+  the average certified radius (ACR) within a tolerance of fixed n's, or keeps every input in its grid cell.
 
     python experiments/benchmarks/sequential_vs_fixed.py --checkpoint outputs/train/<run>/checkpoints/final.ckpt \\
         --sigma 0.25 --n 100000 --skip 4 --out results/sequential
@@ -16,12 +19,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
+import numpy as np
 import torch
 from scipy.stats import norm
 
 from rsmooth.analysis.curves import certified_accuracy, load_rows
+from rsmooth.certificates.bounds import clopper_pearson_lower
 from rsmooth.cli.certify import certify
 from rsmooth.cli.config import compose
 from rsmooth.noise import GaussianNoise
@@ -54,8 +60,41 @@ def checkpoint_part(args: argparse.Namespace) -> dict[str, dict[str, object]]:
             "examples": len(rows),
             "samples_per_input": args.n0 + sum(r.n for r in rows) / len(rows),
             "certified_accuracy": dict(zip(map(str, args.radii), certified_accuracy(rows, args.radii))),
+            "acr": sum(r.radius for r in rows if r.correct) / len(rows),
             "seconds_per_input": sum(r.time for r in rows) / len(rows),
         }
+    return out
+
+
+def oracle_part(tsv: Path, sigma: float, alpha: float, n_max: int, step: float) -> dict[str, float]:
+    """The fewest mean samples per input that an oracle knowing each p_A (the fixed-n rate n_A/n) needs to keep
+    ACR within 2 % / 5 % of fixed n's (samples priced by one Lagrange multiplier, each input's radius at n the
+    Clopper–Pearson radius of n_A = ⌊p_A·n⌋), and to keep every input in the radius cell of width ``step`` that
+    fixed n gives it (certified accuracy on that grid unchanged). A rule that reads only its samples' counts
+    does no better than the oracle that knows p_A; the ratio n_max / that is the most any can save."""
+    rows = load_rows(tsv)
+    grid = np.unique(np.geomspace(256, n_max, 60).astype(int))
+    rates = [min(r.count / r.n, 1.0 - 0.5 / r.n) for r in rows if r.correct]
+
+    def radius(p: float, n: int) -> float:
+        lower = clopper_pearson_lower(math.floor(p * n), n, alpha)
+        return sigma * float(norm.ppf(lower)) if lower > 0.5 else 0.0
+
+    table = np.array([[radius(p, int(n)) for n in grid] for p in rates])  # (correct inputs, grid)
+    full, total, floor = table[:, -1], table[:, -1].sum(), 256 * (len(rows) - len(rates))
+    out: dict[str, float] = {"acr_fixed": float(total / len(rows))}
+    for tol in (0.02, 0.05):
+        lo, hi = 1e-12, 1.0  # the price per sample: larger prices stop earlier and lose more radius
+        for _ in range(100):
+            price = math.sqrt(lo * hi)
+            pick = np.argmax(table - price * grid[None, :], axis=1)
+            lost = float((full - table[np.arange(len(rates)), pick]).sum())
+            lo, hi = (price, hi) if lost <= tol * total else (lo, price)
+        pick = np.argmax(table - lo * grid[None, :], axis=1)
+        out[f"fewer_acr_within_{tol:g}"] = float(n_max / ((grid[pick].sum() + floor) / len(rows)))
+    cells = np.floor(table / step + 1e-12)
+    need = np.array([grid[np.argmax(c >= c[-1])] for c in cells])
+    out["fewer_same_cells"] = float(n_max / ((need.sum() + floor) / len(rows)))
     return out
 
 
@@ -126,7 +165,17 @@ def main() -> None:
                 f"| {mode} | {m['examples']} | {m['samples_per_input']:.0f} | {accs} | {m['seconds_per_input']:.3f} |"
             )
         ratio = model["fixed"]["samples_per_input"] / model["sequential"]["samples_per_input"]  # type: ignore[operator]
-        print(f"sequential uses {ratio:.1f}x fewer samples per input")
+        acr = model["sequential"]["acr"] / model["fixed"]["acr"]  # type: ignore[operator]
+        print(f"sequential uses {ratio:.1f}x fewer samples per input; ACR {acr:.3f}x fixed n's")
+        step = min(b - a for a, b in zip(args.radii, args.radii[1:])) if len(args.radii) > 1 else 0.125
+        oracle = report["oracle"] = oracle_part(
+            Path(args.out) / f"fixed_sigma{args.sigma:g}.tsv", args.sigma, args.alpha, args.n, step
+        )
+        print(
+            f"an oracle knowing p_A: {oracle['fewer_acr_within_0.02']:.1f}x fewer with ACR within 2 %, "
+            f"{oracle['fewer_acr_within_0.05']:.1f}x within 5 %, {oracle['fewer_same_cells']:.1f}x keeping every "
+            f"input in its {step:g}-wide radius cell"
+        )
     report["coverage_classifiers"] = cov = coverage_part(args)
     print(f"\nhalf-space classifiers, sigma={args.sigma:g}, 64 inputs each: samples per input, certified share")
     print(
