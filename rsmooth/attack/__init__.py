@@ -7,7 +7,7 @@ unsound certificate (:mod:`rsmooth.attack.evaluate`).
 """
 
 from rsmooth.attack.evaluate import AttackRow, attack_examples, empirical_robust_accuracy, inside_radius_flips
-from rsmooth.attack.pgd import SmoothedPGD
+from rsmooth.attack.pgd import SmoothedPGD, pgd_on_soft_smoothed, soft_smoothed_log_prob, steepest_ascent
 from rsmooth.attack.projections import project, project_l1, project_l2, project_linf
 
 __all__ = [
@@ -16,8 +16,11 @@ __all__ = [
     "attack_examples",
     "empirical_robust_accuracy",
     "inside_radius_flips",
+    "pgd_on_soft_smoothed",
     "project",
     "project_l1",
     "project_l2",
     "project_linf",
+    "soft_smoothed_log_prob",
+    "steepest_ascent",
 ]

@@ -20,7 +20,7 @@ one example does not depend on which examples share its batch.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -63,17 +63,6 @@ class SmoothedPGD:
         if not 0 < self.l1_share <= 1:
             raise ConfigError(f"attack.l1_share must be in (0, 1], got {self.l1_share!r}")
 
-    def _direction(self, grad: torch.Tensor) -> torch.Tensor:
-        flat = grad.flatten(1)
-        if self.norm == "l2":
-            return (flat / flat.norm(dim=1, keepdim=True).clamp_min(1e-12)).view_as(grad)
-        if self.norm == "linf":
-            return grad.sign()
-        k = max(1, math.ceil(self.l1_share * flat.shape[1]))
-        top = flat.abs().topk(k, dim=1).indices
-        step = torch.zeros_like(flat).scatter_(1, top, flat.gather(1, top).sign() / k)
-        return step.view_as(grad)
-
     def attack(
         self, model: nn.Module, x: torch.Tensor, labels: torch.Tensor, eps: float, ids: Sequence[int]
     ) -> torch.Tensor:
@@ -92,29 +81,89 @@ class SmoothedPGD:
             gen = torch.Generator(device=device)
             gen.manual_seed(block_seed(self.seed, int(i), ATTACK_PHASE, 0))
             gens.append(gen)
-        eta = self.step_scale * eps / self.steps
-        delta = torch.zeros_like(x)
+
+        def fresh_draws(adv: torch.Tensor) -> torch.Tensor:
+            # each example's m copies from its own stream, fresh at every step
+            return torch.cat([self.noise.perturb(adv[j * m : (j + 1) * m], generator=g) for j, g in enumerate(gens)])
+
         was_training = model.training
         model.eval()
         try:
-            for _ in range(self.steps):
-                delta.requires_grad_(True)
-                with torch.enable_grad():
-                    adv = (x + delta).repeat_interleave(m, dim=0)  # (B·m, C, H, W), example-major
-                    with torch.no_grad():
-                        noisy = torch.cat(
-                            [self.noise.perturb(adv[j * m : (j + 1) * m], generator=g) for j, g in enumerate(gens)]
-                        )
-                    noisy = adv + (noisy - adv).detach()  # straight-through: gradient of x + z w.r.t. x
-                    probs = model(noisy).float().softmax(dim=1).view(x.shape[0], m, -1).mean(dim=1)
-                    loss = -probs.gather(1, labels.view(-1, 1).to(device)).clamp_min(1e-12).log().sum()
-                    (grad,) = torch.autograd.grad(loss, delta)
-                with torch.no_grad():
-                    # a coordinate at the edge of [0, 1] cannot move further out: leave it out of the step
-                    here = x + delta
-                    grad = grad.masked_fill(((here <= 0) & (grad < 0)) | ((here >= 1) & (grad > 0)), 0.0)
-                    delta = project(delta.detach() + eta * self._direction(grad), eps, self.norm)
-                    delta = (x + delta).clamp(0.0, 1.0) - x
+            return pgd_on_soft_smoothed(
+                model,
+                x,
+                labels.to(device),
+                eps,
+                self.norm,
+                self.steps,
+                self.step_scale * eps / self.steps,
+                m,
+                fresh_draws,
+                self.l1_share,
+            )
         finally:
             model.train(was_training)
-        return (x + delta).detach()
+
+
+def soft_smoothed_log_prob(model: nn.Module, noisy: torch.Tensor, labels: torch.Tensor, m: int) -> torch.Tensor:
+    """log G(x)_y estimated from m noisy copies per example (Salman et al. 2019 eq. 5: the log of the mean of
+    the softmax outputs, not the mean of the log-softmax).
+
+    ``noisy``: (B·m, C, H, W), example-major (copies of example i in rows i·m … i·m + m − 1); ``labels``: (B,).
+    Returns (B,). The one estimate of the soft smoothed classifier that the attack and SmoothAdv training share.
+    """
+    probs = model(noisy).float().softmax(dim=1).view(labels.shape[0], m, -1).mean(dim=1)  # (B, classes)
+    return probs.gather(1, labels.view(-1, 1)).clamp_min(1e-12).log().squeeze(1)
+
+
+def steepest_ascent(grad: torch.Tensor, norm: str, l1_share: float) -> torch.Tensor:
+    """The unit-norm ℓp direction of steepest ascent for ``grad`` (B, …): ∇/‖∇‖₂ (ℓ2), sign ∇ (ℓ∞), or sign ∇ on
+    the top ``l1_share`` of coordinates scaled to unit ℓ1 norm (ℓ1)."""
+    flat = grad.flatten(1)
+    if norm == "l2":
+        return (flat / flat.norm(dim=1, keepdim=True).clamp_min(1e-12)).view_as(grad)
+    if norm == "linf":
+        return grad.sign()
+    k = max(1, math.ceil(l1_share * flat.shape[1]))
+    top = flat.abs().topk(k, dim=1).indices
+    step = torch.zeros_like(flat).scatter_(1, top, flat.gather(1, top).sign() / k)
+    return step.view_as(grad)
+
+
+def pgd_on_soft_smoothed(
+    model: nn.Module,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    eps: float,
+    norm: str,
+    steps: int,
+    step_size: float,
+    m: int,
+    draw: Callable[[torch.Tensor], torch.Tensor],
+    l1_share: float = 0.05,
+) -> torch.Tensor:
+    """``steps`` of ℓp PGD ascending −log G(x + δ)_y from δ = 0; returns x + δ (B, C, H, W) with ‖δ‖_p ≤ ε and
+    x + δ in [0, 1].
+
+    ``draw(adv)`` maps the example-major repeated inputs (B·m, C, H, W) to their noisy copies (called without
+    gradient; the gradient passes straight through, ∂(x + z)/∂x = I). The model's mode and its parameters'
+    ``requires_grad`` are the caller's: only δ is differentiated.
+    """
+    x = x.detach()
+    delta = torch.zeros_like(x)
+    for _ in range(steps):
+        delta.requires_grad_(True)
+        with torch.enable_grad():
+            adv = (x + delta).repeat_interleave(m, dim=0)  # (B·m, C, H, W), example-major
+            with torch.no_grad():
+                noisy = draw(adv)
+            noisy = adv + (noisy - adv).detach()  # straight-through: gradient of x + z w.r.t. x
+            loss = -soft_smoothed_log_prob(model, noisy, labels, m).sum()
+            (grad,) = torch.autograd.grad(loss, delta)
+        with torch.no_grad():
+            # a coordinate at the edge of [0, 1] cannot move further out: leave it out of the step
+            here = x + delta
+            grad = grad.masked_fill(((here <= 0) & (grad < 0)) | ((here >= 1) & (grad > 0)), 0.0)
+            delta = project(delta.detach() + step_size * steepest_ascent(grad, norm, l1_share), eps, norm)
+            delta = (x + delta).clamp(0.0, 1.0) - x
+    return (x + delta).detach()

@@ -16,6 +16,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+
 from rsmooth.certificates.bounds import clopper_pearson_lower, clopper_pearson_upper
 
 ABSTAIN = -1
@@ -181,3 +183,22 @@ def runner_up_bound(p_lower: float, p_upper_runner_up: float | None) -> float:
     """p̄_B to use: the given upper bound, never above 1 − p̲_A (p_B ≤ 1 − p_A always holds)."""
     p_b = 1.0 - float(p_lower)
     return p_b if p_upper_runner_up is None else min(float(p_upper_runner_up), p_b)
+
+
+class DifferentiableRadius(ABC):
+    """A certificate whose radius is a differentiable function of the class probabilities, which a training
+    objective can maximise through (MACER, Zhai et al. 2020, eq. (6) and (9)).
+
+    :meth:`soft_radius` is the certificate's own :meth:`BoundCertificate.radius` (p_a, dim, p_b), written in
+    torch so that gradients flow to (p_a, p_b); equal to it wherever p_a > p_b and p_b ≤ 1 − p_a, and not
+    clamped at 0. :meth:`radius_unit` is the radius scale in which MACER's hinge margin γ is stated
+    (Gaussian: σ/2, so that γ is the gap Φ⁻¹(p_A) − Φ⁻¹(p_B) of the paper).
+    """
+
+    @abstractmethod
+    def soft_radius(self, p_a: torch.Tensor, p_b: torch.Tensor, dim: int) -> torch.Tensor:
+        """The radius at top probability ``p_a`` and runner-up ``p_b`` (tensors of one shape), elementwise."""
+
+    @abstractmethod
+    def radius_unit(self, dim: int) -> float:
+        """The radius per unit of MACER's margin γ, for inputs of dimension ``dim``."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import torch
 from scipy.stats import norm as _std_normal
 
+from rsmooth.certificates.base import DifferentiableRadius
 from rsmooth.certificates.gaussian_bound import GaussianBoundCertificate
 
 
@@ -24,7 +27,7 @@ def cohen_radius(p_lower: float, p_upper: float, sigma: float) -> float:
     return max(0.0, 0.5 * float(sigma) * float(_std_normal.ppf(p_a) - _std_normal.ppf(p_b)))
 
 
-class CohenCertificate(GaussianBoundCertificate):
+class CohenCertificate(GaussianBoundCertificate, DifferentiableRadius):
     """If P(f(x+z) = c_A) ≥ p̲_A and max_{c≠c_A} P(f(x+z) = c) ≤ p̄_B with z ~ N(0, σ²I), then
     g(x+δ) = c_A for every ‖δ‖₂ < R = σ/2·(Φ⁻¹(p̲_A) − Φ⁻¹(p̄_B)); with p̄_B = 1 − p̲_A,
     R = σΦ⁻¹(p̲_A). With ``norm='linf'`` the radius is R/√d, since ‖δ‖₂ ≤ √d‖δ‖∞.
@@ -34,6 +37,18 @@ class CohenCertificate(GaussianBoundCertificate):
 
     def l2_radius(self, p_a: float, p_b: float) -> float:
         return cohen_radius(p_a, p_b, self.sigma)
+
+    def _scale(self, dim: int) -> float:
+        """1 for ℓ2; 1/√d for the ℓ∞ reading."""
+        return 1.0 if self.norm == "l2" else 1.0 / math.sqrt(dim)
+
+    def soft_radius(self, p_a: torch.Tensor, p_b: torch.Tensor, dim: int) -> torch.Tensor:
+        """σ/2·(Φ⁻¹(p_a) − Φ⁻¹(p_b)) (÷√d in ℓ∞), through ``torch.special.ndtri`` (differentiable)."""
+        gap = torch.special.ndtri(p_a) - torch.special.ndtri(p_b)
+        return 0.5 * self.sigma * self._scale(dim) * gap
+
+    def radius_unit(self, dim: int) -> float:
+        return 0.5 * self.sigma * self._scale(dim)
 
 
 class DiscreteCohenCertificate(CohenCertificate):

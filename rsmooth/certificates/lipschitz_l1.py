@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from rsmooth.certificates.base import BoundCertificate, runner_up_bound
+import torch
+
+from rsmooth.certificates.base import BoundCertificate, DifferentiableRadius, runner_up_bound
 
 
-class LipschitzL1Certificate(BoundCertificate):
+class LipschitzL1Certificate(BoundCertificate, DifferentiableRadius):
     """Class A stays on top while ‖δ‖₁ < R = λ(p̲_A − p̄_B); with p̄_B = 1 − p̲_A, R = 2λ(p̲_A − 1/2)."""
 
     norm = "l1"
@@ -20,6 +22,14 @@ class LipschitzL1Certificate(BoundCertificate):
 
     def radius(self, p_lower: float, dim: int, p_upper_runner_up: float | None = None) -> float:
         return max(0.0, self.lam * (float(p_lower) - runner_up_bound(p_lower, p_upper_runner_up)))
+
+    def soft_radius(self, p_a: torch.Tensor, p_b: torch.Tensor, dim: int) -> torch.Tensor:
+        """λ(p_a − p_b): linear in the probabilities."""
+        return self.lam * (p_a - p_b)
+
+    def radius_unit(self, dim: int) -> float:
+        """λ: the margin γ is a gap p_A − p_B (at most 1)."""
+        return self.lam
 
     def params(self) -> dict[str, Any]:
         return {"lam": self.lam, **super().params()}

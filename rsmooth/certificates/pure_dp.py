@@ -7,7 +7,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from rsmooth.certificates.base import BoundCertificate, runner_up_bound
+import torch
+
+from rsmooth.certificates.base import BoundCertificate, DifferentiableRadius, runner_up_bound
 
 
 def exponential_scale(sigma: float, dim: int) -> float:
@@ -57,7 +59,7 @@ def pure_dp_radius(p_lower: float, p_upper: float, scale: float) -> float:
     return max(0.0, float(scale) * max(forms))
 
 
-class PureDPLinfCertificate(BoundCertificate):
+class PureDPLinfCertificate(BoundCertificate, DifferentiableRadius):
     """g(x+δ) = c_A for every ‖δ‖∞ < :func:`pure_dp_radius` (p̲_A, p̄_B, σ′), σ′ = :func:`exponential_scale` (σ, d):
     one-sided σ′·ln(1/(2(1 − p̲_A)))."""
 
@@ -75,6 +77,22 @@ class PureDPLinfCertificate(BoundCertificate):
     def radius(self, p_lower: float, dim: int, p_upper_runner_up: float | None = None) -> float:
         p_b = runner_up_bound(p_lower, p_upper_runner_up)
         return pure_dp_radius(p_lower, p_b, exponential_scale(self.sigma, dim))
+
+    def soft_radius(self, p_a: torch.Tensor, p_b: torch.Tensor, dim: int) -> torch.Tensor:
+        """σ′·max of the four forms of :func:`pure_dp_radius`, elementwise (differentiable almost everywhere)."""
+        forms = torch.stack(
+            [
+                0.5 * (torch.log(p_a) - torch.log(p_b)),
+                -torch.log1p(p_b - p_a),
+                torch.log1p(p_a - p_b),
+                0.5 * (torch.log1p(-p_b) - torch.log1p(-p_a)),
+            ]
+        )
+        return exponential_scale(self.sigma, dim) * forms.amax(dim=0)
+
+    def radius_unit(self, dim: int) -> float:
+        """σ′: the margin γ is in nats of the density ratio."""
+        return exponential_scale(self.sigma, dim)
 
     def params(self) -> dict[str, Any]:
         return {"sigma": self.sigma, "revision": self.revision, **super().params()}

@@ -36,7 +36,8 @@ class _DropAdvertisement(logging.Filter):
 
 @contextmanager
 def library_notices_filtered() -> Iterator[None]:
-    """Inside: Lightning's tip and its pytree deprecation warning are dropped; outside nothing changes."""
+    """Inside: Lightning's tip, its pytree deprecation warning and its notice about modules in eval mode (denoised
+    smoothing's frozen classifier is, on purpose) are dropped; outside nothing changes."""
     drop = _DropAdvertisement()
     loggers = [logging.getLogger(name) for name in _RANK_ZERO_LOGGERS]
     for lg in loggers:
@@ -44,6 +45,7 @@ def library_notices_filtered() -> Iterator[None]:
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+            warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training")
             yield
     finally:
         for lg in loggers:

@@ -13,7 +13,7 @@ noise, objective, callbacks) check their own arguments.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Any, Optional, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
@@ -51,6 +51,38 @@ class CertificationJobSettings(CertificationSettings):
 
 
 @dataclass(frozen=True)
+class FrozenClassifierSettings:
+    """``frozen_classifier``: for denoised smoothing, the classifier a denoiser (``model=``) is trained in front
+    of, frozen: an rsmooth or Cohen-format ``checkpoint``, or a plain state dict ``weights`` of the network
+    ``architecture`` (a name from ``conf/model``: ``resnet50`` for torchvision's ImageNet ResNet-50)."""
+
+    checkpoint: Optional[str] = None
+    weights: Optional[str] = None
+    architecture: Optional[str] = None
+    where: InitVar[str] = "frozen_classifier"
+
+    def __post_init__(self, where: str) -> None:
+        check_fields(self, where)
+        _require(not (self.checkpoint and self.weights), where, "one of checkpoint= or weights=, not both", "both")
+        _require(
+            not self.weights or bool(self.architecture),
+            f"{where}.architecture",
+            "the network of the weights file (a conf/model name, e.g. resnet50)",
+            self.architecture,
+        )
+        _require(
+            not self.architecture or bool(self.weights),
+            f"{where}.architecture",
+            "given only with frozen_classifier.weights (a checkpoint records its own network)",
+            self.architecture,
+        )
+
+    @property
+    def given(self) -> bool:
+        return bool(self.checkpoint or self.weights)
+
+
+@dataclass(frozen=True)
 class TrainSchema:
     """The plain fields of ``rsmooth-train`` (conf/train.yaml) and its certification group."""
 
@@ -59,6 +91,7 @@ class TrainSchema:
     resume_from: Optional[str] = None
     trusted_modules: list[str] = field(default_factory=list)
     certification: CertificationJobSettings = field(default_factory=CertificationJobSettings)
+    frozen_classifier: FrozenClassifierSettings = field(default_factory=FrozenClassifierSettings)
 
     def __post_init__(self) -> None:
         check_fields(self, "")

@@ -27,10 +27,18 @@ from rsmooth.callbacks.wandb_logging import (
     run_settings,
 )
 from rsmooth.cli.certification_job import run_certification_job
+from rsmooth.cli.config import config_dir
 from rsmooth.cli.console import library_notices_filtered, on_a_terminal
-from rsmooth.cli.schema import TrainSchema, check_config
+from rsmooth.cli.schema import FrozenClassifierSettings, TrainSchema, check_config
 from rsmooth.errors import ConfigError
-from rsmooth.loading.checkpoint import check_resume_matches
+from rsmooth.loading.checkpoint import (
+    LoadedClassifier,
+    check_resume_matches,
+    load_classifier,
+    load_weights,
+    model_config,
+)
+from rsmooth.models.denoised import DenoisedClassifier
 from rsmooth.results.provenance import flatten, weights_digest
 from rsmooth.smoothing.ranks import launcher_ranks
 from rsmooth.training.module import SmoothingClassifier
@@ -81,6 +89,34 @@ def refuse_an_earlier_run(out: Path) -> None:
         )
 
 
+def load_frozen_classifier(
+    source: FrozenClassifierSettings, data: dict[str, Any], trusted: list[str]
+) -> tuple[LoadedClassifier, dict[str, Any]]:
+    """The classifier of ``frozen_classifier`` (checked against the run's data) and its provenance: the file, its
+    sha256, its format and its own record (what it was trained with, for an rsmooth checkpoint)."""
+    if source.checkpoint:
+        path = source.checkpoint
+        loaded = load_classifier(path, data, trusted)
+    else:
+        assert source.weights is not None and source.architecture is not None  # the schema checked both
+        known = sorted(p.stem for p in (config_dir() / "model").glob("*.yaml"))
+        if source.architecture not in known:
+            raise ConfigError(
+                f"frozen_classifier.architecture={source.architecture!r} is not a conf/model name; known: "
+                f"{', '.join(known)}"
+            )
+        architecture = OmegaConf.to_container(OmegaConf.load(config_dir() / "model" / f"{source.architecture}.yaml"))
+        path = source.weights
+        loaded = load_weights(path, architecture, data, trusted)  # type: ignore[arg-type]  # a YAML mapping
+    provenance = {
+        "path": str(Path(path).resolve()),
+        "sha256": loaded.digest,
+        "format": loaded.source,
+        "record": {k: v for k, v in loaded.record.items() if k != "noise_state"},
+    }
+    return loaded, provenance
+
+
 def _first_process() -> bool:
     """False in the processes a launcher adds for ranks > 0 (they share rank 0's directory by design)."""
     return launcher_ranks(os.environ).rank == 0 and os.environ.get("LOCAL_RANK", "0").strip() in ("", "0")
@@ -102,23 +138,32 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     def plain(node: Any) -> Any:
         return OmegaConf.to_container(node, resolve=True) if node is not None else None
 
+    model = plain(cfg.model)
+    frozen, provenance = None, None
+    if settings.frozen_classifier.given:  # denoised smoothing: model= is the denoiser, in front of this classifier
+        frozen, provenance = load_frozen_classifier(settings.frozen_classifier, dm.info(), settings.trusted_modules)
+        model = {"denoiser": model, "classifier": model_config(frozen)}
     # Plain configs (not objects): they are the module's hyperparameters, stored in every checkpoint.
     module = SmoothingClassifier(
-        model=plain(cfg.model),
+        model=model,
         noise=plain(cfg.noise),
         data={**dm.info(), "config": plain(cfg.data)},
         objective=plain(cfg.objective),
         optimizer=plain(cfg.optimizer),
         scheduler=plain(cfg.get("scheduler")),
         trusted_modules=settings.trusted_modules,
+        frozen_classifier=provenance,
     )
+    if frozen is not None:
+        assert isinstance(module.model, DenoisedClassifier)  # built from the {denoiser, classifier} record
+        module.model.classifier.load_state_dict(frozen.model.state_dict())
     noise = module.noise
     module.configure_optimizers()  # optimizer.lr=-1 and the like: one line now, not a traceback after setup
     # Refuse data the noise cannot take (e.g. DSSN's q-grid) before any training.
     noise.check_input(dm.certification_dataset()[0][0].unsqueeze(0))
     resume = resume_path(settings.resume_from, out)
     if resume is not None:
-        check_resume_matches(resume, {"noise": noise.config(), "model": plain(cfg.model), "data": dm.info()})
+        check_resume_matches(resume, {"noise": noise.config(), "model": model, "data": dm.info()})
     flat = flatten(OmegaConf.to_container(cfg, resolve=True))  # type: ignore[arg-type]  # a DictConfig gives a dict
     labels = run_labels(flat, dm.info()["name"], noise.name)  # dataset, noise, objective, sigma, k, q, lam
     loggers = _instantiate_all(cfg.get("logger"), run_settings(settings.task_name, labels))

@@ -21,9 +21,12 @@ from rsmooth.errors import CheckpointError, ConfigError
 from rsmooth.loading.trusted import MODEL_MODULES, NOISE_MODULES, instantiate_trusted
 from rsmooth.models import NormalizedClassifier, build_classifier
 from rsmooth.models.dataset_specs import DatasetSpec, dataset_spec
+from rsmooth.models.denoised import DenoisedClassifier
 from rsmooth.noise.base import NoiseFamily
 from rsmooth.results.provenance import file_digest, first_difference
 
+#: the module of the denoiser factories (a model record naming one alone is not a classifier)
+DENOISERS = "rsmooth.models.denoisers."
 #: where an rsmooth checkpoint keeps its record (model, noise, data, noise_state, version)
 CHECKPOINT_KEY = "rsmooth"
 
@@ -150,7 +153,7 @@ def _load_rsmooth(path: Path, ckpt: Mapping[str, Any], trusted: Sequence[str]) -
     # device first, which allocates nothing, and refuse a network larger than the weights the file holds
     with torch.device("meta"):
         sized = build_model(record["model"], spec, trusted, where=f"{path} model")
-    wanted = sum(t.numel() for t in sized.net.state_dict().values())
+    wanted = sum(t.numel() for t in sized.state_dict().values())
     held = sum(t.numel() for t in state.values())
     if wanted > held:
         raise CheckpointError(
@@ -169,11 +172,39 @@ def _load_rsmooth(path: Path, ckpt: Mapping[str, Any], trusted: Sequence[str]) -
 
 def build_model(
     config: Mapping[str, Any], data: DatasetSpec, trusted: Sequence[str] = (), where: str = "model"
-) -> NormalizedClassifier:
-    """The network a model record describes (a factory ``(num_classes, in_channels)`` from
-    ``rsmooth.models`` or a ``trusted`` package), normalization first."""
+) -> NormalizedClassifier | DenoisedClassifier:
+    """The network a model record describes, normalization first: a factory ``(num_classes, in_channels)`` from
+    ``rsmooth.models`` or a ``trusted`` package; or, for denoised smoothing, ``{denoiser: <factory
+    (in_channels)>, classifier: <a model record>}``, built as :class:`DenoisedClassifier` (classifier ∘ denoiser)."""
+    if isinstance(config, Mapping) and "_target_" not in config and set(config) == {"denoiser", "classifier"}:
+        classifier = build_model(config["classifier"], data, trusted, where=f"{where}.classifier")
+        if not isinstance(classifier, NormalizedClassifier):
+            raise CheckpointError(f"{where}.classifier: a denoiser goes in front of a plain classifier")
+        factory = instantiate_trusted(config["denoiser"], None, (*MODEL_MODULES, *trusted), where=f"{where}.denoiser")
+        denoiser = factory(in_channels=int(data.input_shape[0]))
+        if not isinstance(denoiser, nn.Module):
+            raise CheckpointError(f"{where}.denoiser: {config['denoiser'].get('_target_')!r} is not a network")
+        return DenoisedClassifier(denoiser, classifier)
+    if isinstance(config, Mapping) and str(config.get("_target_", "")).startswith(DENOISERS):
+        raise ConfigError(
+            f"{where}: {config['_target_']} is a denoiser, which goes in front of a frozen classifier: give "
+            "frozen_classifier.checkpoint=PATH (or frozen_classifier.weights=PATH with .architecture=NAME)"
+        )
     factory = instantiate_trusted(config, None, (*MODEL_MODULES, *trusted), where=where)
     return build_classifier(factory, data.num_classes, data.input_shape, data.mean, data.std)
+
+
+def model_config(loaded: LoadedClassifier) -> dict[str, Any]:
+    """The model record that rebuilds ``loaded``'s network (what a checkpoint of f∘D records for f): an rsmooth
+    checkpoint's own record, a Cohen-format file's architecture, or the model a plain state dict was loaded with."""
+    if "model" in loaded.record:
+        return dict(loaded.record["model"])
+    if loaded.source == "cohen":
+        from rsmooth.loading.cohen_format import COHEN_ARCHITECTURES
+
+        factory = COHEN_ARCHITECTURES[loaded.record["arch"]]
+        return {"_target_": f"{factory.__module__}.{factory.__name__}", "_partial_": True}
+    raise CheckpointError(f"the {loaded.source} file records no model")
 
 
 def load_weights(
@@ -195,6 +226,8 @@ def load_weights(
     if state and all(k.startswith("module.") for k in state):
         state = _strip(state, "module.")
     net = build_model(model, spec, trusted_modules)
+    if not isinstance(net, NormalizedClassifier):
+        raise ConfigError("weights= loads the state dict of one network: model= must name a classifier")
     _load_state(net.net, state, path, f"the network {dict(model)}")
     return LoadedClassifier(net.eval(), None, spec, "weights", file_digest(path), {"model": dict(model)})
 

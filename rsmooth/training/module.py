@@ -31,7 +31,8 @@ class SmoothingClassifier(pl.LightningModule):
     loaded with ``weights_only=True``; each kind of class is instantiated only from its rsmooth
     package (``rsmooth.models``, ``rsmooth.noise``, ``rsmooth.training.objectives``; ``torch.optim``
     for optimizers), plus the packages in ``trusted_modules``, which is never stored. ``data`` is the data
-    module's ``info()`` (classes, shape, normalization).
+    module's ``info()`` (classes, shape, normalization). ``frozen_classifier``: for denoised smoothing, the
+    provenance of the classifier behind the denoiser (its file's digest and record), stored in every checkpoint.
 
     The loss is the pluggable ``objective``. Validation logs the base classifier's clean accuracy
     (``val/acc_clean``) and its accuracy under one noise draw (``val/acc_noisy``); certified
@@ -49,6 +50,7 @@ class SmoothingClassifier(pl.LightningModule):
         optimizer: Mapping[str, Any],
         scheduler: Mapping[str, Any] | None = None,
         trusted_modules: Sequence[str] = (),
+        frozen_classifier: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["trusted_modules"])
@@ -62,9 +64,13 @@ class SmoothingClassifier(pl.LightningModule):
         self.objective: Objective = instantiate_trusted(
             objective, Objective, (*OBJECTIVE_MODULES, *self._trusted), where="objective"
         )
+        self.objective.bind(self.model, self.noise)  # a model or family the objective does not fit: one line, now
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
+
+    def on_train_epoch_start(self) -> None:
+        self.objective.start_epoch(self.current_epoch)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
@@ -106,7 +112,8 @@ class SmoothingClassifier(pl.LightningModule):
         allowed = (*TORCH_OPTIM, *self._trusted)
         factory = instantiate_trusted(self.hparams["optimizer"], torch.optim.Optimizer, allowed, where="optimizer")
         try:
-            opt = factory(params=self.model.parameters())
+            # a frozen part (denoised smoothing's classifier) has requires_grad False and is not optimized
+            opt = factory(params=[p for p in self.model.parameters() if p.requires_grad])
         except (ValueError, TypeError) as err:
             raise ConfigError(f"optimizer: {err}") from None
         if not self.hparams.get("scheduler"):
@@ -121,13 +128,18 @@ class SmoothingClassifier(pl.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
 
     def record(self) -> dict[str, Any]:
-        """What rebuilds the smoothed classifier without Lightning: model, noise (canonical), data, version."""
-        return {
+        """What rebuilds the smoothed classifier without Lightning: model, noise (canonical), data, version; for
+        denoised smoothing also where the frozen classifier came from and what trained the denoiser."""
+        record = {
             "model": dict(self.hparams["model"]),
             "noise": self.noise.config(),
             "data": dict(self.hparams["data"]),
             "rsmooth_version": __version__,
         }
+        if self.hparams.get("frozen_classifier"):
+            record["frozen_classifier"] = dict(self.hparams["frozen_classifier"])
+            record["denoiser"] = {"objective": dict(self.hparams["objective"]), "noise": self.noise.config()}
+        return record
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # noise_state: what the exact distribution needs beyond its config (DSSN's offset vector v).

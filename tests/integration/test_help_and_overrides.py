@@ -118,14 +118,14 @@ def test_help_imports_nothing_heavy() -> None:
         (
             "train",
             ["objective.lam=2"],
-            "objective.lam is a setting of objective=stability, not of "
+            "objective.lam is a setting of objective=consistency, macer or stability, not of "
             "objective=noise_augmentation; choose one of them",
         ),
         (
             "train",
             ["objective.lamb=2"],
             "objective.lamb is not a setting of rsmooth-train; did you mean objective.lam (a "
-            "setting of objective=stability)?",
+            "setting of objective=consistency|macer|stability)?",
         ),
         (
             "train",

@@ -100,6 +100,27 @@ def test_callback_is_skipped_under_fast_dev_run(tmp_path: Path) -> None:
 
 
 EXPERIMENTS = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))
+#: the classifier architecture a denoised experiment's test puts behind the denoiser, per dataset
+FROZEN_ARCHITECTURE = {
+    "digits": ("digits_cnn", 10, 1),
+    "cifar10": ("resnet20", 10, 3),
+    "imagenet": ("resnet50", 2, 3),
+}  # the test folder has 2 classes
+
+
+def frozen_classifier_weights(tmp_path: Path, dataset: str) -> list[str]:
+    """Overrides naming a freshly initialised classifier's state dict for ``dataset`` (a plain weights file)."""
+    import torch
+    from omegaconf import OmegaConf
+
+    from rsmooth.loading.trusted import MODEL_MODULES, instantiate_trusted
+
+    name, classes, channels = FROZEN_ARCHITECTURE[dataset]
+    record = OmegaConf.to_container(OmegaConf.load(config_dir() / "model" / f"{name}.yaml"))
+    net = instantiate_trusted(record, None, MODEL_MODULES)(num_classes=classes, in_channels=channels)  # type: ignore[arg-type]
+    path = tmp_path / f"{name}.pt"
+    torch.save(net.state_dict(), path)
+    return [f"frozen_classifier.weights={path}", f"frozen_classifier.architecture={name}"]
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
@@ -129,6 +150,8 @@ def test_every_experiment_composes_and_runs_one_step(tmp_path: Path, experiment:
     ]
     if "table" in compose("train", overrides).noise:  # a functional table: small, for one step
         overrides.append("++noise.table={num_samples:4000,pilot_samples:2000,chunk:2000,radius_max:3.0}")
+    if "denoised" in experiment:  # a denoiser needs a classifier to sit in front of: a plain state dict here
+        overrides += frozen_classifier_weights(tmp_path, experiment.split("_")[0])
     cfg = compose("train", overrides)
     assert cfg.data._target_.startswith("rsmooth.data.")
     result = train(cfg)

@@ -1,4 +1,4 @@
-"""Gaussian data augmentation (Cohen et al. 2019 §3.3, Appendix F; lecture notes eq. 7)."""
+"""Gaussian data augmentation (Cohen et al. 2019 §3.3, Appendix F), and clean training for comparison."""
 
 from __future__ import annotations
 
@@ -15,5 +15,15 @@ class NoiseAugmentation(Objective):
 
     def __call__(self, model: nn.Module, noise: NoiseFamily, x: torch.Tensor, y: torch.Tensor) -> ObjectiveOutput:
         logits = model(noise.perturb(x))
+        loss = F.cross_entropy(logits, y)
+        return ObjectiveOutput(loss, logits, {"ce": loss.detach()})
+
+
+class Clean(Objective):
+    """CE(f(x), y) on clean inputs: a classifier trained without noise (the frozen classifier of denoised
+    smoothing, Salman et al. 2020); the noise family is not used."""
+
+    def __call__(self, model: nn.Module, noise: NoiseFamily, x: torch.Tensor, y: torch.Tensor) -> ObjectiveOutput:
+        logits = model(x)
         loss = F.cross_entropy(logits, y)
         return ObjectiveOutput(loss, logits, {"ce": loss.detach()})

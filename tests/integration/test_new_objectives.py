@@ -1,0 +1,165 @@
+"""Denoised smoothing end to end (a frozen classifier from each kind of file, f∘D saved and certified like any
+checkpoint) and every new objective under 2-rank DDP on the CPU in a Hydra multirun over its weight."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from rsmooth.cli.certify import certify
+from rsmooth.cli.config import compose
+from rsmooth.cli.train import train
+from rsmooth.errors import ConfigError
+from rsmooth.loading.checkpoint import load_classifier
+from rsmooth.models.cifar_resnet import resnet20
+from rsmooth.models.small import digits_cnn
+from rsmooth.results import read_rows
+from rsmooth.results.provenance import file_digest
+from tests.integration.fixtures import certify_overrides, fake_train_overrides
+
+
+def _classifier_state(checkpoint: Path, prefix: str) -> dict[str, torch.Tensor]:
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+
+
+def test_a_denoiser_behind_an_rsmooth_checkpoint_leaves_it_untouched_and_certifies_as_one_model(
+    tmp_path: Path,
+) -> None:
+    clean = train(compose("train", [*fake_train_overrides(tmp_path / "clean", 1), "objective=clean"]))["checkpoint"]
+    overrides = [
+        *fake_train_overrides(tmp_path / "denoised", 2),
+        "model=dncnn_digits",
+        "model.depth=3",
+        "model.width=8",
+        "objective=denoiser_stability",
+        "optimizer=adamw",
+        f"frozen_classifier.checkpoint={clean}",
+    ]
+    final = train(compose("train", overrides))["checkpoint"]
+    frozen, before = _classifier_state(final, "model.classifier."), _classifier_state(clean, "model.")
+    assert frozen.keys() == before.keys() and all(torch.equal(frozen[k], before[k]) for k in before)
+    loaded = load_classifier(final)
+    assert type(loaded.model).__name__ == "DenoisedClassifier"
+    record = loaded.record["frozen_classifier"]
+    assert record["format"] == "rsmooth" and record["sha256"] == file_digest(clean)
+    assert record["record"]["model"]["_target_"] == "rsmooth.models.small.digits_cnn"
+    assert loaded.record["denoiser"]["objective"]["_target_"].endswith("DenoiserStability")
+    tsv = tmp_path / "certify.tsv"
+    certify(compose("certify", certify_overrides(final, tsv, n=100)))
+    assert len(read_rows(tsv)) == 24
+
+
+def test_a_denoiser_behind_a_cohen_format_classifier_keeps_its_batchnorm_statistics(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = resnet20(10, 3)
+    with torch.no_grad():  # running statistics that training mode would move
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+    path = tmp_path / "cohen.pth.tar"
+    torch.save({"arch": "cifar_resnet20", "state_dict": {f"1.{k}": v for k, v in net.state_dict().items()}}, path)
+    overrides = [
+        *fake_train_overrides(tmp_path / "out", 1),
+        "data.input_shape=[3,32,32]",
+        "data.num_classes=10",
+        "data.train_size=40",
+        "data.test_size=4",
+        "model=unet",
+        "model.width=4",
+        "objective=denoiser_mse",
+        f"frozen_classifier.checkpoint={path}",
+    ]
+    final = train(compose("train", overrides))["checkpoint"]
+    frozen = _classifier_state(final, "model.classifier.net.")
+    assert all(torch.equal(frozen[k], v) for k, v in net.state_dict().items())
+    record = load_classifier(final).record["frozen_classifier"]
+    assert record["format"] == "cohen" and record["record"] == {"arch": "cifar_resnet20"}
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["frozen_classifier.weights=w.pt"], "frozen_classifier.architecture must be the network of the weights"),
+        (["frozen_classifier.weights=w.pt", "frozen_classifier.checkpoint=c.pt"], "one of checkpoint= or weights="),
+        (["frozen_classifier.weights=w.pt", "frozen_classifier.architecture=nope"], "not a conf/model name"),
+        ([], "model: rsmooth.models.denoisers.dncnn is a denoiser, which goes in front of a frozen classifier"),
+    ],
+)
+def test_denoised_smoothing_mistakes_are_one_line_before_any_training(
+    tmp_path: Path, extra: list[str], message: str
+) -> None:
+    (tmp_path / "w.pt").write_bytes(b"")
+    overrides = [*fake_train_overrides(tmp_path / "out", 1), "model=dncnn_digits", "objective=denoiser_mse", *extra]
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        with pytest.raises(ConfigError, match=message) as err:
+            train(compose("train", overrides))
+    finally:
+        os.chdir(cwd)
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "out" / "checkpoints").exists()
+
+
+TINY_DDP = [
+    "trainer=ddp_cpu",
+    "data=fake",
+    "model=digits_cnn",
+    "data.input_shape=[1,8,8]",
+    "data.train_size=32",
+    "data.test_size=8",
+    "data.val_size=8",
+    "data.batch_size=8",
+    "trainer.max_epochs=1",
+    "trainer.enable_progress_bar=false",
+    "callbacks.certify.settings.max=4",
+    "callbacks.certify.settings.n0=10",
+    "callbacks.certify.settings.n=50",
+    "certification.n0=10",
+    "certification.n=50",
+    "certification.max=4",
+    "certification.progress=false",
+    "logger=csv",
+]
+#: objective → (its sweep, the hyperparameter key that must differ between the jobs)
+SWEEPS = {
+    "consistency": (["objective=consistency", "objective.lam=1,4"], "lam"),
+    "smoothadv": (["objective=smoothadv", "objective.eps=0.1,0.3", "objective.m=2"], "eps"),
+    "macer": (["objective=macer", "objective.lam=1,4", "objective.m=2"], "lam"),
+    "denoisers": (["objective=denoiser_mse,denoiser_stability", "model=dncnn_digits", "model.depth=3"], "_target_"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SWEEPS))
+def test_each_objective_trains_under_two_rank_ddp_in_a_multirun(tmp_path: Path, name: str) -> None:
+    sweep, key = SWEEPS[name]
+    extra: list[str] = []
+    if name == "denoisers":
+        net = digits_cnn(10, 1)  # fresh, as a plain state dict behind the denoisers
+        torch.save(net.state_dict(), tmp_path / "clf.pt")
+        extra = [f"frozen_classifier.weights={tmp_path / 'clf.pt'}", "frozen_classifier.architecture=digits_cnn"]
+    run = subprocess.run(
+        [sys.executable, "-m", "rsmooth.train", "-m", *TINY_DDP, *sweep, *extra, f"hydra.sweep.dir={tmp_path / 's'}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.count("rank 1: certified") == 2  # both jobs ran two ranks
+    seen = []
+    for job in ("0", "1"):
+        hp = torch.load(tmp_path / "s" / job / "checkpoints" / "final.ckpt", map_location="cpu", weights_only=True)
+        seen.append(hp["hyper_parameters"]["objective"][key])
+        config = yaml.safe_load((tmp_path / "s" / job / ".hydra" / "config.yaml").read_text())
+        assert config["trainer"]["strategy"] == "ddp" and config["trainer"]["devices"] == 2
+    assert seen[0] != seen[1]
