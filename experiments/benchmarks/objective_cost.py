@@ -55,10 +55,15 @@ def build(experiment: str, dm: DigitsDataModule) -> tuple[SmoothingClassifier, t
     return module, optimizer if isinstance(optimizer, torch.optim.Optimizer) else optimizer["optimizer"]
 
 
-def epoch_seconds(module: SmoothingClassifier, optimizer: torch.optim.Optimizer, loader: Any) -> float:
+def epoch_seconds(
+    module: SmoothingClassifier, optimizer: torch.optim.Optimizer, loader: Any, batches: int | None = None
+) -> float:
+    """Seconds for one pass over ``loader`` (its first ``batches`` batches when given)."""
     module.train()
     start = time.perf_counter()
-    for x, y in loader:
+    for step, (x, y) in enumerate(loader):
+        if batches is not None and step == batches:
+            break
         out = module.objective(module.model, module.noise, x, y)
         optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
@@ -70,6 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--batches", type=int, help="time only the first N batches of each epoch (a smoke run)")
     args = parser.parse_args()
     torch.manual_seed(0)
     dm = DigitsDataModule()
@@ -77,10 +83,10 @@ def main() -> None:
     built = {name: build(name, dm) for name in EXPERIMENTS}
     times: dict[str, list[float]] = {name: [] for name in EXPERIMENTS}
     for module, opt in built.values():  # one warm-up epoch each, not timed
-        epoch_seconds(module, opt, loader)
+        epoch_seconds(module, opt, loader, args.batches)
     for _ in range(args.rounds):
         for name, (module, opt) in built.items():
-            times[name].append(epoch_seconds(module, opt, loader))
+            times[name].append(epoch_seconds(module, opt, loader, args.batches))
     base = statistics.median(times["digits_gaussian"])
     print(f"{'experiment':28s} {'s/epoch':>8s} {'× noise aug.':>12s}  passes per input")
     result = {}

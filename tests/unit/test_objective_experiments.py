@@ -42,7 +42,7 @@ def test_the_cost_benchmark_times_every_objective_against_noise_augmentation(
 ) -> None:
     bench = _load(EXPERIMENTS / "benchmarks" / "objective_cost.py")
     out = tmp_path / "cost.json"
-    monkeypatch.setattr(sys, "argv", ["objective_cost.py", "--rounds", "1", "--json", str(out)])
+    monkeypatch.setattr(sys, "argv", ["objective_cost.py", "--rounds", "1", "--batches", "2", "--json", str(out)])
     bench.main()
     results = json.loads(out.read_text())["results"]
     assert set(results) == set(bench.EXPERIMENTS)

@@ -226,6 +226,29 @@ def test_smoothadv_loss_is_cross_entropy_on_the_attacked_copies_with_the_attacks
     assert float(one.loss.detach()) == pytest.approx(float(nn.functional.cross_entropy(model(noisy[::2]), Y)), rel=1e-6)
 
 
+def test_smoothadv_one_l2_step_and_its_loss_match_hand_computation() -> None:
+    """One PGD step on the linear model with two fixed noise copies per input: the gradient of
+    −log((1/m) Σ_j softmax(W(x + δ + s_j) + c)_y) at δ = 0 is −(1/P) Σ_j p_j,y (w_y − Σ_k p_j,k w_k)/m, P the mean of
+    p_j,y; the step of length η = 2ε is projected back onto ‖δ‖₂ = ε, then clamped to [0, 1]; the loss is CE on the
+    attacked copies."""
+    shifts, eps = [0.1, -0.3, 0.25, 0.05], 0.3
+    out = SmoothAdv(eps=eps, steps=1, m=2, step_scale=2.0)(_model(), RowShiftNoise(shifts), X, Y)
+    expected = 0.0
+    for i, copies in enumerate(_copies(shifts, 2)):
+        y = int(Y[i])
+        probs = [_softmax(_logits(c)) for c in copies]
+        mean_y = sum(p[y] for p in probs) / 2
+        grad = [
+            -sum(p[y] * (W[y][d] - sum(p[k] * W[k][d] for k in range(2))) for p in probs) / 2 / mean_y for d in range(2)
+        ]
+        length = math.hypot(*grad)
+        x = X[i].flatten().tolist()
+        adv = [min(1.0, max(0.0, x[d] + eps * grad[d] / length)) for d in range(2)]
+        for s in shifts[2 * i : 2 * i + 2]:
+            expected += -math.log(_softmax(_logits([a + s for a in adv]))[y]) / 4
+    assert float(out.loss.detach()) == pytest.approx(expected, rel=1e-5)
+
+
 def test_smoothadv_warm_up_is_linear_in_epochs() -> None:
     objective = SmoothAdv(eps=1.0, warmup_epochs=4)
     seen = []
