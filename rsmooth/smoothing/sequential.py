@@ -27,6 +27,9 @@ Stopping rule (``radii`` = the radii a curve is read at, Horváth et al. 2022):
   optimistic p̃ = the upper bound on p_A at the ``futility`` level (0.05: p_A ≤ p̃ with 95 %
   confidence) and the lower bound that n_max samples at rate p̃ would give at α_K; if even that bound
   does not certify the radius (or is ≤ 1/2 for radius 0), more samples would most likely be wasted;
+* with ``radius_tolerance`` τ (also when no radii are given: the mode then estimates each input's radius
+  itself), stop when the radius is known to within τ — R(UCB_k) − R(LCB_k) ≤ τ — or when the budget cannot
+  add more than τ to it: R(the lower bound n_max samples at the optimistic rate p̃ would give) − R(LCB_k) ≤ τ;
 * else sample until n_max.
 The rule only decides *when* to stop; soundness never depends on it (the futility level is not part of
 the failure probability: stopping early only ever reports a smaller radius than sampling on might).
@@ -112,7 +115,13 @@ class StoppingRule:
     """When sequential CERTIFY may stop for one input (see the module docstring)."""
 
     def __init__(
-        self, cert: Certificate, schedule: SampleSchedule, alpha: float, dim: int, radii: Sequence[float] | None
+        self,
+        cert: Certificate,
+        schedule: SampleSchedule,
+        alpha: float,
+        dim: int,
+        radii: Sequence[float] | None,
+        tolerance: float | None = None,
     ) -> None:
         check_sequential_certificate(cert)
         self.radius: Callable[[float, int], float] = cert.radius  # type: ignore[attr-defined]  # a BoundCertificate's: checked just above
@@ -122,6 +131,9 @@ class StoppingRule:
         if any(not math.isfinite(r) or r < 0 for r in targets):
             raise ConfigError(f"sequential radii must be finite numbers >= 0, got {list(radii or ())}")
         self.targets = targets
+        if tolerance is not None and not (math.isfinite(tolerance) and tolerance > 0):
+            raise ConfigError(f"sequential.radius_tolerance must be a number > 0, got {tolerance!r}")
+        self.tolerance = tolerance
 
     def certified(self, p_lower: float) -> float:
         """The radius a lower bound certifies; −1 when it certifies nothing (abstain)."""
@@ -132,16 +144,30 @@ class StoppingRule:
         level = self.levels[stage]
         if not clopper_pearson_upper(votes.n_a, votes.n, level) > 0.5:
             return True  # abstains whatever the budget
-        if not self.targets:
+        if not self.targets and self.tolerance is None:
             return False
         certified = self.certified(clopper_pearson_lower(votes.n_a, votes.n, level))
+        # what n_max samples at an optimistic rate p̃ would certify
+        optimistic = clopper_pearson_upper(votes.n_a, votes.n, self.futility)
+        reachable = self.certified(
+            clopper_pearson_lower(math.floor(optimistic * self.n_max), self.n_max, self.levels[-1])
+        )
+        if self.tolerance is not None and self._settled(votes, level, certified, reachable):
+            return True
+        if not self.targets:
+            return False
         pending = [r for r in self.targets if r > certified]
         if not pending:
             return True  # every requested radius is certified
-        # futility: n_max samples at an optimistic rate p̃ would still not certify the next radius
-        optimistic = clopper_pearson_upper(votes.n_a, votes.n, self.futility)
-        projected = clopper_pearson_lower(math.floor(optimistic * self.n_max), self.n_max, self.levels[-1])
-        return self.certified(projected) < pending[0]
+        return reachable < pending[0]  # futility: the budget would still not certify the next radius
+
+    def _settled(self, votes: VoteCounts, level: float, certified: float, reachable: float) -> bool:
+        """The radius is known to within the tolerance, or the budget cannot add more than it."""
+        assert self.tolerance is not None
+        low = max(certified, 0.0)
+        upper = clopper_pearson_upper(votes.n_a, votes.n, level)
+        high = self.certified(upper) if upper < 1.0 else math.inf
+        return high - low <= self.tolerance or max(reachable, 0.0) - low <= self.tolerance
 
 
 def sequential_votes(

@@ -9,6 +9,7 @@ everything below takes it as it is.
 
 from __future__ import annotations
 
+import math
 from dataclasses import InitVar, dataclass, field
 from typing import Any, Optional
 
@@ -66,7 +67,8 @@ class SequentialSettings:
 
     ``radii``: the radii an input's sampling aims at (None: none; the config points it at the
     certification radii); ``first``/``growth``: the geometric stage sizes; ``futility``: the level of the
-    optimistic bound that gives up on a radius out of reach; ``final_share``: the last stage's share of α.
+    optimistic bound that gives up on a radius out of reach; ``final_share``: the last stage's share of α;
+    ``radius_tolerance``: also stop once the input's radius is known to within this width (None: off).
     """
 
     radii: Optional[list[float]] = None
@@ -74,6 +76,7 @@ class SequentialSettings:
     growth: float = 2.0
     futility: float = 0.05
     final_share: float = 0.75
+    radius_tolerance: Optional[float] = None
     where: InitVar[str] = "certification.sequential"
 
     def __post_init__(self, where: str) -> None:
@@ -88,6 +91,12 @@ class SequentialSettings:
         _require(self.growth > 1, _at(where, "growth"), "a number > 1", self.growth)
         _require(0 < self.futility < 0.5, _at(where, "futility"), "in (0, 0.5)", self.futility)
         _require(0 < self.final_share < 1, _at(where, "final_share"), "in (0, 1)", self.final_share)
+        _require(
+            self.radius_tolerance is None or (math.isfinite(self.radius_tolerance) and self.radius_tolerance > 0),
+            _at(where, "radius_tolerance"),
+            "a number > 0 or null",
+            self.radius_tolerance,
+        )
 
 
 @dataclass(frozen=True)

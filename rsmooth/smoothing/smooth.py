@@ -314,7 +314,8 @@ class Smooth:
         if schedule.n_max != settings.n:
             raise ConfigError(f"the sample schedule ends at {schedule.n_max}, not at the budget n={settings.n}")
         levels = schedule.stage_alphas(alpha)
-        rule = StoppingRule(self.certificate, schedule, alpha, dim, settings.sequential.radii)
+        sequential = settings.sequential
+        rule = StoppingRule(self.certificate, schedule, alpha, dim, sequential.radii, sequential.radius_tolerance)
         self.prepare(dim)
         stopped = sequential_votes(self.counter, xs, ids, settings.n0, schedule, batch_size, rule, progress)
         # stage k's bounds are at α_k, Σα_k = α: the union bound over the K stages gives α in total

@@ -11,7 +11,8 @@ from scipy.stats import norm
 
 from rsmooth.errors import ConfigError
 from rsmooth.noise import DeterministicSplittingNoise, GaussianNoise
-from rsmooth.smoothing import Smooth
+from rsmooth.smoothing import CertificationSettings, Smooth
+from rsmooth.smoothing.settings import SequentialSettings
 from rsmooth.smoothing.sequential import SampleSchedule
 from tests.conftest import LinearTwoClass
 
@@ -103,22 +104,19 @@ class Quadrants(torch.nn.Module):
         return torch.nn.functional.one_hot(cls, 4).float()
 
 
-def _overclaim_rate(trials: int, alpha: float) -> float:
+def _overclaim_rate(trials: int, alpha: float, tolerance: float | None = None) -> float:
     """How often sequential CERTIFY claims more than the true radius, when its target sits just above the
-    truth (the case where optional stopping would hurt most)."""
+    truth (the case where optional stopping would hurt most); with ``tolerance``, no target: the radius
+    tolerance rule alone decides when each input stops."""
     smooth, x, margin = half_space(0.9)
     schedule = SampleSchedule.geometric(4096, first=256)  # K = 5 stages
-    results = smooth.certify_many(
-        x.expand(trials, 1, 4, 4),
-        64,
-        4096,
-        alpha,
-        4096,
-        ids=list(range(trials)),
-        mode="sequential",
-        radii=[margin * 1.0001],
-        schedule=schedule,
+    sequential = SequentialSettings(
+        radii=None if tolerance else [margin * 1.0001], radius_tolerance=tolerance, first=256, where="sequential"
     )
+    settings = CertificationSettings(
+        n0=64, n=4096, alpha=alpha, batch_size=4096, mode="sequential", sequential=sequential, where=""
+    )
+    results = smooth.certify_with(x.expand(trials, 1, 4, 4), settings, ids=list(range(trials)), schedule=schedule)
     return sum(r.radius > margin for r in results) / trials
 
 
@@ -131,6 +129,32 @@ def test_coverage_holds_with_optional_stopping() -> None:
     rate = _overclaim_rate(TRIALS, ALPHA)
     print(f"sequential over-claim rate {rate:.3f} (alpha {ALPHA}, margin {MARGIN:.3f})")
     assert rate <= ALPHA + MARGIN
+
+
+def test_coverage_holds_when_the_radius_tolerance_decides_when_to_stop() -> None:
+    rate = _overclaim_rate(TRIALS, ALPHA, tolerance=0.05)
+    print(f"tolerance rule over-claim rate {rate:.3f} (alpha {ALPHA}, margin {MARGIN:.3f})")
+    assert rate <= ALPHA + MARGIN
+
+
+def test_with_no_radii_the_tolerance_rule_estimates_each_radius_to_within_it() -> None:
+    """R(UCB) − R(LCB) ≤ τ at the stop means the certified radius is within τ of the truth (when both bounds hold);
+    inputs far from p = 1 stop long before the budget, and a tiny τ samples to the budget as fixed n does."""
+    for p, tolerance in ((0.7, 0.05), (0.95, 0.05)):
+        smooth, x, margin = half_space(p)
+        sequential = SequentialSettings(radii=None, radius_tolerance=tolerance, where="sequential")
+        settings = CertificationSettings(
+            n0=64, n=100_000, alpha=0.001, batch_size=8192, mode="sequential", sequential=sequential, where=""
+        )
+        results = smooth.certify_with(x.expand(8, 1, 4, 4), settings)
+        assert all(margin - tolerance <= r.radius <= margin for r in results), (p, margin, [r.radius for r in results])
+        assert sum(r.n for r in results) / 8 < 40_000
+    smooth, x, margin = half_space(0.7)
+    tight = SequentialSettings(radii=None, radius_tolerance=1e-6, where="sequential")
+    settings = CertificationSettings(n0=64, n=20_000, alpha=0.001, batch_size=8192, mode="sequential", sequential=tight)
+    assert all(r.n == 20_000 for r in smooth.certify_with(x.expand(4, 1, 4, 4), settings))
+    with pytest.raises(ConfigError, match="radius_tolerance must be a number > 0 or null"):
+        SequentialSettings(radius_tolerance=0.0)
 
 
 def test_coverage_test_fails_without_the_union_bound() -> None:
