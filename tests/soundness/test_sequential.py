@@ -12,8 +12,8 @@ from scipy.stats import norm
 from rsmooth.errors import ConfigError
 from rsmooth.noise import DeterministicSplittingNoise, GaussianNoise
 from rsmooth.smoothing import CertificationSettings, Smooth
-from rsmooth.smoothing.settings import SequentialSettings
 from rsmooth.smoothing.sequential import SampleSchedule
+from rsmooth.smoothing.settings import SequentialSettings
 from tests.conftest import LinearTwoClass
 
 SIGMA = 0.5
