@@ -32,6 +32,7 @@ OBJECTIVES = {
         ("consistency", ["experiment=digits_consistency"]),
         ("smoothadv", ["experiment=digits_smoothadv"]),
         ("macer", ["experiment=digits_macer"]),
+        ("macer, deferred 10 epochs", ["experiment=digits_macer", "objective.deferred_epochs=10"]),
     ],
     # the same objectives and settings under uniform ℓ1 noise (SmoothAdv attacks in ℓ1, MACER through λ(p_A − p_B))
     "uniform_l1": [
@@ -40,6 +41,7 @@ OBJECTIVES = {
         ("consistency", ["experiment=digits_consistency", "noise=uniform_l1"]),
         ("smoothadv", ["experiment=digits_smoothadv", "noise=uniform_l1"]),
         ("macer", ["experiment=digits_macer", "noise=uniform_l1"]),
+        ("macer, deferred 10 epochs", ["experiment=digits_macer", "noise=uniform_l1", "objective.deferred_epochs=10"]),
     ],
 }
 COMMON = ["logger=csv", "trainer.enable_progress_bar=false", "certification.progress=false"]
@@ -51,7 +53,7 @@ def run(command: list[str]) -> None:
 
 
 def slug(name: str) -> str:
-    return name.replace(" ", "_")
+    return name.replace(",", "").replace(" ", "_")
 
 
 def train_row(out: Path, overrides: list[str]) -> Path:

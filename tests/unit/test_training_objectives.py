@@ -134,6 +134,18 @@ def test_macer_matches_hand_computation_and_its_radius_is_the_certificates(beta:
     assert float(out.loss.detach()) == pytest.approx(ce + lam * hinge, rel=1e-5)
 
 
+def test_macer_deferred_epochs_train_on_cross_entropy_alone() -> None:
+    objective = Macer(lam=5.0, beta=1.0, m=2, deferred_epochs=2)
+    noise = RowShiftNoise([0.1, -0.3, 0.25, 0.05], 0.5)
+    losses = []
+    for epoch in range(3):
+        objective.start_epoch(epoch)
+        out = objective(_model(), noise, X, Y)
+        losses.append(float(out.loss.detach()) - float(out.parts["ce"]))
+    hinge = float(out.parts["hinge"])
+    assert hinge > 0 and losses[:2] == [0.0, 0.0] and losses[2] == pytest.approx(5.0 * hinge, rel=1e-6)
+
+
 def test_macer_gradient_is_finite_when_a_probability_rounds_to_one() -> None:
     model = _model()
     with torch.no_grad():
@@ -264,6 +276,7 @@ def test_smoothadv_warm_up_is_linear_in_epochs() -> None:
         (Consistency, {"m": 0}, "objective.m"),
         (Consistency, {"lam": -1.0}, "objective.lam"),
         (Macer, {"beta": 0.0}, "objective.beta"),
+        (Macer, {"deferred_epochs": -1}, "objective.deferred_epochs"),
         (SmoothAdv, {"eps": -0.5}, "objective.eps"),
         (SmoothAdv, {"steps": 0}, "objective.steps"),
     ],

@@ -29,15 +29,27 @@ class Macer(Objective):
     which is the paper's hinge on the gap Φ⁻¹(p₁) − Φ⁻¹(p₂) ≤ γ, term for term. Examples whose radius is not
     finite (a probability rounded to 0 or 1) are left out of the hinge, as in the paper's code.
     The paper's CIFAR-10 settings: m = 16, λ = 12, γ = 8, β = 16 (ImageNet: m = 2).
+    ``deferred_epochs``: the hinge is off (λ = 0) for the first that many epochs, as the reference
+    reproductions' "deferred" option (Jeong & Shin 2020's code) starts MACER only after the first learning-rate
+    drop: from an untrained network the β-tempered hinge alone can stop training (measured on digits).
     """
 
-    def __init__(self, lam: float = 12.0, gamma: float = 8.0, beta: float = 16.0, m: int = 16) -> None:
+    def __init__(
+        self, lam: float = 12.0, gamma: float = 8.0, beta: float = 16.0, m: int = 16, deferred_epochs: int = 0
+    ) -> None:
         self.lam = check_weight("lam", lam)
         self.gamma = check_weight("gamma", gamma)
         self.beta = check_weight("beta", beta)
         if self.beta == 0:
             raise ConfigError("objective.beta must be > 0, got 0")
         self.m = check_copies(m)
+        if isinstance(deferred_epochs, bool) or not isinstance(deferred_epochs, int) or deferred_epochs < 0:
+            raise ConfigError(f"objective.deferred_epochs must be an integer >= 0, got {deferred_epochs!r}")
+        self.deferred_epochs = deferred_epochs
+        self.epoch = 0
+
+    def start_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def bind(self, model: nn.Module, noise: NoiseFamily) -> None:
         cert = noise.default_certificate()
@@ -62,7 +74,8 @@ class Macer(Objective):
             radius = cert.soft_radius(p1, p2, dim)  # at p = 0 or 1 is infinite and 0·∞ would poison the rest
             inside = torch.isfinite(radius) & (radius <= margin)
         hinge = (margin - cert.soft_radius(p1[inside], p2[inside], dim)).sum() / b
-        loss = ce + self.lam * hinge
+        lam = 0.0 if self.epoch < self.deferred_epochs else self.lam
+        loss = ce + lam * hinge
         return ObjectiveOutput(
             loss, logits[:, 0], {"ce": ce.detach(), "hinge": hinge.detach(), "hinged": inside.float().sum() / b}
         )
