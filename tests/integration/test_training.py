@@ -152,6 +152,7 @@ def test_every_experiment_composes_and_runs_one_step(tmp_path: Path, experiment:
         overrides.append("++noise.table={num_samples:4000,pilot_samples:2000,chunk:2000,radius_max:3.0}")
     if "denoised" in experiment:  # a denoiser needs a classifier to sit in front of: a plain state dict here
         overrides += frozen_classifier_weights(tmp_path, experiment.split("_")[0])
+        overrides += ["model.depth=3", "model.width=8"]  # a small DnCNN, for one step
     cfg = compose("train", overrides)
     assert cfg.data._target_.startswith("rsmooth.data.")
     result = train(cfg)
