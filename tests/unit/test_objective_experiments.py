@@ -26,6 +26,7 @@ def test_the_digits_table_reads_each_runs_summary(tmp_path: Path) -> None:
     script = _load(EXPERIMENTS / "objectives_digits.py")
     run = tmp_path / "gaussian" / "sigma0.5" / "consistency"
     run.mkdir(parents=True)
+    (tmp_path / "gaussian" / "sigma0.25").mkdir()
     radii = [0.0, 0.25, 0.5, 0.75, 1.0, 1.25]
     summary = {"radii": radii, "certified_accuracy": [0.9, 0.8, 0.7, 0.5, 0.25, 0.1], "acr": 0.6123}
     (run / "certify.summary.json").write_text(json.dumps(summary))
@@ -35,6 +36,7 @@ def test_the_digits_table_reads_each_runs_summary(tmp_path: Path) -> None:
     missing = next(line for line in table if line.startswith("| 0.25 | macer |"))
     assert missing.count("—") == 6  # not run yet: shown as such, never as a number
     assert sum("clean classifier" in line for line in table) == 6  # none / MSE / stability denoiser at both σ
+    assert "| 0.5 |" not in script.table(tmp_path, "uniform_l1")  # a σ not measured is left out
 
 
 def test_the_cost_benchmark_times_every_objective_against_noise_augmentation(
