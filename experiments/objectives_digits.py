@@ -119,7 +119,8 @@ def table(root: Path, family: str) -> str:
     head = "| σ | training | " + " | ".join(f"r = {r:g}" for r in RADII) + " | ACR |"
     lines = [head, "|" + "---|" * (len(RADII) + 3)]
     for sigma in SIGMAS:
-        if not (root / family / f"sigma{sigma}").is_dir() and not (root / "denoised" / f"sigma{sigma}").is_dir():
+        denoised = family == "gaussian" and (root / "denoised" / f"sigma{sigma}").is_dir()
+        if not (root / family / f"sigma{sigma}").is_dir() and not denoised:
             continue  # not measured at this σ
         for name, _ in OBJECTIVES[family]:
             cells = summary_cells(root / family / f"sigma{sigma}" / slug(name))
