@@ -117,5 +117,5 @@ class SmoothAdv(Objective):
             loss = F.cross_entropy(first, y)
         shift = (adv - x).flatten(1).norm(p={"l2": 2.0, "l1": 1.0, "linf": math.inf}[noise.norm], dim=1).mean()
         return ObjectiveOutput(
-            loss, first, {"ce": loss.detach(), "eps": torch.tensor(self.current_eps()), "shift": shift}
+            loss, first, {"ce": loss.detach(), "eps": torch.tensor(self.current_eps(), device=x.device), "shift": shift}
         )
