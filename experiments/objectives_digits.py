@@ -75,6 +75,7 @@ def certify_row(out: Path, checkpoint: Path, sigma: float) -> Path:
                 f"checkpoint={checkpoint}",
                 "noise=gaussian",
                 f"noise.sigma={sigma}",
+                "certification=default",  # n = 10 000, as rsmooth-train certifies (rsmooth-certify's own: 100 000)
                 f"output={out / 'certify.tsv'}",
                 f"paths.output_dir={out}",
                 "certification.progress=false",
