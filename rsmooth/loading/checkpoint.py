@@ -177,9 +177,11 @@ def build_model(
     ``rsmooth.models`` or a ``trusted`` package; or, for denoised smoothing, ``{denoiser: <factory
     (in_channels)>, classifier: <a model record>}``, built as :class:`DenoisedClassifier` (classifier ∘ denoiser)."""
     if isinstance(config, Mapping) and "_target_" not in config and set(config) == {"denoiser", "classifier"}:
-        classifier = build_model(config["classifier"], data, trusted, where=f"{where}.classifier")
-        if not isinstance(classifier, NormalizedClassifier):
-            raise CheckpointError(f"{where}.classifier: a denoiser goes in front of a plain classifier")
+        inner = config["classifier"]
+        if not (isinstance(inner, Mapping) and "_target_" in inner):  # checked before building: no recursion
+            raise CheckpointError(f"{where}.classifier: a denoiser goes in front of a plain classifier's model record")
+        classifier = build_model(inner, data, trusted, where=f"{where}.classifier")
+        assert isinstance(classifier, NormalizedClassifier)  # a record with a _target_ builds one
         factory = instantiate_trusted(config["denoiser"], None, (*MODEL_MODULES, *trusted), where=f"{where}.denoiser")
         denoiser = factory(in_channels=int(data.input_shape[0]))
         if not isinstance(denoiser, nn.Module):

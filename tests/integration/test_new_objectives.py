@@ -167,3 +167,20 @@ def test_each_objective_trains_under_two_rank_ddp_in_a_multirun(tmp_path: Path, 
         config = yaml.safe_load((tmp_path / "s" / job / ".hydra" / "config.yaml").read_text())
         assert config["trainer"]["strategy"] == "ddp" and config["trainer"]["devices"] == 2
     assert seen[0] != seen[1]
+
+
+def test_a_record_nesting_a_denoiser_in_the_classifier_is_refused_in_one_line(tmp_path: Path) -> None:
+    """build_model never recurses into a denoised record: a crafted file cannot make it recurse without bound."""
+    from rsmooth.data.fake import FakeDataModule
+    from rsmooth.errors import CheckpointError
+
+    model: dict[str, object] = {"_target_": "rsmooth.models.small.digits_cnn", "_partial_": True}
+    for _ in range(2):
+        model = {"denoiser": {"_target_": "rsmooth.models.denoisers.dncnn", "_partial_": True}, "classifier": model}
+    record = {"model": model, "noise": {"_target_": "rsmooth.noise.gaussian.GaussianNoise", "sigma": 0.25}}
+    record["data"] = FakeDataModule(input_shape=[1, 8, 8]).info()
+    path = tmp_path / "nested.ckpt"
+    torch.save({"rsmooth": record, "state_dict": {}}, path)
+    with pytest.raises(CheckpointError, match="a denoiser goes in front of a plain classifier") as err:
+        load_classifier(path)
+    assert "\n" not in str(err.value)
