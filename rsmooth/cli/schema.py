@@ -89,6 +89,7 @@ class TrainSchema:
     task_name: str = "train"
     seed: int = 0
     resume_from: Optional[str] = None
+    init_from: Optional[str] = None
     trusted_modules: list[str] = field(default_factory=list)
     certification: CertificationJobSettings = field(default_factory=CertificationJobSettings)
     frozen_classifier: FrozenClassifierSettings = field(default_factory=FrozenClassifierSettings)

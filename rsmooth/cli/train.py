@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -117,6 +118,37 @@ def load_frozen_classifier(
     return loaded, provenance
 
 
+def load_initial_weights(
+    path: str, model: dict[str, Any], frozen: LoadedClassifier | None, data: dict[str, Any], trusted: list[str]
+) -> tuple[LoadedClassifier, dict[str, Any]]:
+    """``init_from``: the rsmooth checkpoint whose weights this run starts from, and its provenance. Its model
+    record must be this run's ``model`` (the same network, so every weight has its place); for denoised
+    smoothing, its classifier must also hold the frozen classifier's weights, so starting from it changes only
+    the denoiser. Its noise and objective may differ: that is what fine-tuning is for."""
+    loaded = load_classifier(path, data, trusted)
+    if loaded.source != "rsmooth":
+        raise ConfigError(f"init_from={path} is a {loaded.source}-format file; init_from takes an rsmooth checkpoint")
+    if model_config(loaded) != model:
+        raise ConfigError(
+            f"init_from={path} holds another network than this run's model= (its model record "
+            f"{model_config(loaded)!r}); start from a checkpoint of the same model"
+        )
+    if frozen is not None:
+        assert isinstance(loaded.model, DenoisedClassifier)  # the same {denoiser, classifier} record as ours
+        theirs, ours = loaded.model.classifier.state_dict(), frozen.model.state_dict()
+        if theirs.keys() != ours.keys() or not all(torch.equal(theirs[k], ours[k]) for k in ours):
+            raise ConfigError(
+                f"init_from={path} was trained in front of another classifier than frozen_classifier's; "
+                "start from a denoiser of the same classifier"
+            )
+    provenance = {
+        "path": str(Path(path).resolve()),
+        "sha256": loaded.digest,
+        "record": {k: v for k, v in loaded.record.items() if k != "noise_state"},
+    }
+    return loaded, provenance
+
+
 def _first_process() -> bool:
     """False in the processes a launcher adds for ranks > 0 (they share rank 0's directory by design)."""
     return launcher_ranks(os.environ).rank == 0 and os.environ.get("LOCAL_RANK", "0").strip() in ("", "0")
@@ -143,6 +175,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if settings.frozen_classifier.given:  # denoised smoothing: model= is the denoiser, in front of this classifier
         frozen, provenance = load_frozen_classifier(settings.frozen_classifier, dm.info(), settings.trusted_modules)
         model = {"denoiser": model, "classifier": model_config(frozen)}
+    initial, initialized_from = None, None
+    if settings.init_from:  # fine-tuning: the weights of a checkpoint of the same model
+        initial, initialized_from = load_initial_weights(
+            settings.init_from, model, frozen, dm.info(), settings.trusted_modules
+        )
     # Plain configs (not objects): they are the module's hyperparameters, stored in every checkpoint.
     module = SmoothingClassifier(
         model=model,
@@ -153,10 +190,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         scheduler=plain(cfg.get("scheduler")),
         trusted_modules=settings.trusted_modules,
         frozen_classifier=provenance,
+        initialized_from=initialized_from,
     )
     if frozen is not None:
         assert isinstance(module.model, DenoisedClassifier)  # built from the {denoiser, classifier} record
         module.model.classifier.load_state_dict(frozen.model.state_dict())
+    if initial is not None:  # same record, so the same parameters and buffers, name for name
+        module.model.load_state_dict(initial.model.state_dict())
     noise = module.noise
     module.configure_optimizers()  # optimizer.lr=-1 and the like: one line now, not a traceback after setup
     # Refuse data the noise cannot take (e.g. DSSN's q-grid) before any training.

@@ -33,6 +33,8 @@ class SmoothingClassifier(pl.LightningModule):
     for optimizers), plus the packages in ``trusted_modules``, which is never stored. ``data`` is the data
     module's ``info()`` (classes, shape, normalization). ``frozen_classifier``: for denoised smoothing, the
     provenance of the classifier behind the denoiser (its file's digest and record), stored in every checkpoint.
+    ``initialized_from``: the provenance of the checkpoint whose weights training started from (fine-tuning, e.g.
+    a stability denoiser from an MSE one), stored likewise.
 
     The loss is the pluggable ``objective``. Validation logs the base classifier's clean accuracy
     (``val/acc_clean``) and its accuracy under one noise draw (``val/acc_noisy``); certified
@@ -51,6 +53,7 @@ class SmoothingClassifier(pl.LightningModule):
         scheduler: Mapping[str, Any] | None = None,
         trusted_modules: Sequence[str] = (),
         frozen_classifier: Mapping[str, Any] | None = None,
+        initialized_from: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["trusted_modules"])
@@ -129,7 +132,8 @@ class SmoothingClassifier(pl.LightningModule):
 
     def record(self) -> dict[str, Any]:
         """What rebuilds the smoothed classifier without Lightning: model, noise (canonical), data, version; for
-        denoised smoothing also where the frozen classifier came from and what trained the denoiser."""
+        denoised smoothing also where the frozen classifier came from and what trained the denoiser; for a run
+        started from another checkpoint's weights, that checkpoint."""
         record = {
             "model": dict(self.hparams["model"]),
             "noise": self.noise.config(),
@@ -139,6 +143,8 @@ class SmoothingClassifier(pl.LightningModule):
         if self.hparams.get("frozen_classifier"):
             record["frozen_classifier"] = dict(self.hparams["frozen_classifier"])
             record["denoiser"] = {"objective": dict(self.hparams["objective"]), "noise": self.noise.config()}
+        if self.hparams.get("initialized_from"):
+            record["initialized_from"] = dict(self.hparams["initialized_from"])
         return record
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -84,6 +84,47 @@ def test_a_denoiser_behind_a_cohen_format_classifier_keeps_its_batchnorm_statist
     assert record["format"] == "cohen" and record["record"] == {"arch": "cifar_resnet20"}
 
 
+DENOISER = ["model=dncnn_digits", "model.depth=3", "model.width=8"]
+
+
+def test_a_stability_denoiser_starts_from_the_mse_one_and_records_it(tmp_path: Path) -> None:
+    """``init_from``: the weights of a checkpoint of the same model (Salman et al. 2020 fine-tune the stability
+    denoiser from the MSE one). At lr 0 the run ends where it started, so its weights (all but the denoiser's
+    BatchNorm statistics, which training mode moves) must be the MSE run's exactly; a checkpoint of another
+    network, or a denoiser of another classifier, is refused in one line."""
+    clean = train(compose("train", [*fake_train_overrides(tmp_path / "clean", 1), "objective=clean"]))["checkpoint"]
+    frozen = f"frozen_classifier.checkpoint={clean}"
+    mse_run = [*fake_train_overrides(tmp_path / "mse", 1), *DENOISER, "objective=denoiser_mse", "optimizer=adamw"]
+    mse = train(compose("train", [*mse_run, frozen]))["checkpoint"]
+    still = ["objective=denoiser_stability", "optimizer=sgd", "optimizer.lr=0", "optimizer.weight_decay=0"]
+    stab_run = [*fake_train_overrides(tmp_path / "stab", 1), *DENOISER, *still, frozen]
+    stab = train(compose("train", [*stab_run, f"init_from={mse}"]))["checkpoint"]
+    after, start = _classifier_state(stab, "model."), _classifier_state(mse, "model.")
+    moving = ("running_mean", "running_var", "num_batches_tracked")  # the denoiser's BatchNorm statistics
+    weights = [k for k in start if not (k.startswith("denoiser.") and k.endswith(moving))]
+    assert after.keys() == start.keys() and all(torch.equal(after[k], start[k]) for k in weights)
+    fresh = train(compose("train", [*fake_train_overrides(tmp_path / "fresh", 1), *DENOISER, *still, frozen]))
+    assert not torch.equal(  # negative control: without init_from the same run starts elsewhere
+        _classifier_state(fresh["checkpoint"], "model.denoiser.")["body.0.weight"],
+        start["denoiser.body.0.weight"],
+    )
+    record = load_classifier(stab).record["initialized_from"]
+    assert record["sha256"] == file_digest(mse)
+    assert record["record"]["denoiser"]["objective"]["_target_"].endswith("DenoiserMSE")
+
+    other = train(compose("train", [*fake_train_overrides(tmp_path / "other", 1), "objective=clean", "seed=1"]))
+    cases = [
+        ([f"frozen_classifier.checkpoint={other['checkpoint']}", f"init_from={mse}"], "another classifier"),
+        ([frozen, f"init_from={clean}"], "holds another network than this run's model="),
+    ]
+    for n, (extra, message) in enumerate(cases):
+        out = tmp_path / f"refused{n}"
+        with pytest.raises(ConfigError, match=message) as err:
+            train(compose("train", [*fake_train_overrides(out, 1), *DENOISER, *still, *extra]))
+        assert "\n" not in str(err.value)
+        assert not (out / "checkpoints").exists()
+
+
 @pytest.mark.parametrize(
     "extra,message",
     [

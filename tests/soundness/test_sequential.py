@@ -104,11 +104,12 @@ class Quadrants(torch.nn.Module):
         return torch.nn.functional.one_hot(cls, 4).float()
 
 
-def _overclaim_rate(trials: int, alpha: float, tolerance: float | None = None) -> float:
+def _overclaim_rate(trials: int, alpha: float, tolerance: float | None = None, p: float = 0.9) -> float:
     """How often sequential CERTIFY claims more than the true radius, when its target sits just above the
     truth (the case where optional stopping would hurt most); with ``tolerance``, no target: the radius
-    tolerance rule alone decides when each input stops."""
-    smooth, x, margin = half_space(0.9)
+    tolerance rule alone decides when each input stops. At ``p = 0.5`` (a tie: the true radius is 0 and
+    the target is r = 0) any prediction at all is an over-claim, since it asserts p_A > ½."""
+    smooth, x, margin = half_space(p)
     schedule = SampleSchedule.geometric(4096, first=256)  # K = 5 stages
     sequential = SequentialSettings(
         radii=None if tolerance else [margin * 1.0001], radius_tolerance=tolerance, first=256, where="sequential"
@@ -128,6 +129,12 @@ MARGIN = 3 * math.sqrt(ALPHA * (1 - ALPHA) / TRIALS)
 def test_coverage_holds_with_optional_stopping() -> None:
     rate = _overclaim_rate(TRIALS, ALPHA)
     print(f"sequential over-claim rate {rate:.3f} (alpha {ALPHA}, margin {MARGIN:.3f})")
+    assert rate <= ALPHA + MARGIN
+
+
+def test_coverage_holds_at_a_tie() -> None:
+    rate = _overclaim_rate(TRIALS, ALPHA, p=0.5)
+    print(f"sequential over-claim rate at a tie {rate:.3f} (alpha {ALPHA}, margin {MARGIN:.3f})")
     assert rate <= ALPHA + MARGIN
 
 
@@ -162,6 +169,10 @@ def test_coverage_test_fails_without_the_union_bound() -> None:
     with mock.patch.object(SampleSchedule, "stage_alphas", lambda self, a: (a,) * self.stages):
         rate = _overclaim_rate(TRIALS, ALPHA)
     print(f"every stage at the full alpha: over-claim rate {rate:.3f} (limit {ALPHA + MARGIN:.3f})")
+    assert rate > ALPHA + MARGIN
+    with mock.patch.object(SampleSchedule, "stage_alphas", lambda self, a: (a,) * self.stages):
+        rate = _overclaim_rate(TRIALS, ALPHA, p=0.5)
+    print(f"every stage at the full alpha, at a tie: over-claim rate {rate:.3f} (limit {ALPHA + MARGIN:.3f})")
     assert rate > ALPHA + MARGIN
 
 

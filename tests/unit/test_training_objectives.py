@@ -230,7 +230,7 @@ def test_smoothadv_loss_is_cross_entropy_on_the_attacked_copies_with_the_attacks
     adv = objective.attack(model, noise, X, Y, seed)
     noisy = noise.perturb(adv.repeat_interleave(2, dim=0), torch.Generator().manual_seed(seed))
     expected = nn.functional.cross_entropy(model(noisy), Y.repeat_interleave(2))
-    assert float(out.loss.detach()) == pytest.approx(float(expected), rel=1e-6)
+    assert float(out.loss.detach()) == pytest.approx(float(expected.detach()), rel=1e-6)
     assert float(out.parts["shift"]) > 0.1  # it did attack
     single = SmoothAdv(eps=0.3, steps=3, m=2, multi_noise=False)
     torch.manual_seed(5)
