@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -124,7 +125,12 @@ def summary_cells(directory: Path) -> list[str]:
         return ["—"] * (len(RADII) + 1)
     summary = json.loads(path.read_text())
     at = dict(zip(summary["radii"], summary["certified_accuracy"]))
-    return [f"{at[r]:.3f}" if r in at else "—" for r in RADII] + [f"{summary['acr']:.3f}"]
+    return [down(at[r]) if r in at else "—" for r in RADII] + [down(summary["acr"])]
+
+
+def down(value: float) -> str:
+    """Three decimals, rounded down (as rsmooth prints every certified figure)."""
+    return f"{math.floor(value * 1000 + 1e-9) / 1000:.3f}"
 
 
 def table(root: Path, family: str) -> str:
