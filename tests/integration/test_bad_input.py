@@ -549,6 +549,7 @@ def test_ctrl_c_is_one_line_saying_which_rows_are_saved(
     checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import _thread
+    import signal
     import threading
     import time
 
@@ -563,12 +564,16 @@ def test_ctrl_c_is_one_line_saying_which_rows_are_saved(
             time.sleep(0.02)
         _thread.interrupt_main()
 
+    # a fresh process has Python's own SIGINT handler; an earlier test in this worker process may have left another
+    # (Lightning's DDP teardown sets SIG_DFL), and under SIG_DFL or SIG_IGN interrupt_main does nothing
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
     presser = threading.Thread(target=press_ctrl_c_after_two_rows)
     presser.start()
     try:
         line = _one_line(capsys, "rsmooth-certify", lambda: run_reporting_errors("rsmooth-certify", certify, cfg), 130)
     finally:
         presser.join()
+        signal.signal(signal.SIGINT, handler)
     saved = len(read_rows(tsv))
     assert 2 <= saved < 24
     assert line == f"rsmooth-certify: interrupted; {saved} rows are saved in {tsv}: rerun the same command to resume"
