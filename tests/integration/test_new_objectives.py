@@ -181,8 +181,9 @@ SWEEPS = {
 
 @pytest.mark.parametrize(
     "name",
-    # one in the default suite (each is a 2-job multirun of 2-rank DDP, ~20 s); -m slow runs the others
-    [n if n == "consistency" else pytest.param(n, marks=pytest.mark.slow) for n in sorted(SWEEPS)],
+    # each is a 2-job multirun of 2-rank DDP (~20 s): -m slow runs them (2-rank DDP training stays in the default
+    # suite through tests/integration/test_training.py)
+    [pytest.param(n, marks=pytest.mark.slow) for n in sorted(SWEEPS)],
 )
 def test_each_objective_trains_under_two_rank_ddp_in_a_multirun(tmp_path: Path, name: str) -> None:
     sweep, key = SWEEPS[name]
