@@ -93,8 +93,7 @@ def refuse_an_earlier_run(out: Path) -> None:
 def load_frozen_classifier(
     source: FrozenClassifierSettings, data: dict[str, Any], trusted: list[str]
 ) -> tuple[LoadedClassifier, dict[str, Any]]:
-    """The classifier of ``frozen_classifier`` (checked against the run's data) and its provenance: the file, its
-    sha256, its format and its own record (what it was trained with, for an rsmooth checkpoint)."""
+    """The classifier of ``frozen_classifier`` (checked against the run's data) and its :func:`file_provenance`."""
     if source.checkpoint:
         path = source.checkpoint
         loaded = load_classifier(path, data, trusted)
@@ -109,13 +108,18 @@ def load_frozen_classifier(
         architecture = OmegaConf.to_container(OmegaConf.load(config_dir() / "model" / f"{source.architecture}.yaml"))
         path = source.weights
         loaded = load_weights(path, architecture, data, trusted)  # type: ignore[arg-type]  # a YAML mapping
-    provenance = {
+    return loaded, file_provenance(path, loaded)
+
+
+def file_provenance(path: str, loaded: LoadedClassifier) -> dict[str, Any]:
+    """Where a model a run builds on came from: the file, its sha256, its format and its own record (what it was
+    trained with, for an rsmooth checkpoint; DSSN's offsets left out)."""
+    return {
         "path": str(Path(path).resolve()),
         "sha256": loaded.digest,
         "format": loaded.source,
         "record": {k: v for k, v in loaded.record.items() if k != "noise_state"},
     }
-    return loaded, provenance
 
 
 def load_initial_weights(
@@ -141,12 +145,7 @@ def load_initial_weights(
                 f"init_from={path} was trained in front of another classifier than frozen_classifier's; "
                 "start from a denoiser of the same classifier"
             )
-    provenance = {
-        "path": str(Path(path).resolve()),
-        "sha256": loaded.digest,
-        "record": {k: v for k, v in loaded.record.items() if k != "noise_state"},
-    }
-    return loaded, provenance
+    return loaded, file_provenance(path, loaded)
 
 
 def _first_process() -> bool:
