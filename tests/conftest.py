@@ -69,9 +69,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
     set_hypothesis_home_dir(home / "hypothesis")  # its example database and caches, not .hypothesis/ here
     config.stash[_BEFORE] = _written(WATCHED)
-    workers = getattr(config, "workerinput", {}).get("workercount")
-    if workers:  # an xdist worker: the cores shared among the workers, not every core to each (oversubscribed)
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
 
 
 _BEFORE = pytest.StashKey[set[str]]()

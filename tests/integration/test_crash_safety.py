@@ -82,6 +82,7 @@ def _run_until_killed(out: Path, ready, delay: float) -> None:  # type: ignore[n
     proc.wait()
 
 
+@pytest.mark.slow  # four training processes (~60 s); resuming training stays in the default suite via test_checkpoints
 def test_training_killed_twice_finishes_with_the_uninterrupted_runs_weights_and_rows(tmp_path: Path) -> None:
     rng = random.Random(20261130)
     whole, killed = tmp_path / "whole", tmp_path / "killed"
